@@ -1,0 +1,84 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ..classes import ClassSpec, load_spec
+from ..errors_base import SegscopeError
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+CLASSES_HELP = "Class spec: a YAML/JSON file, or a preset (voc, cityscapes, ade20k)."
+
+ClassesOpt = typer.Option(None, "--classes", "-c", help=CLASSES_HELP, metavar="SPEC")
+NumClassesOpt = typer.Option(None, "--num-classes", "-n", help="Anonymous classes 0..N-1 instead of a spec.", min=1)
+IgnoreOpt = typer.Option(
+    None, "--ignore-index", help="Ignore label (overrides the spec's; 'none' for no ignore label).", metavar="I"
+)
+PredIdsOpt = typer.Option("train", "--pred-ids", help="cityscapes: predictions hold 'train' ids or official 'label' ids.")
+GtIdsOpt = typer.Option("label", "--gt-ids", help="cityscapes: GT holds official 'label' ids or 'train' ids.")
+JobsOpt = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores).", min=0)
+
+
+def parse_ignore(value: Optional[str]):
+    if value is None:
+        return "keep"
+    if value.lower() in ("none", "null", "-1"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise SegscopeError(f"--ignore-index must be an integer or 'none', got {value!r}") from None
+
+
+def spec_from_options(
+    classes: Optional[str], num_classes: Optional[int], ignore_index: Optional[str],
+    pred_ids: str = "train", gt_ids: str = "label",
+) -> ClassSpec:
+    return load_spec(
+        classes, num_classes=num_classes, ignore_index=parse_ignore(ignore_index), pred_ids=pred_ids, gt_ids=gt_ids
+    )
+
+
+@contextlib.contextmanager
+def progress(total: int, description: str, enabled: bool | None = None):
+    """Yield an ``advance()`` callable driving a progress bar on stderr (on a terminal only,
+    unless ``enabled`` says otherwise)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    show = (sys.stderr.isatty() and total > 1) if enabled is None else enabled
+    if not show:
+        yield lambda n=1: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def fmt(x, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if x != x:
+            return "—"
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def existing_dir(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise SegscopeError(f"{what} folder does not exist", path)
+    if not path.is_dir():
+        raise SegscopeError(f"{what} is not a folder", path)
+    return path

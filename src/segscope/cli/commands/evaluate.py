@@ -1,0 +1,137 @@
+"""``segscope evaluate PREDS GTS``: metrics of predicted masks against ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ...evaluate import EvalConfig
+from ...io import pair_masks
+from ...runners import run_evaluation
+from .._common import (
+    ClassesOpt, GtIdsOpt, IgnoreOpt, JobsOpt, NumClassesOpt, PredIdsOpt, err_console, existing_dir, progress,
+    spec_from_options,
+)
+from ..summary import print_summary, sanity_warnings
+
+EXAMPLE = """
+Example:
+
+    segscope evaluate preds/ gts/ --classes classes.yaml --out results/
+
+    segscope evaluate preds/ gtFine/val --classes cityscapes --gt-suffix _gtFine_labelIds --out results/
+"""
+
+
+def parse_trimap(text: str) -> tuple[int, ...]:
+    from ...errors_base import SegscopeError
+
+    try:
+        widths = tuple(sorted({int(t) for t in text.split(",") if t.strip()}))
+    except ValueError:
+        raise SegscopeError(f"--trimap takes comma-separated pixel widths, got {text!r}") from None
+    if any(w < 1 for w in widths):
+        raise SegscopeError(f"--trimap widths must be >= 1, got {text!r}")
+    return widths
+
+
+def evaluate(
+    preds: Path = typer.Argument(..., help="Folder of predicted masks."),
+    gts: Path = typer.Argument(..., help="Folder of ground-truth masks."),
+    classes: Optional[str] = ClassesOpt,
+    num_classes: Optional[int] = NumClassesOpt,
+    ignore_index: Optional[str] = IgnoreOpt,
+    out: Path = typer.Option(Path("results"), "--out", "-o", help="Output folder."),
+    pred_suffix: str = typer.Option("", "--pred-suffix", help="Suffix to strip from prediction file stems."),
+    gt_suffix: str = typer.Option("", "--gt-suffix", help="Suffix to strip from GT stems, e.g. _gtFine_labelIds."),
+    pred_ids: str = PredIdsOpt,
+    gt_ids: str = GtIdsOpt,
+    exclude: Optional[List[str]] = typer.Option(
+        None, "--exclude", help="Leave a class out of the means (its pixels still count). Repeatable."
+    ),
+    allow_unknown_pred: bool = typer.Option(
+        False, "--allow-unknown-pred", help="Count predicted ids outside the spec as misses instead of failing."
+    ),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="Evaluate the pairs that exist."),
+    jobs: int = JobsOpt,
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="Run on Dask: 'dask' (local cluster) or a scheduler address."
+    ),
+    skip: Optional[List[str]] = typer.Option(
+        None, "--skip", help="Analyses to skip: boundary, errors (core metrics always run). Repeatable."
+    ),
+    boundary_ratio: float = typer.Option(0.02, "--boundary-ratio", help="Boundary band width as a share of the image diagonal."),
+    boundary_px: Optional[int] = typer.Option(None, "--boundary-px", help="Boundary band width in pixels.", min=1),
+    bf_ratio: float = typer.Option(0.0075, "--bf-ratio", help="Boundary F-score tolerance as a share of the diagonal."),
+    trimap: str = typer.Option("1,2,4,8,16", "--trimap", help="Trimap widths in pixels, comma-separated."),
+    error_band_ratio: float = typer.Option(0.01, "--error-band-ratio", help="Error-breakdown band as a share of the diagonal."),
+    error_band_px: Optional[int] = typer.Option(None, "--error-band-px", help="Error-breakdown band in pixels.", min=0),
+    instances: Optional[Path] = typer.Option(None, "--instances", help="Instance masks (Cityscapes-style ids) for segment analysis."),
+    gt2: Optional[Path] = typer.Option(None, "--gt2", help="A second annotation of the same images."),
+    probs: Optional[Path] = typer.Option(None, "--probs", help="Model probabilities (.npy/.npz, K×H×W) per image."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Original images, for the report's panels."),
+    worst_k: int = typer.Option(10, "--worst-k", help="How many worst images to list.", min=1),
+    report: bool = typer.Option(False, "--report", help="Also write the HTML report into OUT/report/."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
+) -> None:
+    """Evaluate predicted masks against ground truth and write OUT/metrics.json, per_image.csv
+    and confusion_matrix.csv."""
+    spec = spec_from_options(classes, num_classes, ignore_index, pred_ids, gt_ids)
+    existing_dir(preds, "prediction")
+    existing_dir(gts, "GT")
+    for opt, path in (("--instances", instances), ("--gt2", gt2), ("--probs", probs), ("--images", images)):
+        if path is not None:
+            existing_dir(path, opt)
+    pairs = pair_masks(preds, gts, pred_suffix, gt_suffix, allow_missing=allow_missing)
+    skipped = set(skip or ())
+    from ...evaluate import ANALYZERS
+    from ...errors_base import SegscopeError
+
+    unknown = skipped - set(ANALYZERS) - {"boundary", "errors"}
+    if unknown:
+        raise SegscopeError(f"--skip: unknown analysis {sorted(unknown)}; choose from boundary, errors")
+    analyses = tuple(a for a in ("boundary", "errors") if a not in skipped)
+    config = EvalConfig(
+        exclude=tuple(exclude or ()),
+        allow_unknown_pred=allow_unknown_pred,
+        analyses=analyses,
+        worst_k=worst_k,
+        boundary_ratio=boundary_ratio,
+        boundary_px=boundary_px,
+        bf_ratio=bf_ratio,
+        trimap=parse_trimap(trimap),
+        error_band_ratio=error_band_ratio,
+        error_band_px=error_band_px,
+        instances_dir=str(instances) if instances else None,
+        gt2_dir=str(gt2) if gt2 else None,
+        probs_dir=str(probs) if probs else None,
+        images_dir=str(images) if images else None,
+    )
+    from ...classes import validate_exclude
+
+    validate_exclude(spec, config.exclude)
+    with progress(len(pairs), "evaluating") as advance:
+        ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=lambda _r: advance(), scheduler=scheduler)
+    metrics = ev.compute()
+    metrics["config"].update({
+        "pred_dir": str(preds), "gt_dir": str(gts), "pred_suffix": pred_suffix, "gt_suffix": gt_suffix,
+        "pred_ids": pred_ids if spec.name.startswith("cityscapes") else None,
+        "gt_ids": gt_ids if spec.name.startswith("cityscapes") else None,
+    })
+    for line in sanity_warnings(metrics, spec, ev.rows):
+        err_console.print(f"[yellow]segscope: warning:[/] {line}")
+    ev.save(out, metrics)
+    if report:
+        from ...report import build_report
+
+        index = build_report(out)
+        err_console.print(f"report: {index}")
+    if not quiet:
+        print_summary(metrics)
+    err_console.print(f"wrote {out}/metrics.json, per_image.csv, confusion_matrix.csv")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(help=(evaluate.__doc__ or "") + EXAMPLE)(evaluate)

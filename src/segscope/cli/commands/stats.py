@@ -1,0 +1,76 @@
+"""``segscope stats GTS``: per-class pixel counts, frequencies and imbalance of a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ...io import list_masks, read_mask, write_json
+from ...stats import ClassCountState
+from .._common import ClassesOpt, GtIdsOpt, IgnoreOpt, NumClassesOpt, err_console, existing_dir, out_console, progress, spec_from_options
+from ...errors_base import SegscopeError
+
+
+def compute_stats(gts: Path, spec, suffix: str = "", advance=lambda n=1: None) -> dict:
+    """Statistics of every mask under ``gts``."""
+    files = list_masks(gts, suffix)
+    state = ClassCountState(spec)
+    for image_id, path in files.items():
+        state.update(spec.to_index(read_mask(path, spec), "gt"))
+        advance()
+    result = state.compute()
+    result["class_spec"] = spec.name
+    result["ignore_index"] = spec.ignore_index
+    if result["unknown_pixels"]:
+        raise SegscopeError(
+            f"{result['unknown_pixels']} pixel(s) hold ids outside the class spec (segscope check names them)", gts
+        )
+    return result
+
+
+def stats(
+    gts: Path = typer.Argument(..., help="Folder of ground-truth masks."),
+    classes: Optional[str] = ClassesOpt,
+    num_classes: Optional[int] = NumClassesOpt,
+    ignore_index: Optional[str] = IgnoreOpt,
+    gt_ids: str = GtIdsOpt,
+    suffix: str = typer.Option("", "--suffix", help="Only masks whose stem ends with this, e.g. _gtFine_labelIds."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the statistics as JSON."),
+) -> None:
+    """Per-class pixel counts, frequencies, images per class and the imbalance ratio.
+
+    Example:
+
+        segscope stats gts/ --classes cityscapes --suffix _gtFine_labelIds --json stats.json
+    """
+    spec = spec_from_options(classes, num_classes, ignore_index, gt_ids=gt_ids)
+    existing_dir(gts, "GT")
+    n = len(list_masks(gts, suffix))
+    with progress(n, "counting") as advance:
+        result = compute_stats(gts, spec, suffix, advance)
+    if json_out is not None:
+        write_json(json_out, result)
+        err_console.print(f"wrote {json_out}")
+    table = Table(title=f"class statistics ({result['num_images']} masks)", title_justify="left")
+    for col in ("class", "pixels", "frequency", "images", "median-freq weight"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name in sorted(result["classes"], key=lambda c: -result["class_counts"][c]):
+        table.add_row(
+            name, f"{result['class_counts'][name]:,}", f"{100 * result['frequency'][name]:.3f}%",
+            str(result["images_with_class"][name]), f"{result['median_frequency_weights'][name]:.3f}",
+        )
+    out_console.print(table)
+    ratio = result["imbalance_ratio"]
+    out_console.print(
+        f"imbalance ratio (largest / smallest non-zero class): {ratio:,.1f}" if ratio else "no labelled pixels"
+    )
+    out_console.print(f"ignored pixels: {result['ignore_pixels']:,}")
+    if result["absent_classes"]:
+        out_console.print(f"classes that never occur: {', '.join(result['absent_classes'])}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(stats)

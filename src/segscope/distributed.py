@@ -1,0 +1,40 @@
+"""Evaluation on a Dask cluster (optional extra ``segscope[dask]``)."""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+from .classes import ClassSpec
+from .errors_base import SegscopeError
+from .evaluate import EvalConfig, ImageResult, evaluate_pair
+from .io import Pair
+
+
+def iter_results_dask(
+    pairs: Sequence[Pair], spec: ClassSpec, config: EvalConfig, scheduler: str, jobs: int | None = None
+) -> Iterator[ImageResult]:
+    """Map :func:`evaluate_pair` over a Dask cluster; results arrive as they finish.
+
+    ``scheduler`` is a scheduler address, or ``"dask"`` to start a local cluster of ``jobs``
+    single-threaded workers.
+    """
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise SegscopeError("the Dask scheduler needs the extra: pip install 'segscope[dask]'") from None
+    cluster = None
+    if scheduler == "dask":
+        cluster = LocalCluster(n_workers=jobs or 2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        spec_f = client.scatter(spec, broadcast=True)
+        config_f = client.scatter(config, broadcast=True)
+        futures = client.map(evaluate_pair, list(pairs), spec=spec_f, config=config_f, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
