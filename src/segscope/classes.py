@@ -85,6 +85,7 @@ class ClassSpec:
     gt_map: dict[int, int] | None = field(default=None, compare=False)
     pred_map: dict[int, int] | None = field(default=None, compare=False)
     name: str = "custom"
+    colors_given: bool = field(default=True, compare=False)
 
     def __post_init__(self):
         where = self.name
@@ -123,6 +124,7 @@ class ClassSpec:
             colors=tuple(generate_palette(num_classes)),
             ignore_index=ignore_index,
             name=f"num_classes={num_classes}",
+            colors_given=False,
         )
 
     @classmethod
@@ -160,7 +162,8 @@ class ClassSpec:
         ignore = data.get("ignore_index", data.get("ignore_label"))
         if ignore is not None and (not isinstance(ignore, int) or isinstance(ignore, bool)):
             raise SegscopeError(f"ignore_index must be an integer or null, got {ignore!r}", name)
-        return cls(tuple(names), tuple(ids), tuple(colours), ignore, name=name)
+        given = any(entry.get("color", entry.get("colour")) is not None for entry in raw if isinstance(entry, dict))
+        return cls(tuple(names), tuple(ids), tuple(colours), ignore, name=name, colors_given=given)
 
     def with_ignore(self, ignore_index: int | None) -> "ClassSpec":
         """The same classes with another ignore label."""

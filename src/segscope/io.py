@@ -109,7 +109,7 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None) -> np.ndarray:
             if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I", "1"):
                 arr = np.asarray(im)
             elif mode in ("RGB", "RGBA"):
-                if spec is None:
+                if spec is None or not spec.colors_given:
                     raise SegscopeError(
                         "an RGB colour mask needs a class spec with colours (--classes)", path
                     )

@@ -8,8 +8,12 @@ import pkgutil
 import sys
 import warnings
 
-import click
 import typer
+
+try:  # recent typer vendors its own copy of click
+    from typer import _click as click
+except ImportError:  # pragma: no cover
+    import click
 
 from ..errors_base import SegscopeError
 
@@ -17,6 +21,7 @@ app = typer.Typer(
     name="segscope",
     help="Evaluate semantic segmentation masks: per-class IoU, boundary metrics, failure analysis, reports.",
     no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -25,6 +30,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True),
 ) -> None:
     if version:
@@ -32,6 +38,9 @@ def _root(
 
         typer.echo(f"segscope {__version__}")
         raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(2)
 
 
 def _register_commands() -> None:

@@ -1,0 +1,154 @@
+"""The command line: the worked examples, outputs, and bad input (one line, exit 1, no output)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segscope.cli import main
+from segscope.io import write_mask
+
+SEED_PRED = np.array([[0, 0, 1], [0, 1, 1], [0, 0, 1]], dtype=np.uint8)
+SEED_GT = np.array([[0, 0, 1], [0, 1, 1], [0, 1, 1]], dtype=np.uint8)
+
+
+@pytest.fixture
+def seed_dirs(tmp_path):
+    write_mask(tmp_path / "pred" / "seed.png", SEED_PRED)
+    write_mask(tmp_path / "gt" / "seed.png", SEED_GT)
+    return tmp_path
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_worked_example(seed_dirs, capsys):
+    out = seed_dirs / "results"
+    code, stdout, _ = run(["evaluate", seed_dirs / "pred", seed_dirs / "gt", "--num-classes", "2", "--out", out], capsys)
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["per_class"]["1"]["iou"] == 0.8
+    for key in ("classes", "num_images", "pixel_accuracy", "mean_accuracy", "miou", "fwiou", "miou_image",
+                "per_class", "confusion_matrix", "config"):
+        assert key in m
+    for key in ("iou", "dice", "precision", "recall", "accuracy", "gt_pixels", "pred_pixels", "present"):
+        assert key in m["per_class"]["0"]
+    rows = list(csv.DictReader((out / "per_image.csv").open()))
+    assert rows[0]["image"] == "seed" and float(rows[0]["iou_1"]) == 0.8
+    cm = list(csv.reader((out / "confusion_matrix.csv").open()))
+    assert cm[1][1:] == ["4", "0"] and cm[2][1:] == ["1", "4"]
+    assert "IoU" in stdout and "GT share" in stdout
+
+
+def test_stats_worked_example(tmp_path, capsys):
+    mask = np.array([[0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.uint8)
+    write_mask(tmp_path / "gts" / "m.png", mask)
+    code, _, _ = run(["stats", tmp_path / "gts", "--num-classes", "2", "--json", tmp_path / "s.json"], capsys)
+    assert code == 0
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["class_counts"] == {"0": 14, "1": 2}
+    assert s["imbalance_ratio"] == 7.0
+    for key in ("classes", "num_images", "class_counts", "frequency", "images_with_class", "imbalance_ratio", "ignore_pixels"):
+        assert key in s
+
+
+def test_stats_cityscapes_labelids(tmp_path, capsys):
+    write_mask(tmp_path / "gts" / "a_gtFine_labelIds.png", np.array([[7, 7, 26, 0]], dtype=np.uint8))
+    code, _, _ = run(["stats", tmp_path / "gts", "--classes", "cityscapes", "--json", tmp_path / "s.json"], capsys)
+    assert code == 0
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["class_counts"]["road"] == 2 and s["class_counts"]["car"] == 1 and s["ignore_pixels"] == 1
+
+
+def test_cityscapes_labelid_predictions_get_a_hint(tmp_path, capsys):
+    gt = np.array([[7, 8, 26, 26]], dtype=np.uint8)
+    write_mask(tmp_path / "gt" / "a_gtFine_labelIds.png", gt)
+    write_mask(tmp_path / "pred" / "a.png", gt)  # labelIds, but train ids are the default
+    code, _, err = run(["evaluate", tmp_path / "pred", tmp_path / "gt", "--classes", "cityscapes",
+                        "--gt-suffix", "_gtFine_labelIds", "--out", tmp_path / "r"], capsys)
+    assert code == 1 and "--pred-ids label" in err
+    code, _, _ = run(["evaluate", tmp_path / "pred", tmp_path / "gt", "--classes", "cityscapes", "--pred-ids", "label",
+                      "--gt-suffix", "_gtFine_labelIds", "--out", tmp_path / "r", "--skip", "boundary", "--skip", "errors"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["miou"] == 1.0
+
+
+def test_exclude_option(seed_dirs, capsys):
+    out = seed_dirs / "r"
+    code, _, _ = run(["evaluate", seed_dirs / "pred", seed_dirs / "gt", "-n", "2", "--exclude", "0", "--out", out], capsys)
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["miou"] == 0.8 and m["excluded_classes"] == ["0"]
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        ("gt_bad_id", ["-n", "2"], "gt/seed.png: GT has ids not in the class spec: 7 (1 px)"),
+        ("pred_bad_id", ["-n", "2"], "pred/seed.png: prediction has ids not in the class spec"),
+        ("size", ["-n", "2"], "prediction size 2×2 differs from GT size 3×3"),
+        ("corrupt", ["-n", "2"], "pred/seed.png: cannot read mask"),
+        ("missing", ["-n", "2"], "have no prediction: other"),
+        ("none", ["--classes", "nope.yaml"], "nope.yaml: no such class spec file"),
+        ("none", ["--classes", "x", "-n", "2"], "either --classes or --num-classes"),
+        ("rgb", ["-n", "2"], "RGB colour mask needs a class spec"),
+    ],
+)
+def test_bad_input_one_line_exit_1_no_output(seed_dirs, capsys, setup, args, message):
+    pred, gt = seed_dirs / "pred" / "seed.png", seed_dirs / "gt" / "seed.png"
+    if setup == "gt_bad_id":
+        bad = SEED_GT.copy(); bad[0, 0] = 7; write_mask(gt, bad)
+    elif setup == "pred_bad_id":
+        bad = SEED_PRED.copy(); bad[0, 0] = 9; write_mask(pred, bad)
+    elif setup == "size":
+        write_mask(pred, np.zeros((2, 2), dtype=np.uint8))
+    elif setup == "corrupt":
+        pred.write_bytes(b"garbage")
+    elif setup == "missing":
+        write_mask(seed_dirs / "gt" / "other.png", SEED_GT)
+    elif setup == "rgb":
+        Image.fromarray(np.zeros((3, 3, 3), dtype=np.uint8)).save(pred)
+    out = seed_dirs / "results"
+    code, _, err = run(["evaluate", seed_dirs / "pred", seed_dirs / "gt", *args, "--out", out], capsys)
+    assert code == 1
+    lines = [l for l in err.strip().splitlines() if l]
+    assert len(lines) == 1 and lines[0].startswith("segscope: error:"), err
+    assert message in lines[0]
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_usage_errors_exit_2(seed_dirs, capsys):
+    code, _, _ = run(["evaluate", seed_dirs / "pred"], capsys)
+    assert code == 2
+    code, _, _ = run(["evaluate", seed_dirs / "pred", seed_dirs / "gt", "--jobs", "-3"], capsys)
+    assert code == 2
+
+
+def test_missing_folder(tmp_path, capsys):
+    code, _, err = run(["evaluate", tmp_path / "nope", tmp_path, "-n", "2"], capsys)
+    assert code == 1 and "nope: prediction folder does not exist" in err
+
+
+def test_console_script_and_module_entry(seed_dirs):
+    exe = Path(sys.executable).parent / "segscope"
+    env = dict(os.environ, COLUMNS="120")
+    proc = subprocess.run([str(exe), "evaluate", str(seed_dirs / "pred"), str(seed_dirs / "gt"), "-n", "2",
+                           "--out", str(seed_dirs / "o")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([str(exe), "evaluate", str(seed_dirs / "pred"), str(seed_dirs / "gt"), "-n", "1",
+                           "--out", str(seed_dirs / "o2")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("segscope ")
