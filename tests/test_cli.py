@@ -152,3 +152,11 @@ def test_console_script_and_module_entry(seed_dirs):
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("segscope ")
+
+
+def test_stats_without_a_spec_counts_values(tmp_path, capsys):
+    write_mask(tmp_path / "g" / "a.png", np.array([[0, 3, 3, 255]], dtype=np.uint8))
+    code, _, _ = run(["stats", tmp_path / "g", "--ignore-index", "255", "--json", tmp_path / "s.json"], capsys)
+    assert code == 0
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["class_counts"] == {"0": 1, "1": 0, "2": 0, "3": 2} and s["ignore_pixels"] == 1

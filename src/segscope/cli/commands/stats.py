@@ -10,13 +10,19 @@ from rich.table import Table
 
 from ...io import list_masks, read_mask, write_json
 from ...stats import ClassCountState
-from .._common import ClassesOpt, GtIdsOpt, IgnoreOpt, NumClassesOpt, err_console, existing_dir, out_console, progress, spec_from_options
+from .._common import parse_ignore, ClassesOpt, GtIdsOpt, IgnoreOpt, NumClassesOpt, err_console, existing_dir, out_console, progress, spec_from_options
 from ...errors_base import SegscopeError
 
 
-def compute_stats(gts: Path, spec, suffix: str = "", advance=lambda n=1: None) -> dict:
-    """Statistics of every mask under ``gts``."""
+def compute_stats(gts: Path, spec, suffix: str = "", advance=lambda n=1: None, ignore_index=None) -> dict:
+    """Statistics of every mask under ``gts``.
+
+    With ``spec=None`` every distinct label value found is a class (named by its value), and
+    ``ignore_index`` (if given) is left out.
+    """
     files = list_masks(gts, suffix)
+    if spec is None:
+        spec = _spec_from_values(files.values(), ignore_index)
     state = ClassCountState(spec)
     for image_id, path in files.items():
         state.update(spec.to_index(read_mask(path, spec), "gt"))
@@ -31,6 +37,28 @@ def compute_stats(gts: Path, spec, suffix: str = "", advance=lambda n=1: None) -
     return result
 
 
+def _spec_from_values(paths, ignore_index):
+    import numpy as np
+
+    from ...classes import ClassSpec
+
+    seen: set[int] = set()
+    for path in paths:
+        mask = read_mask(path)
+        if mask.dtype.kind == "i" and mask.size and mask.min() < 0:
+            raise SegscopeError("negative label values; give --classes or --num-classes", path)
+        seen.update(np.unique(mask).tolist())
+    seen.discard(ignore_index)
+    top = max(seen) + 1 if seen else 1
+    if ignore_index is not None and ignore_index < top:
+        values = sorted(seen)
+        from ...classes import generate_palette
+
+        return ClassSpec(tuple(str(v) for v in values), tuple(values), tuple(generate_palette(len(values))),
+                         ignore_index, name="values found", colors_given=False)
+    return ClassSpec.anonymous(top, ignore_index)
+
+
 def stats(
     gts: Path = typer.Argument(..., help="Folder of ground-truth masks."),
     classes: Optional[str] = ClassesOpt,
@@ -42,15 +70,23 @@ def stats(
 ) -> None:
     """Per-class pixel counts, frequencies, images per class and the imbalance ratio.
 
+    Without --classes/--num-classes, every label value found is a class.
+
     Example:
 
         segscope stats gts/ --classes cityscapes --suffix _gtFine_labelIds --json stats.json
     """
-    spec = spec_from_options(classes, num_classes, ignore_index, gt_ids=gt_ids)
+    if classes is None and num_classes is None:
+        spec = None  # every label value found is a class
+        ignore = parse_ignore(ignore_index)
+        ignore = None if ignore == "keep" else ignore
+    else:
+        spec = spec_from_options(classes, num_classes, ignore_index, gt_ids=gt_ids)
+        ignore = spec.ignore_index
     existing_dir(gts, "GT")
     n = len(list_masks(gts, suffix))
     with progress(n, "counting") as advance:
-        result = compute_stats(gts, spec, suffix, advance)
+        result = compute_stats(gts, spec, suffix, advance, ignore_index=ignore)
     if json_out is not None:
         write_json(json_out, result)
         err_console.print(f"wrote {json_out}")
