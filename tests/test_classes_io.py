@@ -185,3 +185,16 @@ def test_empty_folder_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SegscopeError, match="no mask files"):
         pair_masks(tmp_path / "empty", tmp_path / "empty")
+
+
+def test_rgb_masks_with_a_labelid_spec_decode_to_raw_ids(tmp_path):
+    spec = preset("cityscapes")
+    rgb = np.zeros((1, 2, 3), dtype=np.uint8)
+    rgb[0, 0] = (128, 64, 128)  # road
+    rgb[0, 1] = (0, 0, 142)  # car
+    Image.fromarray(rgb).save(tmp_path / "c.png")
+    gt = read_mask(tmp_path / "c.png", spec, "gt")
+    assert gt.tolist() == [[7, 26]]  # labelIds, as the GT of this spec holds
+    assert spec.to_index(gt, "gt").tolist() == [[0, 13]]
+    pred = read_mask(tmp_path / "c.png", spec, "pred")
+    assert spec.to_index(pred, "pred").tolist() == [[0, 13]]

@@ -37,8 +37,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 Image.MAX_IMAGE_PIXELS = None
 
 
-def rgb_to_ids(rgb: np.ndarray, spec: ClassSpec, path: str | Path | None = None) -> np.ndarray:
-    """Map an H×W×3 colour-coded mask to class ids through the spec's colours.
+def rgb_to_ids(rgb: np.ndarray, spec: ClassSpec, path: str | Path | None = None, role: str = "gt") -> np.ndarray:
+    """Map an H×W×3 colour-coded mask to label ids through the spec's colours.
+
+    The ids are those the spec expects for ``role`` ("gt" or "pred"): class ids, or for a spec
+    that maps raw ids (Cityscapes labelIds), the raw id of each class.
 
     An unknown colour is an error naming the colour, its pixel count and the file.
 
@@ -55,6 +58,13 @@ def rgb_to_ids(rgb: np.ndarray, spec: ClassSpec, path: str | Path | None = None)
     )
     keys = np.array([(r << 16) | (g << 8) | b for r, g, b in spec.colors], dtype=np.uint32)
     ids = np.array(spec.ids, dtype=np.int64)
+    raw_map = spec.gt_map if role == "gt" else spec.pred_map
+    if raw_map is not None:
+        raw_of = {}
+        for raw, cid in sorted(raw_map.items()):
+            raw_of.setdefault(cid, raw)
+        ids = np.array([raw_of.get(cid, spec.ignore_index if spec.ignore_index is not None else cid) for cid in spec.ids],
+                       dtype=np.int64)
     if spec.ignore_index is not None:
         # White is the conventional colour of ignored pixels in colour-coded masks.
         if (255 << 16 | 255 << 8 | 255) not in keys.tolist():
@@ -77,12 +87,13 @@ def rgb_to_ids(rgb: np.ndarray, spec: ClassSpec, path: str | Path | None = None)
     return ids.astype(dtype)[pos]
 
 
-def read_mask(path: str | Path, spec: ClassSpec | None = None) -> np.ndarray:
+def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt") -> np.ndarray:
     """Read a label mask as a 2-D integer array of raw label ids.
 
     Supported: single-channel PNG (modes L, P, I;16, I; for a palette PNG the index is the label),
     RGB colour-coded PNG (mapped through ``spec``'s colours), and ``.npy`` arrays.
 
+    ``role`` ("gt" or "pred") says which id space a colour mask is decoded into.
     Raises :class:`SegscopeError` naming the file on anything unreadable.
     """
     path = Path(path)
@@ -125,7 +136,7 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None) -> np.ndarray:
     except Exception as exc:  # PIL raises many types on corrupt data
         raise SegscopeError(f"cannot read mask: {_one_line(exc)}", path) from None
     if arr.ndim == 3:
-        return rgb_to_ids(arr, spec, path)  # type: ignore[arg-type]
+        return rgb_to_ids(arr, spec, path, role)  # type: ignore[arg-type]
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if arr.dtype.byteorder == ">":

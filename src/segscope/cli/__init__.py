@@ -71,14 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.UsageError as exc:
         exc.show()
         return _exit(2, argv)
-    except click.exceptions.Exit as exc:
+    except click.exceptions.ClickException as exc:
+        exc.show()
         return _exit(exc.exit_code, argv)
-    except click.exceptions.Abort:
-        print("segscope: aborted", file=sys.stderr)
-        return _exit(130, argv)
-    except KeyboardInterrupt:
+    except typer.Exit as exc:
+        return _exit(getattr(exc, "exit_code", getattr(exc, "code", 0)) or 0, argv)
+    except (typer.Abort, KeyboardInterrupt):
         print("segscope: interrupted", file=sys.stderr)
         return _exit(130, argv)
+    except BrokenPipeError:
+        return _exit(0, argv)
     code = result if isinstance(result, int) else 0
     return _exit(code, argv)
 
