@@ -17,52 +17,25 @@ from .errors_base import SegscopeError
 
 __all__ = ["confusion_counts", "confusion_matrix", "ConfusionState"]
 
-try:  # numba is a hard dependency; the fallback keeps `import segscope` alive on odd platforms
-    import numba
+_kernels = None
 
-    _njit = numba.njit(cache=True, nogil=True, boundscheck=False)
-except ImportError:  # pragma: no cover
-    numba = None
-
-    def _njit(f):
-        return f
-
-
-@_njit
-def _confusion_kernel(pred, gt, k, ignore, out):
-    # Runs of identical (gt, pred) pairs are common in masks: count them in a register and touch
-    # the matrix once per run, which avoids store-to-load stalls on the same cell.
-    n = gt.size
-    if n == 0:
-        return
-    prev_g = gt[0]
-    prev_p = pred[0]
-    run = 0
-    for i in range(n):
-        g = gt[i]
-        p = pred[i]
-        if g == prev_g and p == prev_p:
-            run += 1
-            continue
-        _flush(prev_g, prev_p, run, k, ignore, out)
-        prev_g = g
-        prev_p = p
-        run = 1
-    _flush(prev_g, prev_p, run, k, ignore, out)
+# Below this many pixels the 256×256 table of the uint8 path costs more than it saves.
+_U8_TABLE_MIN_PIXELS = 1 << 15
+# Pixels per pass of the uint8 path: its uint32 table cells can never overflow.
+_U8_CHUNK = 1 << 31
+# Elements recoded to bytes at a time for wider dtypes (two such buffers stay in cache).
+_WIDE_CHUNK = 1 << 16
 
 
-@_njit
-def _flush(g, p, run, k, ignore, out):
-    if g == ignore:
-        return
-    gi = g if g < k else k
-    if p < k:
-        pj = p
-    elif p == ignore:
-        pj = k
-    else:
-        pj = k + 1
-    out[gi, pj] += run
+def _load_kernels():
+    """Import the compiled loops on first use (numba's import is the largest part of
+    ``import segscope`` otherwise)."""
+    global _kernels
+    if _kernels is None:
+        from . import _confusion_kernels
+
+        _kernels = _confusion_kernels
+    return _kernels
 
 
 def _as_kernel_array(a: np.ndarray) -> np.ndarray:
@@ -71,10 +44,69 @@ def _as_kernel_array(a: np.ndarray) -> np.ndarray:
         return a.view(np.uint8)
     if a.dtype.kind not in "ui":
         raise SegscopeError(f"masks must hold integers, got dtype {a.dtype}")
-    if a.dtype.kind == "i" and a.size and a.min() < 0:
-        # Negative labels are unknown ids; shift them out of range so the kernel flags them.
-        a = np.where(a < 0, np.iinfo(np.int64).max, a.astype(np.int64))
+    if a.dtype == np.uint64:
+        # Compare as int64 in the kernel; ids past int64 can only be unknown ids anyway.
+        big = np.iinfo(np.int64).max
+        if a.size and a.max() > big:
+            a = np.minimum(a, big)
+        a = a.astype(np.int64)
+    elif not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    if a.ctypes.data % 8:
+        a = a.copy()  # the kernels read 64-bit words: start on a word boundary
     return a
+
+
+def _common(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both masks in one dtype (the kernels walk them as 64-bit words)."""
+    if pred.dtype == gt.dtype:
+        return pred, gt
+    dt = np.result_type(pred.dtype, gt.dtype)
+    if dt.kind not in "ui" or dt.itemsize > 8 or dt == np.uint64:
+        dt = np.dtype(np.int64)
+    return pred.astype(dt), gt.astype(dt)
+
+
+def _words(a: np.ndarray) -> np.ndarray:
+    per_word = 8 // a.itemsize
+    return a[: a.size - a.size % per_word].view(np.uint64)
+
+
+def _count_into(pred: np.ndarray, gt: np.ndarray, k: int, ignore: int | None, out: np.ndarray) -> None:
+    kern = _load_kernels()
+    pred, gt = _common(_as_kernel_array(pred), _as_kernel_array(gt))
+    n = gt.size
+    if n == 0:
+        return
+    info = np.iinfo(gt.dtype)
+    has_ignore = ignore is not None and info.min <= ignore <= info.max
+    ign = int(ignore) if has_ignore else 0
+    if n < _U8_TABLE_MIN_PIXELS or (gt.dtype != np.uint8 and not 1 <= k <= 254):
+        kern.count_words(_words(gt), _words(pred), gt, pred, 8 // gt.itemsize, k, ign, has_ignore, out)
+        return
+    hist = np.zeros(2 * kern.HIST_STRIDE, dtype=np.uint32)
+    if gt.dtype == np.uint8:
+        gw, pw = _words(gt), _words(pred)
+        chunk = _U8_CHUNK // 8
+        for start in range(0, max(gw.size, 1), chunk):  # one pass at least: the tail
+            if start:
+                hist[:] = 0
+            kern.count_u8(gw, pw, gt, pred, start, min(start + chunk, gw.size), hist)
+            if start + chunk >= gw.size:
+                kern.count_u8_tail(gt, pred, gw.size * 8, hist)
+            kern.fold_u8(hist, k, ign, has_ignore, out)
+        return
+    # Wider dtypes, K <= 254: recoded to bytes chunk by chunk (ignore -> 255 unless a class id).
+    gbuf = np.empty(_WIDE_CHUNK, dtype=np.uint8)
+    pbuf = np.empty(_WIDE_CHUNK, dtype=np.uint8)
+    fold_ign = ign if has_ignore and 0 <= ign < k else 255
+    for start in range(0, n, _U8_CHUNK):
+        if start:
+            hist[:] = 0
+        stop = start + _U8_CHUNK
+        kern.count_wide(gt[start:stop], pred[start:stop], k, ign, gbuf, pbuf,
+                        gbuf.view(np.uint64), pbuf.view(np.uint64), hist)
+        kern.fold_u8(hist, k, fold_ign, has_ignore, out)
 
 
 def confusion_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_index: int | None) -> np.ndarray:
@@ -84,8 +116,7 @@ def confusion_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_
     if pred.shape != gt.shape:
         raise SegscopeError(f"prediction shape {pred.shape} differs from GT shape {gt.shape}")
     out = np.zeros((num_classes + 1, num_classes + 2), dtype=np.int64)
-    ignore = -1 if ignore_index is None else int(ignore_index)
-    _confusion_kernel(_as_kernel_array(pred), _as_kernel_array(gt), num_classes, ignore, out)
+    _count_into(pred, gt, int(num_classes), None if ignore_index is None else int(ignore_index), out)
     return out
 
 

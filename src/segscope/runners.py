@@ -2,6 +2,17 @@
 
 They know nothing about metrics: serial, a local process pool, or a Dask cluster give the same
 states (merging is addition), in any order.
+
+The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
+
+- the parent loads every analyzer's compiled kernels once (from numba's on-disk cache) by running
+  the analyzers on a small synthetic pair, then starts the workers with ``fork`` (on Linux), so
+  the workers inherit the loaded kernels instead of each importing numba and loading them again;
+- a task is one :class:`~segscope.io.Pair` (two paths); a worker reads and decodes its own masks,
+  so masks never cross process boundaries, only the small per-image states do;
+- at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list.
+
+``SEGSCOPE_START_METHOD`` (``fork``, ``forkserver`` or ``spawn``) overrides the start method.
 """
 
 from __future__ import annotations
@@ -11,28 +22,91 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
+
 from .classes import ClassSpec
-from .evaluate import EvalConfig, Evaluation, ImageResult, evaluate_pair, make_analyzers
+from .evaluate import EvalConfig, Evaluation, ImageContext, ImageResult, analyze_arrays, evaluate_pair, make_analyzers
 from .io import Pair
 
-__all__ = ["run_evaluation", "iter_results", "default_jobs"]
+__all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up"]
 
 _worker_analyzers: list | None = None
 _worker_args: tuple | None = None
 
+# Pairs in flight per worker process (submitted, not yet handed back to the caller).
+WINDOW_PER_JOB = 2
+
 
 def default_jobs() -> int:
+    """Worker processes by default: the CPUs this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
 
 
+def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) -> None:
+    """Load the compiled kernels of every enabled analyzer into this process.
+
+    Runs the analyzers once on a small synthetic pair (uint8 class indices, large enough to take
+    the kernels' main paths). Kernels come from numba's on-disk cache (compiled on the very first
+    run). Failures are ignored here: the real images report real problems.
+    """
+    analyzers = analyzers if analyzers is not None else make_analyzers(spec, config)
+    k = max(spec.num_classes, 1)
+    h, w = 192, 256
+    yy, xx = np.mgrid[0:h, 0:w]
+    gt = ((yy // 48) * 5 + xx // 64) % k
+    pred = ((yy // 48) * 5 + (xx + 9) // 64) % k
+    dtype = np.uint8 if k < 254 else np.uint16
+    gt, pred = gt.astype(dtype), pred.astype(dtype)
+    ign = spec.index_ignore
+    if ign >= 0:
+        gt[:8] = ign
+    ctx = ImageContext("_warm_up", spec, config)
+    try:
+        analyze_arrays(pred, gt, ctx, analyzers)
+    except Exception:  # noqa: BLE001 - a warm-up only
+        pass
+
+
+def _start_method() -> str:
+    forced = os.environ.get("SEGSCOPE_START_METHOD")
+    if forced:
+        return forced
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed mask buffers for the next image instead of returning the pages to the
+    system and faulting them in again (several ms of system time per Cityscapes-size pair).
+    Memory stays bounded: a worker holds one pair at a time."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: buffers up to 64 MiB come from the heap
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: hand back only past 256 MiB free
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _init_worker(spec: ClassSpec, config: EvalConfig) -> None:
     global _worker_analyzers, _worker_args
+    _keep_freed_memory()
     # Kernels run single-threaded inside each worker; parallelism comes from the processes.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    if _worker_args is None:
+        # Fresh stdio objects: a forked child must not depend on locks another thread of the
+        # parent (a progress bar's refresh thread) may have held at the moment of the fork.
+        try:
+            sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
+        except OSError:  # pragma: no cover - no such descriptors
+            pass
     _worker_args = (spec, config)
     _worker_analyzers = make_analyzers(spec, config)
 
@@ -45,8 +119,11 @@ def _work(pair: Pair) -> ImageResult:
 def iter_results(
     pairs: Sequence[Pair], spec: ClassSpec, config: EvalConfig, jobs: int | None = None
 ) -> Iterator[ImageResult]:
-    """Yield one :class:`ImageResult` per pair, in input order; at most a few pairs in flight
-    per worker, so memory stays bounded."""
+    """Yield one :class:`ImageResult` per pair, in input order.
+
+    ``jobs``: worker processes (None or 0: all CPUs; 1: in this process). At most
+    ``WINDOW_PER_JOB × jobs`` pairs are in flight, so memory stays bounded.
+    """
     jobs = default_jobs() if not jobs or jobs < 1 else jobs
     jobs = min(jobs, len(pairs)) or 1
     if jobs == 1:
@@ -56,22 +133,34 @@ def iter_results(
         return
     import multiprocessing as mp
 
-    ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    method = _start_method()
+    if method == "fork":
+        warm_up(spec, config)  # the workers inherit the loaded kernels
+    ctx = mp.get_context(method)
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(spec, config)) as pool:
-        window = 2 * jobs
-        futures = []
-        it = iter(pairs)
+        yield from _windowed(pool, pairs, WINDOW_PER_JOB * jobs)
+
+
+def _windowed(pool, pairs: Sequence[Pair], window: int) -> Iterator[ImageResult]:
+    """Submit pairs so that at most ``window`` are pending; yield results in input order."""
+    from collections import deque
+
+    pending: deque = deque()
+    it = iter(pairs)
+    try:
         for pair in it:
-            futures.append(pool.submit(_work, pair))
-            if len(futures) >= window:
+            pending.append(pool.submit(_work, pair))
+            if len(pending) >= window:
                 break
-        while futures:
-            head = futures.pop(0)
-            result = head.result()
+        while pending:
+            result = pending.popleft().result()
             nxt = next(it, None)
             if nxt is not None:
-                futures.append(pool.submit(_work, nxt))
+                pending.append(pool.submit(_work, nxt))
             yield result
+    finally:
+        for fut in pending:  # an error (or an abandoned generator): drop the queued work
+            fut.cancel()
 
 
 def run_evaluation(
