@@ -198,3 +198,16 @@ def test_rgb_masks_with_a_labelid_spec_decode_to_raw_ids(tmp_path):
     assert spec.to_index(gt, "gt").tolist() == [[0, 13]]
     pred = read_mask(tmp_path / "c.png", spec, "pred")
     assert spec.to_index(pred, "pred").tolist() == [[0, 13]]
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        write_mask(tmp_path / "m.png", np.zeros((2, 2), dtype=np.uint8))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.png").stat().st_mode) == 0o644
+    assert not list(tmp_path.glob(".*.tmp"))

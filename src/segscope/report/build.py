@@ -1,0 +1,550 @@
+"""Building ``report/index.html`` from a results folder (and the comparison page)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..errors_base import SegscopeError
+from ..io import atomic_write
+from .data import (
+    SEGMENT_KEYS, Results, Sources, confusion_pair_rows, pair_rows, failure_groups, gap_sentence, is_number, load_results,
+    locate_sources, recommendation_items, records_table, segment_recall_table, worst_classes,
+)
+from .panels import PanelJob, render_all, safe_name
+
+__all__ = ["build_report", "build_compare_report", "render_page", "DEFINITIONS"]
+
+KNOWN_KEYS = {
+    "segscope_version", "classes", "num_images", "pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou",
+    "miou_image", "valid_pixels", "unmatched_pred_pixels", "absent_classes", "excluded_classes", "worst_images",
+    "per_class", "confusion_matrix", "config", "mboundary_iou", "mbf_score", "boundary_band_share", "trimap",
+    "error_breakdown", "confusion_pairs", "failure_cases", "failure_cases_by_type", "recommendations",
+    "improvements", *SEGMENT_KEYS,
+}
+
+GROUP_TEXT = {
+    "segment": "Whole segments missed or invented: small objects and rare classes.",
+    "extent": "Segments found but with the wrong extent: regions grown onto, or cut from, a correct segment.",
+    "boundary": "Thin errors along true boundaries: blurry or jittery edges.",
+    "confusion": "One class predicted as another.",
+    "ambiguous": "Regions where annotations disagree.",
+    "lowest": "The images with the lowest image mIoU.",
+}
+
+#: metric definitions shown in the report (term, text); boundary/error entries only when present
+DEFINITIONS = [
+    ("IoU", "tp / (tp + fp + fn) per class, from pixel counts pooled over all images (dataset level)."),
+    ("Dice", "2 tp / (2 tp + fp + fn) per class, pooled."),
+    ("precision / recall", "tp / (tp + fp) and tp / (tp + fn) per class, pooled; recall is also the class accuracy."),
+    ("pixel accuracy", "correct labelled pixels / labelled pixels; pixels with the ignore label count nowhere."),
+    ("mean accuracy", "mean recall over the classes with GT pixels."),
+    ("mIoU", "mean IoU over the present classes (non-empty union); absent classes (no GT, no prediction) are left "
+             "out, excluded classes keep their pixels but leave the means."),
+    ("fwIoU", "IoU weighted by each class's share of the labelled pixels."),
+    ("image mIoU", "per image, the mean IoU over the classes in that image's GT; the dataset value is the mean over images."),
+    ("GT share", "a class's share of all labelled GT pixels."),
+]
+BOUNDARY_DEFS = [
+    ("boundary IoU", "IoU restricted to the bands of width d around the GT and predicted contours of each class "
+                     "(Cheng et al., CVPR 2021), pooled over images; d = boundary ratio × image diagonal."),
+    ("BF score", "boundary F-score: contour pixels matched within a tolerance θ = bf ratio × diagonal "
+                 "(Csurka et al., BMVC 2013), averaged over the images where it is defined."),
+    ("trimap", "mIoU and pixel accuracy over the pixels within w px of a GT label change."),
+]
+ERROR_DEFS = [
+    ("boundary error", "a thin FP/FN region along a true boundary (within the error band of a TP and a TN pixel)."),
+    ("extent error", "an FP/FN pixel of a segment that was found (it has a TP pixel) but has the wrong extent."),
+    ("segment error", "an FP/FN pixel of a segment that was invented or missed entirely."),
+    ("error shares", "e_t = (FP_t + FN_t) / union per class, so IoU + e_boundary + e_extent + e_segment = 1 "
+                     "(Bernhard et al., WACV 2024)."),
+]
+
+COLUMN_LABELS = {
+    "image": "image", "miou": "mIoU", "pixel_accuracy": "pixel acc.", "boundary_miou": "boundary mIoU",
+    "bf_score": "BF score", "valid_pixels": "labelled px", "e_boundary_ou": "boundary err.",
+    "e_extent_ou": "extent err.", "e_segment_ou": "segment err.", "dominant_error": "dominant error",
+    "error_share": "error share", "missed_segments": "missed segments", "invented_segments": "invented segments",
+    "sliver_px": "sliver px",
+}
+
+
+# ---------------------------------------------------------------------- helpers
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("segscope.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.ChainableUndefined,
+    )
+    env.filters["num"] = _num
+    env.filters["pct"] = _pct
+    env.filters["cell"] = _cell_text
+    env.filters["signed"] = lambda x, d=3: f"{x:+.{d}f}" if is_number(x) else "—"
+    env.filters["rgb"] = lambda c: "#%02x%02x%02x" % tuple(int(v) for v in c) if c else "#888888"
+    return env
+
+
+def _num(x, digits: int = 3) -> str:
+    if not is_number(x):
+        return "—"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return f"{x:.{digits}f}"
+
+
+def _pct(x, digits: int = 2) -> str:
+    if not is_number(x):
+        return "—"
+    return f"{100 * x:.{digits}f}%"
+
+
+def _cell_text(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return _num(v, 4 if abs(v) < 1 else 2)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def _round(v):
+    if isinstance(v, float):
+        return round(v, 5) if math.isfinite(v) else None
+    return v
+
+
+def _json_script(data) -> str:
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=str)
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def render_page(template: str, out_html: Path, **context) -> Path:
+    """Render a template of this package to ``out_html`` (atomically)."""
+    env = _env()
+    html = env.get_template(template).render(
+        version=__version__, generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), **context
+    )
+    with atomic_write(out_html, "w", encoding="utf-8") as fh:
+        fh.write(html)
+    return out_html
+
+
+def _text(v) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def _save_plot(fig, path: Path, rel: str) -> str | None:
+    if fig is None:
+        return None
+    from ..viz import save_figure
+
+    save_figure(fig, path)
+    return rel
+
+
+def _clear_pngs(folder: Path) -> None:
+    if folder.is_dir():
+        for f in folder.glob("*.png"):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------- sections
+def _cards(m: dict) -> list[dict]:
+    cards = [
+        ("mIoU", m.get("miou"), "mean IoU over classes"),
+        ("pixel accuracy", m.get("pixel_accuracy"), "share of labelled pixels right"),
+        ("mean accuracy", m.get("mean_accuracy"), "mean recall over classes"),
+        ("mean Dice", m.get("mdice"), None),
+        ("fwIoU", m.get("fwiou"), "IoU weighted by pixel share"),
+        ("image mIoU", m.get("miou_image"), "mean over images"),
+    ]
+    if "mboundary_iou" in m:
+        cards.append(("boundary mIoU", m.get("mboundary_iou"), "IoU of the contour bands"))
+    if "mbf_score" in m:
+        cards.append(("boundary F", m.get("mbf_score"), "contour F-score"))
+    return [{"label": a, "value": _num(b), "note": c, "raw": b} for a, b, c in cards if b is not None or a == "mIoU"]
+
+
+def _class_table(res: Results) -> dict:
+    from ..viz import error_shares
+
+    pc = res.metrics["per_class"]
+    entries = [(n, pc.get(n) if isinstance(pc.get(n), dict) else {}) for n in res.names]
+    has_b = any("boundary_iou" in e for _, e in entries)
+    has_bf = any("bf_score" in e for _, e in entries)
+    shares = {n: error_shares(e) for n, e in entries}
+    has_e = any(s is not None for s in shares.values())
+    cols = [("iou", "IoU"), ("dice", "Dice"), ("precision", "precision"), ("recall", "recall")]
+    if has_b:
+        cols.append(("boundary_iou", "boundary IoU"))
+    if has_bf:
+        cols.append(("bf_score", "BF score"))
+    if has_e:
+        cols += [("e_boundary", "boundary err."), ("e_extent", "extent err."), ("e_segment", "segment err.")]
+    cols += [("gt_share", "GT share"), ("gt_pixels", "GT px"), ("pred_pixels", "pred. px")]
+    rows = []
+    for name, e in entries:
+        s = shares.get(name) or {}
+        values = {
+            **{k: e.get(k) for k in ("iou", "dice", "precision", "recall", "boundary_iou", "bf_score", "gt_share",
+                                     "gt_pixels", "pred_pixels")},
+            "e_boundary": s.get("boundary"), "e_extent": s.get("extent"), "e_segment": s.get("segment"),
+        }
+        cells = []
+        for key, _ in cols:
+            v = values.get(key)
+            text = _pct(v) if key == "gt_share" else (_num(v) if key not in ("gt_pixels", "pred_pixels") else _num(
+                int(v) if is_number(v) else None))
+            cells.append({"v": v if is_number(v) else "", "text": text,
+                          "low": key == "iou" and is_number(v) and v < 0.5})
+        notes = []
+        if e.get("present") is False:
+            notes.append("absent")
+        if e.get("excluded"):
+            notes.append("excluded")
+        rows.append({"name": name, "color": res.colors.get(name), "cells": cells, "note": ", ".join(notes)})
+    return {"columns": cols, "rows": rows}
+
+
+def _image_table(res: Results, panels: dict[str, str]) -> dict:
+    rows = res.rows
+    cols: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    class_cols = [f"iou_{n}" for n in res.names if f"iou_{n}" in cols]
+    skip = set(class_cols) | {"image", "height", "width", "boundary_px", "valid_pixels"}
+    numeric = [c for c in cols if c not in skip and any(is_number(r.get(c)) for r in rows)]
+    text_cols = [c for c in ("dominant_error",) if c in cols]
+    preferred = ["miou", "pixel_accuracy", "boundary_miou", "bf_score", "dominant_error", "error_share",
+                 "e_boundary_ou", "e_extent_ou", "e_segment_ou", "missed_segments", "invented_segments",
+                 "sliver_px"]
+    front = [c for c in preferred if c in numeric or c in text_cols]
+    minor = re.compile(r"^(fp_|fn_|err_)|_renormed$|_px$|^gt_segments$|^missed_segment_rate$")
+    rest = [c for c in numeric if c not in front and not minor.match(c)][: max(0, 14 - len(front))]
+    shown = ["image"] + front + rest + (["valid_pixels"] if "valid_pixels" in cols else [])
+    data_rows = [[(r.get(c) if c in ("image", "dominant_error") else _round(r.get(c) if is_number(r.get(c)) else None))
+                  for c in shown] for r in rows]
+    class_iou = [[_round(r.get(c) if is_number(r.get(c)) else None) for c in class_cols] for r in rows]
+    return {
+        "columns": [{"key": c, "label": COLUMN_LABELS.get(c, c.replace("_", " ")),
+                     "text": c in ("image", "dominant_error"),
+                     "int": c == "valid_pixels" or all(isinstance(r.get(c), int) for r in rows if r.get(c) is not None)}
+                    for c in shown],
+        "rows": data_rows,
+        "classes": [c[4:] for c in class_cols],
+        "class_iou": class_iou,
+        "panels": [panels.get(str(r.get("image"))) for r in rows],
+    }
+
+
+def _sorted_ids(res: Results) -> list[str]:
+    def key(r):
+        v = r.get("miou")
+        return (0, v, str(r.get("image"))) if is_number(v) else (1, 0.0, str(r.get("image")))
+
+    ids = [str(r.get("image")) for r in sorted(res.rows, key=key)]
+    if not ids:  # no per-image table: fall back on metrics' worst images
+        ids = [w.get("image") for w in res.metrics.get("worst_images") or [] if isinstance(w, dict)]
+    return [i for i in ids if i]
+
+
+def _extras(m: dict) -> list[dict]:
+    out = []
+    for k, v in m.items():
+        if k in KNOWN_KEYS:
+            continue
+        text = json.dumps(v, indent=1, default=str)
+        if len(text) > 20000:
+            text = text[:20000] + "\n… (truncated; see metrics.json)"
+        out.append({"key": k, "json": text})
+    return out
+
+
+def _if_fixed(m: dict) -> list[tuple[str, str, str, str]]:
+    """``improvements.if_fixed`` as rows (what, mIoU gain, mIoU after, pixels)."""
+    imp = m.get("improvements")
+    fixed = imp.get("if_fixed") if isinstance(imp, dict) else None
+    if not isinstance(fixed, dict):
+        return []
+    rows = []
+    for k, v in fixed.items():
+        if isinstance(v, dict):
+            gain = v.get("miou_gain")
+            rows.append((k.replace("_", " "), f"{gain:+.3f}" if is_number(gain) else "—", _num(v.get("miou_after")),
+                         _num(v.get("pixels"))))
+    return rows
+
+
+def _definitions(m: dict) -> list[tuple[str, str]]:
+    defs = list(DEFINITIONS)
+    pc = m.get("per_class") or {}
+    any_entry = next((e for e in pc.values() if isinstance(e, dict)), {})
+    if "mboundary_iou" in m or "boundary_iou" in any_entry or "trimap" in m:
+        defs += BOUNDARY_DEFS
+    if "error_breakdown" in m or "errors" in any_entry or "e_boundary_ou" in any_entry:
+        defs += ERROR_DEFS
+    return defs
+
+
+def _config_rows(m: dict) -> list[tuple[str, str]]:
+    cfg = m.get("config") if isinstance(m.get("config"), dict) else {}
+    rows = [("segscope version", str(m.get("segscope_version", "—"))), ("images", str(m.get("num_images", "—")))]
+    for k, v in cfg.items():
+        rows.append((k, v if isinstance(v, str) else json.dumps(v, default=str)))
+    return rows
+
+
+# ---------------------------------------------------------------------- the report
+def build_report(
+    results_dir: str | Path, out: str | Path | None = None, worst_k: int = 12, max_panels: int = 200,
+    jobs: int | None = None, progress: Callable[[int], None] | bool | None = None,
+) -> Path:
+    """Write the HTML report of a results folder and return the path of its ``index.html``.
+
+    Parameters
+    ----------
+    results_dir : a folder written by ``segscope evaluate`` (``metrics.json``, ``per_image.csv``,
+        ``class_spec.json``).
+    out : the report folder (default ``results_dir/report``); ``index.html`` opens from disk with
+        no network: styles and scripts are embedded, pictures lie in ``img/`` and ``panels/``.
+    worst_k : how many failure cases the gallery shows (per error type when the failure analysis
+        ranked them, else the ``worst_k`` lowest image mIoU).
+    max_panels : panels are drawn for every image up to this many images; beyond, for the
+        ``max_panels`` lowest image mIoU and the gallery (the others: ``segscope show ID``).
+    jobs : worker processes for the panels (None: all cores).
+    progress : ``advance(n)`` callable, or True/False to force the terminal progress bar.
+
+    Returns
+    -------
+    Path of ``index.html``.
+    """
+    if worst_k < 0 or max_panels < 0:
+        raise SegscopeError("--worst-k and --max-panels must be >= 0")
+    res = load_results(results_dir)
+    out_dir = Path(out) if out is not None else res.dir / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    m = res.metrics
+    from .. import viz
+
+    img_dir = out_dir / "img"
+    plots = {
+        "imbalance": _save_plot(viz.plot_class_imbalance(m, res.colors), img_dir / "imbalance.png", "img/imbalance.png"),
+        "confusion": _save_plot(viz.plot_confusion(m), img_dir / "confusion.png", "img/confusion.png"),
+        "trimap": _save_plot(viz.plot_trimap(m), img_dir / "trimap.png", "img/trimap.png"),
+        "errors": _save_plot(viz.plot_error_breakdown(m), img_dir / "errors.png", "img/errors.png"),
+    }
+    seg_table = segment_recall_table(m, res.colors)
+    plots["segments"] = _save_plot(viz.plot_segment_recall(seg_table), img_dir / "segments.png", "img/segments.png")
+
+    # ---- panels
+    sources = locate_sources(res.dir, m) if res.spec is not None else Sources(reason=res.spec_note)
+    ordered = _sorted_ids(res)
+    groups_in = failure_groups(m)
+    gallery_ids: list[str] = []
+    if groups_in:
+        for items in groups_in.values():
+            gallery_ids += [str(it.get("image")) for it in items[:worst_k]]
+    else:
+        gallery_ids = ordered[:worst_k]
+    wanted = ordered if len(ordered) <= max_panels else ordered[:max_panels]
+    wanted = list(dict.fromkeys(list(gallery_ids) + list(wanted)))
+    cfg = res.config
+    exclude = tuple(res.names.index(n) for n in m.get("excluded_classes") or [] if n in res.names)
+    panel_dir = out_dir / "panels"
+    _clear_pngs(panel_dir)
+    res_rows = res.row_by_id()
+    tasks = []
+    for image_id in wanted:
+        pair = sources.pairs.get(image_id)
+        if pair is None:
+            continue
+        tasks.append(PanelJob(
+            image_id, pair[0], pair[1], sources.image_for(image_id), panel_dir / f"{safe_name(image_id)}.png",
+            res.spec, exclude, cfg.get("error_band_px"), cfg.get("error_band_ratio") or 0.01,
+            dominant_error=_text(res_rows.get(image_id, {}).get("dominant_error")),
+        ))
+    stats, failed = render_all(tasks, workers=jobs, progress=progress)
+    panels = {t.image_id: f"panels/{t.out.name}" for t in tasks if t.image_id in stats}
+    rows_by_id = res.row_by_id()
+
+    def item(image_id: str, extra: dict | None = None) -> dict:
+        row = rows_by_id.get(image_id, {})
+        miou = row.get("miou", (stats.get(image_id) or {}).get("miou"))
+        details = []
+        for k, v in (extra or {}).items():
+            if k in ("image", "image_id", "dominant", "dominant_error", "type", "miou") or isinstance(v, (dict, list)):
+                continue
+            details.append(f"{k.replace('_', ' ')}: {_cell_text(v)}")
+        return {"id": image_id, "panel": panels.get(image_id), "miou": _num(miou), "details": details[:4],
+                "error": failed.get(image_id)}
+
+    gallery = []
+    if groups_in:
+        for name, items in groups_in.items():
+            gallery.append({"name": name, "text": GROUP_TEXT.get(name, ""),
+                            "cases": [item(str(it.get("image")), it) for it in items[:worst_k]]})
+    else:
+        by_type: dict[str, list[str]] = {}
+        for image_id in gallery_ids:
+            dom = (stats.get(image_id) or {}).get("dominant") or "lowest"
+            by_type.setdefault(dom, []).append(image_id)
+        for name in ("segment", "extent", "boundary", "lowest"):
+            if name in by_type:
+                gallery.append({"name": name if name != "lowest" else "lowest image mIoU",
+                                "text": GROUP_TEXT[name], "cases": [item(i) for i in by_type[name]]})
+    typed_by_panels = not groups_in and any((s or {}).get("dominant") for s in stats.values())
+
+    # ---- sections
+    pairs_rich = pair_rows(m.get("confusion_pairs"))
+    pairs_table = None if pairs_rich else records_table(m.get("confusion_pairs"))
+    eb = m.get("error_breakdown") if isinstance(m.get("error_breakdown"), dict) else None
+    sections = [("summary", "Summary"), ("classes", "Classes"), ("confusion", "Confusion")]
+    has_boundary = any(k in m for k in ("mboundary_iou", "mbf_score", "trimap"))
+    if has_boundary:
+        sections.append(("boundaries", "Boundaries"))
+    if eb is not None or plots["errors"]:
+        sections.append(("errors", "Error breakdown"))
+    if seg_table:
+        sections.append(("small-objects", "Small objects"))
+    recs = recommendation_items(m)
+    if recs or _if_fixed(m):
+        sections.append(("recommendations", "What to improve"))
+    sections += [("gallery", "Failure cases"), ("images", "Images")]
+    extras = _extras(m)
+    if extras:
+        sections.append(("more", "More results"))
+    sections.append(("config", "Configuration"))
+
+    context: dict[str, Any] = {
+        "title": f"segscope report · {res.dir.name}",
+        "results_dir": str(res.dir),
+        "m": m,
+        "sections": sections,
+        "cards": _cards(m),
+        "gap": gap_sentence(m),
+        "worst": worst_classes(m, 3),
+        "colors": res.colors,
+        "absent": m.get("absent_classes") or [],
+        "excluded": m.get("excluded_classes") or [],
+        "plots": plots,
+        "class_table": _class_table(res),
+        "confusion_pairs": pairs_table,
+        "pair_rows": pairs_rich,
+        "computed_pairs": None if (pairs_table or pairs_rich) else confusion_pair_rows(m),
+        "if_fixed": _if_fixed(m),
+        "boundary_cards": [
+            {"label": lab, "value": _num(m.get(k)) if k != "boundary_band_share" else _pct(m.get(k), 1)}
+            for k, lab in (("mboundary_iou", "boundary mIoU"), ("mbf_score", "boundary F"),
+                           ("boundary_band_share", "pixels in the band"))
+            if k in m
+        ],
+        "trimap_rows": [(w, v) for w, v in (m.get("trimap") or {}).items() if isinstance(v, dict)]
+        if isinstance(m.get("trimap"), dict) else [],
+        "error_breakdown": [(k.replace("_", " "), _num(v)) for k, v in (eb or {}).items() if is_number(v)],
+        "seg_table": seg_table,
+        "recommendations": recs,
+        "gallery": gallery,
+        "gallery_typed_by_panels": typed_by_panels,
+        "worst_k": worst_k,
+        "panel_reason": sources.reason,
+        "panel_failed": failed,
+        "panel_count": len(panels),
+        "max_panels": max_panels,
+        "image_json": _json_script(_image_table(res, panels)),
+        "num_rows": len(res.rows),
+        "extras": extras,
+        "definitions": _definitions(m),
+        "config_rows": _config_rows(m),
+    }
+    return render_page("report.html", out_dir / "index.html", **context)
+
+
+# ---------------------------------------------------------------------- the comparison page
+def build_compare_report(
+    result: dict, out: str | Path, jobs: int | None = None, progress: Callable[[int], None] | bool | None = None,
+    label_a: str = "A", label_b: str = "B",
+) -> Path:
+    """Write the comparison page (``out/index.html``) of :func:`segscope.compare.compare_runs`'s
+    result, with A | B | GT panels of the images that improved and regressed most."""
+    from .panels import CompareJob
+
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ra, rb = load_results(result["a"]), load_results(result["b"])
+    src_a = locate_sources(ra.dir, ra.metrics) if ra.spec is not None else Sources(reason=ra.spec_note)
+    src_b = locate_sources(rb.dir, rb.metrics) if rb.spec is not None else Sources(reason=rb.spec_note)
+    by_id = {r["image"]: r for r in result["images"]}
+    panel_dir = out_dir / "panels"
+    _clear_pngs(panel_dir)
+    tasks = []
+    for image_id in list(dict.fromkeys(result["regressed"] + result["improved"])):
+        pa, pb = src_a.pairs.get(image_id), src_b.pairs.get(image_id)
+        if pa is None or pb is None:
+            continue
+        r = by_id.get(image_id, {})
+        tasks.append(CompareJob(
+            image_id, pa[1], pa[0], pb[0], src_a.image_for(image_id) or src_b.image_for(image_id),
+            panel_dir / f"{safe_name(image_id)}.png", ra.spec, r.get("miou_a"), r.get("miou_b"), label_a, label_b,
+        ))
+    done, failed = render_all(tasks, workers=jobs, progress=progress, description="rendering comparisons")
+    panels = {t.image_id: f"panels/{t.out.name}" for t in tasks if t.image_id in done}
+
+    def case(image_id):
+        r = by_id.get(image_id, {})
+        return {"id": image_id, "panel": panels.get(image_id), "miou_a": _num(r.get("miou_a")),
+                "miou_b": _num(r.get("miou_b")), "delta": r.get("delta"), "error": failed.get(image_id)}
+
+    boot = result["bootstrap"]
+    pc_rows = []
+    metric_keys: list[str] = []
+    for row in result["per_class"].values():
+        for k in row:
+            if k not in metric_keys and k not in ("tp", "fp", "fn", "iou", "present", "excluded", "accuracy"):
+                metric_keys.append(k)
+    shown_keys = [k for k in ("dice", "precision", "recall", "boundary_iou", "bf_score", "gt_share")
+                  if k in metric_keys]
+    for name in result["classes"]:
+        b = boot["per_class"][name]
+        row = result["per_class"].get(name, {})
+        pc_rows.append({
+            "name": name, "color": ra.colors.get(name), "a": b["a"], "b": b["b"], "delta": b["delta"],
+            "lo": b["ci_low"], "hi": b["ci_high"], "p": b["p_better"],
+            "sig": b["ci_low"] is not None and b["ci_high"] is not None and (b["ci_low"] > 0 or b["ci_high"] < 0),
+            "others": [(row.get(k) or {}).get("delta") for k in shown_keys],
+        })
+    image_table = {
+        "columns": [{"key": "image", "label": "image", "int": False, "text": True},
+                    {"key": "delta", "label": "mIoU delta", "int": False},
+                    {"key": "miou_a", "label": f"mIoU {label_a}", "int": False},
+                    {"key": "miou_b", "label": f"mIoU {label_b}", "int": False}],
+        "rows": [[r["image"], _round(r["delta"]), _round(r["miou_a"]), _round(r["miou_b"])] for r in result["images"]],
+        "classes": [], "class_iou": [[] for _ in result["images"]],
+        "panels": [panels.get(r["image"]) for r in result["images"]],
+    }
+    summary_rows = [(k, v["a"], v["b"], v["delta"]) for k, v in result["summary"].items()]
+    sections = [("summary", "Summary"), ("classes", "Classes"), ("gallery", "Changed images"), ("images", "Images"),
+                ("config", "Method")]
+    return render_page(
+        "compare.html", out_dir / "index.html",
+        title=f"segscope comparison · {Path(result['a']).name} → {Path(result['b']).name}",
+        results_dir=f"{result['a']} → {result['b']}", r=result, boot=boot, label_a=label_a, label_b=label_b,
+        sections=sections, summary_rows=summary_rows, pc_rows=pc_rows, shown_keys=shown_keys,
+        regressed=[case(i) for i in result["regressed"]], improved=[case(i) for i in result["improved"]],
+        panel_reason=src_a.reason or src_b.reason, image_json=_json_script(image_table),
+        num_rows=len(result["images"]), panel_count=len(panels), max_panels=len(panels),
+    )

@@ -1,0 +1,571 @@
+"""Reading a results folder for the report: metrics, per-image rows, the class spec, the mask
+files, and tolerant readers for the optional sections (each returns None when its keys are
+absent, so a report never depends on an analysis having run)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
+from ..errors_base import SegscopeError
+
+__all__ = [
+    "Results",
+    "load_results",
+    "run_spec",
+    "Sources",
+    "locate_sources",
+    "gap_sentence",
+    "worst_classes",
+    "segment_recall_table",
+    "failure_groups",
+    "recommendation_items",
+    "confusion_pair_rows",
+    "records_table",
+    "pair_rows",
+    "is_number",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclass
+class Results:
+    """One results folder, as written by ``segscope evaluate``."""
+
+    dir: Path
+    metrics: dict
+    rows: list[dict]
+    names: list[str]
+    colors: dict[str, tuple[int, int, int]]
+    spec: ClassSpec | None
+    spec_note: str | None = None
+
+    @property
+    def config(self) -> dict:
+        cfg = self.metrics.get("config")
+        return cfg if isinstance(cfg, dict) else {}
+
+    def row_by_id(self) -> dict[str, dict]:
+        return {str(r.get("image")): r for r in self.rows}
+
+
+def _parse_cell(v: str):
+    if v is None or v == "":
+        return None
+    try:
+        if re.fullmatch(r"[-+]?\d+", v):
+            return int(v)
+        f = float(v)
+        return f if math.isfinite(f) else None
+    except ValueError:
+        return v
+
+
+def read_rows(path: Path) -> list[dict]:
+    """``per_image.csv`` as a list of dicts with numbers parsed (empty cells -> None)."""
+    if not path.exists():
+        return []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = []
+            for row in csv.DictReader(fh):
+                rows.append({k: (v if k == "image" else _parse_cell(v)) for k, v in row.items() if k is not None})
+            return rows
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise SegscopeError(f"cannot read per-image table: {exc}", path) from None
+
+
+def load_results(results_dir: str | Path) -> Results:
+    """Read ``metrics.json`` (required), ``per_image.csv`` and ``class_spec.json`` of a run."""
+    d = Path(results_dir)
+    if not d.is_dir():
+        raise SegscopeError("results folder does not exist", d)
+    mpath = d / "metrics.json"
+    if not mpath.exists():
+        raise SegscopeError("no metrics.json here (run `segscope evaluate ... --out DIR` first)", d)
+    try:
+        metrics = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SegscopeError(f"not valid JSON: {exc}", mpath) from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("per_class"), dict):
+        raise SegscopeError("metrics.json has no per_class table", mpath)
+    names = [str(n) for n in (metrics.get("classes") or list(metrics["per_class"]))]
+    metrics.setdefault("classes", names)
+    rows = read_rows(d / "per_image.csv")
+    spec, note = None, None
+    try:
+        spec = run_spec(d, metrics)
+    except SegscopeError as exc:
+        note = str(exc)
+    if spec is not None and list(spec.names) == names:
+        colors = {n: tuple(int(v) for v in c) for n, c in zip(spec.names, spec.colors)}
+    else:
+        if spec is not None:
+            note = "the class spec does not match metrics.json"
+            spec = None
+        colors = dict(zip(names, generate_palette(len(names) + 1)[1:]))
+    return Results(d, metrics, rows, names, colors, spec, note)
+
+
+def run_spec(results_dir: Path, metrics: dict) -> ClassSpec:
+    """The class spec a run was evaluated with (presets are rebuilt with their id maps, so
+    masks re-read for pictures map exactly as they did in ``evaluate``)."""
+    cfg = metrics.get("config") if isinstance(metrics.get("config"), dict) else {}
+    name = str(cfg.get("class_spec") or "")
+    ignore = cfg.get("ignore_index", "keep")
+    spec = None
+    low = name.lower()
+    if low.startswith("cityscapes"):
+        gt_ids = re.search(r"gt_ids=(\w+)", low)
+        pred_ids = re.search(r"pred_ids=(\w+)", low)
+        spec = preset(
+            "cityscapes",
+            pred_ids=(pred_ids.group(1) if pred_ids else cfg.get("pred_ids") or "train"),
+            gt_ids=(gt_ids.group(1) if gt_ids else cfg.get("gt_ids") or "label"),
+        )
+    elif low in PRESETS or low == "ade":
+        spec = preset(low)
+    if spec is None:
+        path = Path(results_dir) / "class_spec.json"
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise SegscopeError(f"not valid JSON: {exc}", path) from None
+            spec = ClassSpec.from_dict(data, name=str(data.get("name") or path) if isinstance(data, dict) else str(path))
+            if isinstance(data, dict) and "classes" in data and "ignore_index" in data:
+                ignore = data["ignore_index"]
+        elif name and Path(name).exists():
+            spec = load_spec(name)
+        else:
+            names = metrics.get("classes") or list(metrics.get("per_class", {}))
+            ids = cfg.get("class_ids") or list(range(len(names)))
+            spec = ClassSpec(tuple(names), tuple(ids), tuple(generate_palette(len(names))),
+                             None, name=name or "from metrics.json", colors_given=False)
+    if ignore != "keep" and (ignore is None or isinstance(ignore, int)) and ignore != spec.ignore_index:
+        spec = spec.with_ignore(ignore)
+    return spec
+
+
+# ---------------------------------------------------------------------- mask files
+@dataclass
+class Sources:
+    """Where the masks and images of a run are (for pictures)."""
+
+    pairs: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    images: dict[str, Path] = field(default_factory=dict)
+    reason: str | None = None  # why there are no pairs
+
+    def image_for(self, image_id: str) -> Path | None:
+        if image_id in self.images:
+            return self.images[image_id]
+        last = image_id.rsplit("/", 1)[-1]
+        return self.images.get(last)
+
+
+def _resolve(value, results_dir: Path) -> Path | None:
+    if not value:
+        return None
+    p = Path(str(value)).expanduser()
+    if p.is_absolute():
+        return p if p.is_dir() else None
+    for base in (Path.cwd(), results_dir.parent, results_dir, results_dir.parent.parent):
+        q = base / p
+        if q.is_dir():
+            return q
+    return None
+
+
+def _image_index(folder: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for f in sorted(folder.rglob("*")):
+        if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("."):
+            continue
+        rel = f.relative_to(folder).with_suffix("")
+        key = str(rel).replace(os.sep, "/")
+        stem = f.stem
+        for k in (key, stem, stem.rsplit("_", 1)[0] if "_" in stem else None):
+            if k and k not in found:
+                found[k] = f
+    return found
+
+
+def locate_sources(results_dir: Path, metrics: dict) -> Sources:
+    """Find the prediction / GT mask files and the images of a run from its ``config``
+    (``pred_dir``, ``gt_dir``, suffixes, ``images_dir``); relative paths are tried from the
+    working directory and from beside the results folder. When the mask folders are not recorded,
+    ``pred/`` and ``gt/`` beside the images folder are used (the layout ``segscope demo`` writes)."""
+    from ..io import pair_masks
+
+    cfg = metrics.get("config") if isinstance(metrics.get("config"), dict) else {}
+    src = Sources()
+    images_dir = _resolve(cfg.get("images_dir"), results_dir)
+    if images_dir is not None:
+        try:
+            src.images = _image_index(images_dir)
+        except OSError:
+            src.images = {}
+    pred_dir = _resolve(cfg.get("pred_dir"), results_dir)
+    gt_dir = _resolve(cfg.get("gt_dir"), results_dir)
+    if (pred_dir is None or gt_dir is None) and not cfg.get("pred_dir") and images_dir is not None:
+        if (images_dir.parent / "pred").is_dir() and (images_dir.parent / "gt").is_dir():
+            pred_dir, gt_dir = images_dir.parent / "pred", images_dir.parent / "gt"
+    if pred_dir is None or gt_dir is None:
+        missing = [k for k, v in (("pred_dir", pred_dir), ("gt_dir", gt_dir)) if v is None]
+        recorded = {k: cfg.get(k) for k in missing}
+        src.reason = (
+            "mask folders not found: " + ", ".join(f"{k}={recorded[k]!r}" for k in missing)
+            + " (run the report from the folder `segscope evaluate` ran in)"
+        )
+        return src
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pairs = pair_masks(pred_dir, gt_dir, cfg.get("pred_suffix") or "", cfg.get("gt_suffix") or "",
+                               allow_missing=True)
+    except SegscopeError as exc:
+        src.reason = str(exc)
+        return src
+    src.pairs = {p.image_id: (p.pred, p.gt) for p in pairs}
+    return src
+
+
+# ---------------------------------------------------------------------- summary sentences
+def _classes_kept(metrics: dict) -> list[tuple[str, dict]]:
+    out = []
+    for name, m in (metrics.get("per_class") or {}).items():
+        if isinstance(m, dict) and not m.get("excluded"):
+            out.append((name, m))
+    return out
+
+
+def worst_classes(metrics: dict, n: int = 3) -> list[dict]:
+    """The ``n`` lowest-IoU classes (with GT or predicted pixels, not excluded)."""
+    rows = [
+        {"name": name, "iou": m["iou"], "gt_share": m.get("gt_share")}
+        for name, m in _classes_kept(metrics) if is_number(m.get("iou"))
+    ]
+    rows.sort(key=lambda r: (r["iou"], r["name"]))
+    return rows[:n]
+
+
+def gap_sentence(metrics: dict) -> str | None:
+    """One sentence explaining the gap between pixel accuracy and mIoU.
+
+    >>> m = {"pixel_accuracy": 0.95, "miou": 0.6, "per_class": {
+    ...     "road": {"iou": 0.94, "gt_share": 0.9}, "pole": {"iou": 0.26, "gt_share": 0.1}}}
+    >>> print(gap_sentence(m))  # doctest: +NORMALIZE_WHITESPACE
+    Pixel accuracy (0.950) is 0.350 above mIoU (0.600): it counts pixels, so the large classes
+    (road: 90.0% of the labelled pixels) dominate it, while mIoU weighs every class equally and is
+    pulled down by pole (IoU 0.260, 10.00% of the pixels).
+    """
+    pa, miou = metrics.get("pixel_accuracy"), metrics.get("miou")
+    if not is_number(pa) or not is_number(miou):
+        return None
+    kept = [(n, m) for n, m in _classes_kept(metrics) if is_number(m.get("gt_share"))]
+    gap = pa - miou
+    if gap >= 0.02 and kept:
+        big, cum = [], 0.0
+        for name, m in sorted(kept, key=lambda kv: -kv[1]["gt_share"]):
+            if cum >= 0.5 or len(big) == 3:
+                break
+            big.append(name)
+            cum += m["gt_share"]
+        worst = [w for w in worst_classes(metrics, 2) if w["name"] not in big] or worst_classes(metrics, 1)
+        low = ", ".join(
+            f"{w['name']} (IoU {w['iou']:.3f}, {100 * (w['gt_share'] or 0):.2f}% of the pixels)" for w in worst
+        )
+        return (
+            f"Pixel accuracy ({pa:.3f}) is {gap:.3f} above mIoU ({miou:.3f}): it counts pixels, so the large "
+            f"classes ({', '.join(big)}: {100 * cum:.1f}% of the labelled pixels) dominate it, while mIoU weighs "
+            f"every class equally and is pulled down by {low}."
+        )
+    if gap <= -0.02:
+        return (
+            f"mIoU ({miou:.3f}) is above pixel accuracy ({pa:.3f}): the large classes, which dominate pixel "
+            f"accuracy, are segmented worse than the small ones."
+        )
+    return (
+        f"Pixel accuracy ({pa:.3f}) and mIoU ({miou:.3f}) agree within 0.02: errors are spread over classes of "
+        f"all sizes rather than concentrated in small ones."
+    )
+
+
+# ---------------------------------------------------------------------- optional sections
+def _bin_labels(bins) -> list[str]:
+    if not isinstance(bins, (list, tuple)):
+        return []
+    if bins and all(is_number(b) for b in bins):
+        edges = [float(b) for b in bins]
+
+        def pct(x):
+            return f"{100 * x:g}%"
+
+        if edges and edges[0] > 0 and edges[-1] < 1:  # inner edges: n + 1 bins
+            labels = [f"< {pct(edges[0])}"]
+            labels += [f"{pct(a)}–{pct(b)}" for a, b in zip(edges[:-1], edges[1:])]
+            labels.append(f"> {pct(edges[-1])}")
+            return labels
+        return [f"{pct(a)}–{pct(b)}" for a, b in zip(edges[:-1], edges[1:])]
+    out = []
+    for b in bins:
+        if isinstance(b, dict):
+            lab = b.get("label") or b.get("name") or b.get("range") or b.get("bin")
+            if lab is None and ("lo" in b or "hi" in b):
+                lab = f"{b.get('lo')}–{b.get('hi')}"
+            out.append(str(lab))
+        elif isinstance(b, (list, tuple)) and len(b) == 2:
+            out.append(f"{b[0]}–{b[1]}")
+        else:
+            out.append(str(b))
+    return out
+
+
+def _series(entry) -> tuple[list, list, list] | None:
+    """(labels, recall, counts) from one class's size-binned entry in any of the shapes read."""
+    if isinstance(entry, list) and entry and all(isinstance(e, dict) for e in entry):
+        if not any("recall" in e for e in entry):
+            return None
+        labels = _bin_labels(entry)
+        rec = [e.get("recall") for e in entry]
+        cnt = [e.get("segments", e.get("count", e.get("n"))) for e in entry]
+        return labels, rec, cnt
+    if isinstance(entry, dict):
+        rec = entry.get("recall")
+        if isinstance(rec, list):
+            cnt = entry.get("segments", entry.get("count", entry.get("n")))
+            return _bin_labels(entry.get("bins") or entry.get("labels") or []), rec, (cnt if isinstance(cnt, list) else [])
+        for key in ("bins", "by_size", "size_bins"):
+            if isinstance(entry.get(key), list):
+                return _series(entry[key])
+    return None
+
+
+SEGMENT_KEYS = ("small_objects", "segment_recall", "segments", "recall_by_size", "size_bins", "segment_bins")
+
+
+def segment_recall_table(metrics: dict, colors: dict | None = None) -> dict | None:
+    """Recall by GT segment size, per class, normalised to ``{"bins": [labels], "classes":
+    {name: {"recall": [...], "count": [...]}}}``; None when the analysis did not run.
+
+    Read from a top-level ``small_objects`` / ``segment_recall`` / ``segments`` entry (with
+    ``bins`` and ``per_class``) or from the same keys inside ``per_class[name]``.
+
+    >>> m = {"per_class": {"pole": {"segments": [{"bin": "<0.1%", "recall": 0.2, "segments": 5},
+    ...                                           {"bin": ">0.1%", "recall": 0.9, "segments": 2}]}}}
+    >>> segment_recall_table(m)["classes"]["pole"]["recall"]
+    [0.2, 0.9]
+    """
+    table: dict[str, Any] = {"bins": [], "classes": {}}
+    for key in SEGMENT_KEYS:
+        top = metrics.get(key)
+        if not isinstance(top, dict):
+            continue
+        labels = _bin_labels(top.get("bin_labels") or top.get("labels") or top.get("bins") or [])
+        per = top.get("per_class") or top.get("classes")
+        if isinstance(per, dict):
+            for name, entry in per.items():
+                s = _series(entry)
+                if s is None:
+                    continue
+                table["classes"][name] = {"recall": s[1], "count": s[2]}
+                labels = labels or s[0]
+            if table["classes"]:
+                table["bins"] = labels
+                break
+    if not table["classes"]:
+        for name, m in (metrics.get("per_class") or {}).items():
+            if not table["classes"]:  # the pooled row of a top-level entry comes first
+                for key in SEGMENT_KEYS:
+                    top = metrics.get(key)
+                    if isinstance(top, dict) and isinstance(top.get("by_size"), list):
+                        s = _series(top["by_size"])
+                        if s is not None:
+                            table["classes"]["all classes"] = {"recall": s[1], "count": s[2]}
+                            table["bins"] = s[0]
+                            break
+            if not isinstance(m, dict):
+                continue
+            for key in SEGMENT_KEYS:
+                s = _series(m.get(key))
+                if s is not None:
+                    table["classes"][name] = {"recall": s[1], "count": s[2]}
+                    table["bins"] = table["bins"] or s[0]
+                    break
+    if not table["classes"]:
+        return None
+    n = max(len(v["recall"]) for v in table["classes"].values())
+    if len(table["bins"]) != n:
+        table["bins"] = (table["bins"] + [f"bin {i + 1}" for i in range(n)])[:n]
+    if colors:
+        for name, v in table["classes"].items():
+            if name in colors:
+                v["color"] = colors[name]
+    return table
+
+
+_IMAGE_KEYS = ("image", "image_id", "id", "name")
+_TYPE_KEYS = ("dominant", "dominant_error", "dominant_type", "error_type", "type", "kind", "category")
+GROUP_ORDER = ("segment", "extent", "boundary", "confusion", "ambiguous")
+
+
+def _image_of(item) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        for k in _IMAGE_KEYS:
+            if isinstance(item.get(k), str):
+                return item[k]
+    return None
+
+
+def failure_groups(metrics: dict) -> dict[str, list[dict]] | None:
+    """``failure_cases`` grouped by dominant error type: ``{type: [{"image": id, ...}]}`` in
+    the order given; None when absent. Accepts a list of records (with an image and a type key)
+    or a mapping type -> list.
+
+    >>> failure_groups({"failure_cases": [{"image": "a", "dominant": "segment"},
+    ...                                   {"image": "b", "dominant": "boundary"}]})
+    {'segment': [{'image': 'a', 'dominant': 'segment'}], 'boundary': [{'image': 'b', 'dominant': 'boundary'}]}
+    """
+    fc = metrics.get("failure_cases")
+    groups: dict[str, list[dict]] = {}
+    if isinstance(fc, dict):
+        for key, items in fc.items():
+            if isinstance(items, list):
+                for it in items:
+                    img = _image_of(it)
+                    if img is not None:
+                        groups.setdefault(str(key), []).append(it if isinstance(it, dict) else {"image": img})
+    elif isinstance(fc, list):
+        for it in fc:
+            img = _image_of(it)
+            if img is None:
+                continue
+            kind = "other"
+            if isinstance(it, dict):
+                for k in _TYPE_KEYS:
+                    if isinstance(it.get(k), str):
+                        kind = it[k]
+                        break
+                rec = dict(it)
+                rec.setdefault("image", img)
+            else:
+                rec = {"image": img}
+            groups.setdefault(kind, []).append(rec)
+    if not groups:
+        return None
+    order = [g for g in GROUP_ORDER if g in groups] + [g for g in groups if g not in GROUP_ORDER]
+    return {g: groups[g] for g in order}
+
+
+def recommendation_items(metrics: dict) -> list[dict] | None:
+    """``recommendations`` as ``[{"text", "detail", "extra"}]``; None when absent."""
+    recs = metrics.get("recommendations")
+    if isinstance(recs, dict):
+        recs = [dict(v, **{"class": k}) if isinstance(v, dict) else {"text": str(v), "class": k} for k, v in recs.items()]
+    if not isinstance(recs, list) or not recs:
+        return None
+    out = []
+    for r in recs:
+        if isinstance(r, str):
+            out.append({"text": r, "detail": None, "extra": {}})
+        elif isinstance(r, dict):
+            text = next((r[k] for k in ("text", "recommendation", "action", "message", "advice", "title", "summary")
+                         if isinstance(r.get(k), str)), None)
+            detail = next((r[k] for k in ("rule", "why", "reason", "evidence", "because", "detail")
+                           if isinstance(r.get(k), str)), None)
+            used = {"text", "recommendation", "action", "message", "advice", "title", "summary", "rule", "why",
+                    "reason", "evidence", "because", "detail", "rank"}
+            extra = {k: v for k, v in r.items() if k not in used and not isinstance(v, (dict, list))}
+            out.append({"text": text or json.dumps(r, default=str), "detail": detail, "extra": extra})
+        else:
+            out.append({"text": str(r), "detail": None, "extra": {}})
+    return out
+
+
+def confusion_pair_rows(metrics: dict, top: int = 12) -> list[dict]:
+    """The most frequent GT→prediction confusions from the confusion matrix: pixels, share of the
+    GT class's pixels and of its errors.
+
+    >>> confusion_pair_rows({"classes": ["a", "b"], "confusion_matrix": [[8, 2], [0, 5]]})
+    [{'gt': 'a', 'predicted': 'b', 'pixels': 2, 'share_of_gt': 0.2, 'share_of_errors': 1.0}]
+    """
+    cm = metrics.get("confusion_matrix")
+    names = metrics.get("classes") or []
+    if not isinstance(cm, list) or not cm or len(cm) != len(names):
+        return []
+    cells = []
+    for i, row in enumerate(cm):
+        if not isinstance(row, list):
+            return []
+        total = sum(v for v in row if is_number(v))
+        wrong = total - (row[i] if i < len(row) and is_number(row[i]) else 0)
+        for j, v in enumerate(row):
+            if i != j and is_number(v) and v > 0:
+                cells.append({"gt": names[i], "predicted": names[j] if j < len(names) else str(j), "pixels": int(v),
+                              "share_of_gt": v / total if total else None,
+                              "share_of_errors": v / wrong if wrong else None})
+    cells.sort(key=lambda c: -c["pixels"])
+    return cells[:top]
+
+
+def pair_rows(records, max_rows: int = 15) -> list[dict] | None:
+    """Confusion pairs of the failure analysis (records with ``gt`` and ``pred``) as display rows:
+    pixels, shares of the two classes' errors, the mIoU gain if resolved, the error types of the
+    missed GT pixels and the images where the pair costs most; None for any other shape."""
+    if not isinstance(records, list) or not records or not all(
+            isinstance(r, dict) and "gt" in r and ("pred" in r or "predicted" in r) for r in records):
+        return None
+    out = []
+    for r in records[:max_rows]:
+        types = r.get("fn_types") if isinstance(r.get("fn_types"), dict) else {}
+        total = sum(v for v in types.values() if is_number(v))
+        type_text = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in sorted(types.items(), key=lambda kv: -kv[1])
+                              if is_number(v) and v > 0) if total else ""
+        imgs = r.get("images") if isinstance(r.get("images"), list) else []
+        out.append({
+            "gt": r.get("gt"), "pred": r.get("pred", r.get("predicted")), "pixels": r.get("pixels"),
+            "share_gt": r.get("share_of_gt_errors"), "share_pred": r.get("share_of_pred_errors"),
+            "gain": r.get("miou_gain"), "types": type_text,
+            "images": ", ".join(str(_image_of(i)) for i in imgs[:3] if _image_of(i)),
+        })
+    return out
+
+
+def _cell(v):
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, (dict, list)):
+        text = json.dumps(v, default=str)
+        return text if len(text) <= 80 else text[:77] + "…"
+    return v
+
+
+def records_table(records, max_rows: int = 25) -> dict | None:
+    """A list of flat-ish dicts as ``{"columns": [...], "rows": [[...]], "more": n}`` (nested
+    values shortened to JSON text); None when ``records`` is not such a list."""
+    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
+        return None
+    cols: list[str] = []
+    for r in records[:max_rows]:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    rows = [[_cell(r.get(c)) for c in cols] for r in records[:max_rows]]
+    return {"columns": cols, "rows": rows, "more": max(0, len(records) - max_rows)}
