@@ -77,6 +77,8 @@ class ImageContext:
 # name -> "module:Class"; core always runs, the others when named in EvalConfig.analyses
 ANALYZERS: dict[str, str] = {
     "core": "segscope.evaluate:CoreAnalyzer",
+    "errors": "segscope.failure:ErrorAnalyzer",
+    "boundary": "segscope.boundary:BoundaryAnalyzer",
 }
 
 
@@ -94,18 +96,18 @@ def make_analyzers(spec: ClassSpec, config: EvalConfig) -> list:
 
 
 def merge_states(a: dict, b: dict) -> dict:
-    """Add two states key by key: arrays and numbers add, lists concatenate, dicts recurse."""
-    out = dict(a)
+    """Add state ``b`` into state ``a`` and return ``a``: arrays and numbers add, lists
+    concatenate, dicts recurse. ``a`` is updated in place (lists grow, arrays are replaced)."""
     for key, value in b.items():
-        if key not in out:
-            out[key] = value
+        if key not in a:
+            a[key] = list(value) if isinstance(value, list) else value
         elif isinstance(value, dict):
-            out[key] = merge_states(out[key], value)
+            a[key] = merge_states(a[key], value)
         elif isinstance(value, list):
-            out[key] = list(out[key]) + value
+            a[key].extend(value)
         else:
-            out[key] = out[key] + value
-    return out
+            a[key] = a[key] + value
+    return a
 
 
 # ---------------------------------------------------------------------- the core analyzer
@@ -154,7 +156,7 @@ class CoreAnalyzer:
                 ctx.gt_path or ctx.image_id,
             )
         if ext[:k, k + 1].sum() and not self.config.allow_unknown_pred:
-            raw = read_mask(ctx.pred_path, self.spec) if ctx.pred_path else pred
+            raw = read_mask(ctx.pred_path, self.spec, "pred") if ctx.pred_path else pred
             hint = ""
             if self.spec.name.startswith("cityscapes") and self.spec.pred_map is None:
                 hint = " (predictions in labelIds? pass --pred-ids label)"
@@ -277,7 +279,7 @@ def evaluate_pair(pair: Pair, spec: ClassSpec, config: EvalConfig, analyzers: li
     """Read one prediction/GT pair from disk and analyse it (the unit of parallel work)."""
     analyzers = analyzers if analyzers is not None else make_analyzers(spec, config)
     gt = spec.to_index(read_mask(pair.gt, spec), "gt")
-    pred = spec.to_index(read_mask(pair.pred, spec), "pred")
+    pred = spec.to_index(read_mask(pair.pred, spec, "pred"), "pred")
     ctx = ImageContext(pair.image_id, spec, config, pair.pred, pair.gt)
     return analyze_arrays(pred, gt, ctx, analyzers)
 
@@ -324,7 +326,7 @@ class Evaluation:
     def add(self, result: ImageResult) -> None:
         """Fold in the result of one image (from :func:`evaluate_pair`, maybe in another process)."""
         for name, state in result.states.items():
-            self.states[name] = merge_states(self.states[name], state) if name in self.states else state
+            self.states[name] = merge_states(self.states.setdefault(name, {}), state)
         self.rows.append(result.row)
 
     def merge(self, other: "Evaluation") -> "Evaluation":
@@ -332,7 +334,7 @@ class Evaluation:
         if other.spec.names != self.spec.names:
             raise ValueError("cannot merge evaluations of different class specs")
         for name, state in other.states.items():
-            self.states[name] = merge_states(self.states[name], state) if name in self.states else state
+            self.states[name] = merge_states(self.states.setdefault(name, {}), state)
         self.rows.extend(other.rows)
         return self
 

@@ -37,6 +37,19 @@ def parse_trimap(text: str) -> tuple[int, ...]:
     return widths
 
 
+def parse_bins(text: str) -> tuple[float, ...]:
+    """``--segment-bins``: comma-separated size edges as fractions of the image (0.001,0.01)."""
+    from ...errors_base import SegscopeError
+
+    try:
+        edges = tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise SegscopeError(f"--segment-bins takes comma-separated fractions, got {text!r}") from None
+    if any(not 0.0 < e < 1.0 for e in edges) or list(edges) != sorted(set(edges)):
+        raise SegscopeError(f"--segment-bins must be increasing fractions in (0, 1), got {text!r}")
+    return edges
+
+
 def evaluate(
     preds: Path = typer.Argument(..., help="Folder of predicted masks."),
     gts: Path = typer.Argument(..., help="Folder of ground-truth masks."),
@@ -68,6 +81,12 @@ def evaluate(
     trimap: str = typer.Option("1,2,4,8,16", "--trimap", help="Trimap widths in pixels, comma-separated."),
     error_band_ratio: float = typer.Option(0.01, "--error-band-ratio", help="Error-breakdown band as a share of the diagonal."),
     error_band_px: Optional[int] = typer.Option(None, "--error-band-px", help="Error-breakdown band in pixels.", min=0),
+    segment_bins: str = typer.Option(
+        "0.001,0.01", "--segment-bins", help="Segment size bin edges as fractions of the image, comma-separated."
+    ),
+    miss_threshold: float = typer.Option(
+        0.5, "--miss-threshold", help="A GT segment with recall below this is missed.", min=0.0, max=1.0
+    ),
     instances: Optional[Path] = typer.Option(None, "--instances", help="Instance masks (Cityscapes-style ids) for segment analysis."),
     gt2: Optional[Path] = typer.Option(None, "--gt2", help="A second annotation of the same images."),
     probs: Optional[Path] = typer.Option(None, "--probs", help="Model probabilities (.npy/.npz, K×H×W) per image."),
@@ -104,6 +123,8 @@ def evaluate(
         trimap=parse_trimap(trimap),
         error_band_ratio=error_band_ratio,
         error_band_px=error_band_px,
+        segment_bins=parse_bins(segment_bins),
+        miss_threshold=miss_threshold,
         instances_dir=str(instances) if instances else None,
         gt2_dir=str(gt2) if gt2 else None,
         probs_dir=str(probs) if probs else None,

@@ -1,0 +1,475 @@
+"""The failure-analysis analyzer of ``segscope evaluate`` (analysis name ``errors``).
+
+Per image it runs the exact error breakdown (:mod:`segscope.errors`), the segment analysis
+(:mod:`segscope.segments`) and the annotation checks (:mod:`segscope.annotations`); at the end it
+turns the pooled counts into the keys of ``metrics.json`` described in ``docs/failure-analysis.md``
+and writes ``confusion_by_type.npz``, ``confusion_pairs.json``, ``missed_segments.csv``,
+``invented_segments.csv``, ``per_image_errors.npz`` and (with ``--probs``) ``suspect_labels.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import annotations as ann
+from . import recommend as rec
+from . import segments as segs
+from .classes import ClassSpec, validate_exclude
+from .errors import (
+    COUNT_KEYS, ERROR_TYPES, RATIO_KEYS, SLIVER_MAX_WIDTH, _to_codes, analyze_image, band_width, error_means,
+    error_ratios,
+)
+from .errors_base import SegscopeError
+from .io import atomic_write, read_mask, write_json
+
+__all__ = ["ErrorAnalyzer", "AuxIndex", "load_probs"]
+
+TOP_PAIRS = 50
+STRIP_SUFFIXES = (
+    "_gtFine_instanceIds", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_instanceIds", "_labelIds",
+    "_labelTrainIds", "_probs", "_prob", "_gtFine_color",
+)
+
+
+class AuxIndex:
+    """Find the file of an image id in an auxiliary folder (instances, second GT, probabilities):
+    same relative path and stem, known suffixes (e.g. ``_gtFine_instanceIds``) ignored, or the
+    same stem anywhere in the folder."""
+
+    def __init__(self, folder: str | Path, suffixes: tuple[str, ...], what: str):
+        self.folder = Path(folder)
+        self.what = what
+        if not self.folder.is_dir():
+            raise SegscopeError(f"{what} folder does not exist", self.folder)
+        self.by_key: dict[str, Path] = {}
+        self.by_stem: dict[str, list[Path]] = {}
+        for root, _dirs, files in os.walk(self.folder):
+            for name in sorted(files):
+                f = Path(root) / name
+                if f.suffix.lower() not in suffixes or name.startswith("."):
+                    continue
+                rel = f.relative_to(self.folder).with_suffix("").as_posix()
+                key = _strip(rel)
+                self.by_key.setdefault(key, f)
+                self.by_stem.setdefault(key.rsplit("/", 1)[-1], []).append(f)
+
+    def find(self, image_id: str) -> Path:
+        key = _strip(image_id)
+        if key in self.by_key:
+            return self.by_key[key]
+        stem = key.rsplit("/", 1)[-1]
+        hits = self.by_stem.get(stem, [])
+        if len(hits) == 1:
+            return hits[0]
+        raise SegscopeError(f"no {self.what} file for image {image_id!r}", self.folder)
+
+
+def _strip(key: str) -> str:
+    for s in STRIP_SUFFIXES:
+        if key.endswith(s):
+            return key[: -len(s)]
+    return key
+
+
+def load_probs(path: Path, num_classes: int, shape: tuple[int, int]) -> np.ndarray:
+    """Read a K×H×W probability array from ``.npy`` or ``.npz`` (key ``probs`` or the first)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                key = "probs" if "probs" in data.files else data.files[0]
+                arr = data[key]
+        else:
+            arr = data
+    except Exception as exc:  # numpy raises several types on bad files
+        raise SegscopeError(f"cannot read probabilities: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                            path) from None
+    want = (num_classes, *shape)
+    if arr.shape != want:
+        raise SegscopeError(f"probabilities must have shape K×H×W = {want}, got {arr.shape}", path)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise SegscopeError(f"probabilities must be floats, got {arr.dtype}", path)
+    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+    if lo < -1e-3 or hi > 1 + 1e-3 or not (math.isfinite(lo) and math.isfinite(hi)):
+        raise SegscopeError(f"probabilities must lie in [0, 1] (softmax, not logits); found {lo:g}..{hi:g}", path)
+    return arr
+
+
+class ErrorAnalyzer:
+    """Failure analysis: error breakdown, confusion by error type, segments, annotations, gains."""
+
+    name = "errors"
+
+    def __init__(self, spec: ClassSpec, config):
+        self.spec = spec
+        self.config = config
+        self.k = spec.num_classes
+        self.exclude = validate_exclude(spec, config.exclude)
+        bins = tuple(float(b) for b in config.segment_bins)
+        if any(not 0.0 < b < 1.0 for b in bins) or list(bins) != sorted(set(bins)):
+            raise SegscopeError(f"segment bins must be increasing fractions in (0, 1), got {config.segment_bins!r}")
+        self.bins = bins
+        if not 0.0 < float(config.miss_threshold) <= 1.0:
+            raise SegscopeError(f"the miss threshold must lie in (0, 1], got {config.miss_threshold!r}")
+        if config.error_band_px is None:
+            band_width((1, 1), None, config.error_band_ratio)  # validates the ratio
+        else:
+            band_width((1, 1), config.error_band_px)
+        self._aux: dict[str, AuxIndex] = {}
+
+    def _index(self, kind: str) -> AuxIndex | None:
+        folder = {"instances": self.config.instances_dir, "gt2": self.config.gt2_dir,
+                  "probs": self.config.probs_dir}[kind]
+        if not folder:
+            return None
+        if kind not in self._aux:
+            suffixes = (".npy", ".npz") if kind == "probs" else (".png", ".npy", ".bmp", ".tif", ".tiff")
+            what = {"instances": "instance mask", "gt2": "second annotation", "probs": "probabilities"}[kind]
+            self._aux[kind] = AuxIndex(folder, suffixes, what)
+        return self._aux[kind]
+
+    def _class_of_label(self, lids: np.ndarray) -> np.ndarray:
+        lids = np.asarray(lids, np.int64)
+        out = np.full(lids.shape, -1, np.int64)
+        ok = (lids >= 0) & (lids < 65536)
+        if ok.any():
+            idx = np.asarray(self.spec.to_index(lids[ok].astype(np.uint16 if lids.max() > 255 else np.uint8), "gt"),
+                             np.int64)
+            idx[(idx < 0) | (idx >= self.k)] = -1
+            out[ok] = idx
+        return out
+
+    # ------------------------------------------------------------------ per image
+    def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict]:
+        k = self.k
+        cfg = self.config
+        ign = self.spec.index_ignore
+        p, g = _to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
+        d = band_width(g.shape, cfg.error_band_px, cfg.error_band_ratio)
+        res = analyze_image(p, g, k, d)
+        counts = res.counts
+        image_id = ctx.image_id
+        total = res.conf_fn[:, :, :k].sum(0)
+        np.fill_diagonal(total, 0)
+        a_idx, b_idx = np.nonzero(total)
+        pairs = np.stack([a_idx, b_idx, total[a_idx, b_idx]], axis=1).astype(np.int64)
+        state = {
+            "counts": counts,
+            "conf_fn": res.conf_fn,
+            "conf_fp": res.conf_fp,
+            "fixed_gt": res.fixed_gt,
+            "fixed_pred": res.fixed_pred,
+            "sliver_px": res.sliver_px,
+            "pairs": [(image_id, pairs)],
+            "image_ids": [image_id],
+            "image_counts": [counts],
+        }
+        row = self._image_row(counts, res)
+        # segments (components, or instances)
+        segments = None
+        inst_index = self._index("instances")
+        if inst_index is not None:
+            path = inst_index.find(image_id)
+            inst = read_mask(path)
+            if inst.shape != g.shape:
+                raise SegscopeError(f"instance mask size {inst.shape} differs from the GT's {g.shape}", path)
+            segments = segs.instance_segments(inst, self._class_of_label, res)
+        seg_state, seg_row, facts = segs.image_segments(
+            res, image_id, k, self.bins, float(cfg.miss_threshold), segments, return_facts=True
+        )
+        state["segments"] = seg_state
+        row.update(seg_row)
+        # a second annotation
+        gt2_index = self._index("gt2")
+        if gt2_index is not None:
+            path = gt2_index.find(image_id)
+            raw = self.spec.to_index(read_mask(path, self.spec), "gt")
+            if raw.shape != g.shape:
+                raise SegscopeError(f"second annotation size {raw.shape} differs from the GT's {g.shape}", path)
+            _, g2 = _to_codes(raw, raw, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
+            agree = ann.agreement_counts(p, g, g2, k)
+            state["gt2"] = agree
+            a = agree["ambiguous"]
+            row["ambiguous_pixels"] = int(a[:, 0].sum() + a[:, 2].sum())
+            errs = int(counts[:, 1:].sum())
+            row["ambiguous_error_share"] = float((a[:, 1].sum() + a[:, 2].sum()) / errs) if errs else float("nan")
+        # model probabilities
+        probs_index = self._index("probs")
+        if probs_index is not None:
+            path = probs_index.find(image_id)
+            probs = load_probs(path, k, g.shape)
+            seg, n, cls, size, box = facts
+            sus = ann.suspect_labels(image_id, seg, n, cls, size, box, g, probs)
+            state["suspects"] = sus
+            row["suspect_labels"] = len(sus)
+        return state, row
+
+    def _image_row(self, counts: np.ndarray, res) -> dict:
+        r = error_ratios(counts)
+        gt_px = counts[:, 0] + counts[:, 2] + counts[:, 4] + counts[:, 6]
+        keep = gt_px > 0
+        keep[list(self.exclude)] = False
+        row: dict = {}
+        for key in RATIO_KEYS:
+            v = r[key][keep]
+            v = v[np.isfinite(v)]
+            row[key] = float(v.mean()) if v.size else float("nan")
+        iou = r["iou"][keep]
+        iou = iou[np.isfinite(iou)]
+        row["error_share"] = float(1.0 - iou.mean()) if iou.size else float("nan")
+        row["dominant_error"] = rec.dominant_error(row["e_boundary_ou"], row["e_extent_ou"], row["e_segment_ou"])
+        for i, t in enumerate(ERROR_TYPES):
+            row[f"err_{t}_px"] = int(counts[:, 1 + 2 * i].sum() + counts[:, 2 + 2 * i].sum())
+        row["error_band_px"] = res.band_px
+        row["sliver_px"] = int(res.sliver_px.sum())
+        return row
+
+    # ------------------------------------------------------------------ the end
+    def _keep(self) -> np.ndarray:
+        keep = np.ones(self.k, bool)
+        keep[list(self.exclude)] = False
+        return keep
+
+    def finalize(self, state: dict, metrics: dict, rows: list[dict]) -> None:
+        names = list(self.spec.names)
+        k = self.k
+        counts = np.asarray(state["counts"], np.int64)
+        keep = self._keep()
+        ratios = error_ratios(counts)
+        tp = counts[:, 0]
+        fp = counts[:, 1] + counts[:, 3] + counts[:, 5]
+        fn = counts[:, 2] + counts[:, 4] + counts[:, 6]
+        gains = rec.scenario_gains(tp, fp, fn, state["fixed_gt"], state["fixed_pred"], keep)
+        conf_fn = np.asarray(state["conf_fn"])
+        conf_fp = np.asarray(state["conf_fp"])
+        pairs = rec.top_confusions(conf_fn, conf_fp, tp, fp, fn, names, state["pairs"], keep,
+                                   top_k=TOP_PAIRS, drill_k=5)
+        seg_state = state["segments"]
+        sm = segs.segment_metrics(seg_state)
+        labels = segs.bin_labels(self.bins)
+        iiou = None
+        if "instances" in seg_state:
+            items = np.concatenate([np.asarray(a).reshape(-1, 3) for a in seg_state["instances"]] or
+                                   [np.zeros((0, 3), np.int64)])
+            iiou = segs.iiou(items, fp, k)
+        agree = None
+        if "gt2" in state:
+            agree = ann.agreement_metrics(state["gt2"]["conf2"], state["gt2"]["ambiguous"], tp, fp, fn)
+        sliver = np.asarray(state["sliver_px"], np.int64)
+        per_class = metrics.setdefault("per_class", {})
+        total_fn = conf_fn[:, :, :k].sum(0)
+        for c, name in enumerate(names):
+            entry = per_class.setdefault(name, {})
+            entry["errors"] = {key: int(v) for key, v in zip(COUNT_KEYS, counts[c])}
+            for key in RATIO_KEYS:
+                entry[key] = _num(ratios[key][c])
+            entry["iou_gain"] = {s: _num(g["iou_gain"][c]) for s, g in gains.items()}
+            row = total_fn[c].copy()
+            row[c] = 0
+            top = [int(j) for j in np.argsort(-row, kind="stable")[:3] if row[j] > 0]
+            entry["confused_with"] = [
+                {"class": names[j], "pixels": int(row[j]), "share_of_errors": _share(row[j], fn[c])} for j in top
+            ]
+            entry["segments"] = {
+                "bins": labels,
+                "count": sm["count"][c].tolist(),
+                "missed": sm["missed"][c].tolist(),
+                "missed_rate": [_num(x) for x in sm["missed_rate"][c]],
+                "recall": [_num(x) for x in sm["recall"][c]],
+                "iou": [_num(x) for x in sm["iou"][c]],
+            }
+            entry["missed_segment_rate"] = _num(sm["class_missed_rate"][c])
+            entry["invented_segments"] = int(seg_state["invented_n"][c])
+            entry["sliver_pixels"] = int(sliver[c])
+            if iiou is not None:
+                entry["iiou"] = _num(iiou[c])
+            if agree is not None:
+                for key in ("inter_annotator_iou", "ambiguous_error_share", "iou_unambiguous"):
+                    entry[key] = _num(agree[key][c])
+                entry["ambiguous_pixels"] = int(agree["ambiguous_pixels"][c])
+        means = error_means(counts, keep)
+        e_tot = {t: int(counts[:, 1 + 2 * i].sum() + counts[:, 2 + 2 * i].sum()) for i, t in enumerate(ERROR_TYPES)}
+        all_err = sum(e_tot.values())
+        breakdown = {key: _num(v) for key, v in means.items()}
+        breakdown.update({
+            "band_px": self.config.error_band_px,
+            "band_ratio": None if self.config.error_band_px is not None else self.config.error_band_ratio,
+            "error_pixels": {t: e_tot[t] for t in ERROR_TYPES},
+            "error_shares": {t: (e_tot[t] / all_err if all_err else None) for t in ERROR_TYPES},
+        })
+        metrics["error_breakdown"] = breakdown
+        metrics["confusion_pairs"] = pairs[:10]
+        n_seg = int(seg_state["seg_n"].sum())
+        n_missed = int(seg_state["seg_missed"].sum())
+        tot = {key: seg_state[key].sum(0) for key in ("seg_n", "seg_missed", "seg_tp", "seg_size", "seg_union")}
+        segments_out = {
+            "source": "instances" if self.config.instances_dir else "components",
+            "bins": list(self.bins),
+            "bin_labels": labels,
+            "miss_threshold": float(self.config.miss_threshold),
+            "gt_segments": n_seg,
+            "missed_segments": n_missed,
+            "missed_segment_rate": n_missed / n_seg if n_seg else None,
+            "invented_segments": int(seg_state["invented_n"].sum()),
+            "invented_pixels": int(seg_state["invented_px"].sum()),
+            "by_size": [
+                {
+                    "bin": labels[b],
+                    "count": int(tot["seg_n"][b]),
+                    "missed_rate": _share(tot["seg_missed"][b], tot["seg_n"][b]),
+                    "recall": _share(tot["seg_tp"][b], tot["seg_size"][b]),
+                    "iou": _share(tot["seg_tp"][b], tot["seg_union"][b]),
+                }
+                for b in range(len(labels))
+            ],
+            "largest_missed": [self._missed_dict(r) for r in sorted(
+                seg_state["missed"], key=lambda r: (-r[2], r[0], r[4], r[5]))[:10]],
+        }
+        if iiou is not None:
+            segments_out["iiou"] = _num(rec.mean_iou(iiou, keep))
+        metrics["segments"] = segments_out
+        # annotations
+        boundary_px = e_tot["boundary"]
+        sliver_total = int(sliver.sum())
+        jitter_rank = sorted(
+            (r for r in rows if r.get("sliver_px")), key=lambda r: (-r["sliver_px"], r["image"])
+        )[: self.config.worst_k]
+        annotations = {
+            "slivers": {
+                "max_width_px": SLIVER_MAX_WIDTH,
+                "pixels": sliver_total,
+                "share_of_boundary_errors": sliver_total / boundary_px if boundary_px else None,
+                "share_of_errors": sliver_total / all_err if all_err else None,
+                "images": [{"image": r["image"], "sliver_px": r["sliver_px"]} for r in jitter_rank],
+            }
+        }
+        low = []
+        if agree is not None:
+            iai = agree["inter_annotator_iou"]
+            annotations["gt2"] = {
+                "inter_annotator_miou": _num(rec.mean_iou(iai, keep)),
+                "miou_unambiguous": _num(rec.mean_iou(agree["iou_unambiguous"], keep)),
+                "ambiguous_pixels": int(agree["ambiguous_pixels"].sum()),
+                "ambiguous_error_share": _share(
+                    state["gt2"]["ambiguous"][:, 1].sum() + state["gt2"]["ambiguous"][:, 2].sum(), fp.sum() + fn.sum()
+                ),
+            }
+            low = [(names[c], float(iai[c])) for c in range(k) if keep[c] and np.isfinite(iai[c]) and iai[c] < 0.9]
+        suspects = None
+        if "suspects" in state:
+            suspects = sorted(state["suspects"], key=lambda r: (r[7], -r[2], r[0], r[3], r[4]))
+            annotations["suspect_labels"] = {
+                "count": len(suspects),
+                "max_label_prob": ann.SUSPECT_MAX_PROB,
+                "min_pixels": ann.SUSPECT_MIN_PIXELS,
+                "top": [self._suspect_dict(r) for r in suspects[:10]],
+            }
+        metrics["annotations"] = annotations
+        # what to improve next
+        improvements = {
+            "miou": _num(means["miou"]),
+            "if_fixed": {
+                s: {"miou_gain": _num(g["miou_gain"]), "miou_after": _num(g["miou_after"]), "pixels": g["pixels"]}
+                for s, g in gains.items()
+            },
+            "if_confusion_resolved": [
+                {"gt": p_["gt"], "pred": p_["pred"], "pixels": p_["pixels"], "miou_gain": _num(p_["miou_gain"])}
+                for p_ in pairs[:10]
+            ],
+        }
+        metrics["improvements"] = improvements
+        metrics["recommendations"] = rec.recommend(
+            names, tp, fp, fn, counts, gains, pairs, keep, sm, self.bins,
+            {
+                "low_agreement": low,
+                "suspect_labels": len(suspects) if suspects is not None else 0,
+                "suspect_max_prob": ann.SUSPECT_MAX_PROB,
+                "sliver_share": annotations["slivers"]["share_of_boundary_errors"],
+                "sliver_width": SLIVER_MAX_WIDTH,
+            },
+        )
+        ranked, by_type = rec.rank_failure_cases(rows, self.config.worst_k)
+        metrics["failure_cases"] = ranked
+        metrics["failure_cases_by_type"] = by_type
+        metrics.setdefault("config", {})["error_band_px_used"] = sorted({r.get("error_band_px") for r in rows
+                                                                          if r.get("error_band_px") is not None})
+        self._pairs_all = pairs
+        self._suspects = suspects
+
+    def _missed_dict(self, r) -> dict:
+        names = self.spec.names
+        return {
+            "image": r[0], "class": names[r[1]], "size": r[2], "relative_size": r[3], "bbox": list(r[4:8]),
+            "recall": r[8], "iou": r[9], "predicted_as": names[r[10]] if r[10] >= 0 else None,
+        }
+
+    def _suspect_dict(self, r) -> dict:
+        names = self.spec.names
+        return {
+            "image": r[0], "class": names[r[1]], "size": r[2], "bbox": list(r[3:7]), "label_prob": r[7],
+            "model_class": names[r[8]], "model_share": r[9],
+        }
+
+    def write(self, state: dict, metrics: dict, out_dir: Path) -> None:
+        names = list(self.spec.names)
+        k = self.k
+        with atomic_write(out_dir / "confusion_by_type.npz", "wb") as fh:
+            np.savez_compressed(
+                fh, fn=np.asarray(state["conf_fn"]), fp=np.asarray(state["conf_fp"]),
+                classes=np.array(names, dtype=str), types=np.array(ERROR_TYPES, dtype=str),
+            )
+        pairs = getattr(self, "_pairs_all", None)
+        if pairs is None:
+            counts = np.asarray(state["counts"], np.int64)
+            tp = counts[:, 0]
+            fp = counts[:, 1] + counts[:, 3] + counts[:, 5]
+            fn = counts[:, 2] + counts[:, 4] + counts[:, 6]
+            pairs = rec.top_confusions(np.asarray(state["conf_fn"]), np.asarray(state["conf_fp"]), tp, fp, fn,
+                                       names, state["pairs"], self._keep(), top_k=TOP_PAIRS)
+        write_json(out_dir / "confusion_pairs.json", {"classes": names, "types": list(ERROR_TYPES), "pairs": pairs})
+        seg = state["segments"]
+        missed = sorted(seg["missed"], key=lambda r: (r[0], -r[2], r[4], r[5]))
+        _write_csv(out_dir / "missed_segments.csv", segs.MISSED_COLUMNS,
+                   [(r[0], names[r[1]], *r[2:10], names[r[10]] if r[10] >= 0 else "") for r in missed])
+        invented = sorted(seg["invented"], key=lambda r: (r[0], -r[2], r[4], r[5]))
+        _write_csv(out_dir / "invented_segments.csv", segs.INVENTED_COLUMNS,
+                   [(r[0], names[r[1]], *r[2:8], names[r[8]] if r[8] >= 0 else "") for r in invented])
+        if "suspects" in state:
+            sus = sorted(state["suspects"], key=lambda r: (r[7], -r[2], r[0], r[3], r[4]))
+            _write_csv(out_dir / "suspect_labels.csv", ann.SUSPECT_COLUMNS,
+                       [(r[0], names[r[1]], *r[2:8], names[r[8]], r[9]) for r in sus])
+        ids = list(state["image_ids"])
+        order = sorted(range(len(ids)), key=lambda i: ids[i])
+        with atomic_write(out_dir / "per_image_errors.npz", "wb") as fh:
+            np.savez_compressed(
+                fh, image_ids=np.array([ids[i] for i in order], dtype=str),
+                counts=np.array([state["image_counts"][i] for i in order], dtype=np.int64).reshape(-1, k, 7),
+                classes=np.array(names, dtype=str), columns=np.array(COUNT_KEYS, dtype=str),
+            )
+
+
+def _write_csv(path: Path, header, rows) -> None:
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow([(repr(round(v, 8)) if isinstance(v, float) else v) for v in r])
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write(buf.getvalue())
+
+
+def _num(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _share(a, b):
+    return float(a) / float(b) if b else None

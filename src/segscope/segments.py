@@ -1,0 +1,380 @@
+"""Small objects, missed and invented segments, and the instance-weighted iIoU.
+
+A *GT segment* is an 8-connected component of one class in the GT (or, with instance masks, one
+instance; GT pixels outside every instance fall back to components). Per segment:
+
+- recall = its pixels predicted as its class / its size;
+- IoU = those pixels / (its size + the false-positive pixels of the predicted components of its
+  class that overlap it);
+- *missed* when recall < ``miss_threshold`` (default 0.5).
+
+Segments are binned by size relative to the image (``bins``: edges as fractions of H×W, default
+(0.001, 0.01): < 0.1 %, 0.1–1 %, >= 1 %). An *invented segment* is a predicted component with no
+pixel on GT of its class (and at least one valid pixel).
+
+All per-segment facts come from one pass over the label images, never a scan of the image per
+segment.
+
+iIoU (Cityscapes): per class, ``iTP = Σ_i tp_i · w_i``, ``iFN = Σ_i (size_i − tp_i) · w_i`` with
+``w_i = mean instance size of the class / size_i``, and ``iIoU = iTP / (iTP + FP + iFN)`` with the
+class's plain (unweighted) FP pixels. The mean instance size is taken over the evaluated set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import ImageErrors, _njit
+
+__all__ = [
+    "MAX_LISTED",
+    "bin_labels",
+    "size_bins",
+    "instance_segments",
+    "image_segments",
+    "segment_metrics",
+    "iiou",
+    "MISSED_COLUMNS",
+    "INVENTED_COLUMNS",
+]
+
+# At most this many missed / invented segments of one image are listed (largest first); the
+# counts are always complete.
+MAX_LISTED = 500
+
+MISSED_COLUMNS = (
+    "image", "class", "size", "relative_size", "y0", "x0", "y1", "x1", "recall", "iou", "predicted_as",
+)
+INVENTED_COLUMNS = ("image", "class", "size", "relative_size", "y0", "x0", "y1", "x1", "gt_under")
+
+
+def bin_labels(bins) -> list[str]:
+    """Readable names of the size bins.
+
+    >>> bin_labels((0.001, 0.01))
+    ['<0.1%', '0.1-1%', '>=1%']
+    """
+    edges = [float(b) for b in bins]
+
+    def pct(x):
+        return f"{100 * x:g}%"
+
+    if not edges:
+        return ["all"]
+    out = [f"<{pct(edges[0])}"]
+    for a, b in zip(edges, edges[1:]):
+        out.append(f"{100 * a:g}-{pct(b)}")
+    out.append(f">={pct(edges[-1])}")
+    return out
+
+
+def size_bins(relative_size, bins) -> np.ndarray:
+    """Bin index of each relative size (0 .. len(bins))."""
+    return np.searchsorted(np.asarray(bins, dtype=np.float64), np.asarray(relative_size, np.float64), side="right")
+
+
+@_njit
+def _bbox_init(box, h, w):
+    for i in range(box.shape[0]):
+        box[i, 0] = h
+        box[i, 1] = w
+        box[i, 2] = 0
+        box[i, 3] = 0
+
+
+@_njit
+def _bbox_add(box, i, y, x0, x1):
+    if y < box[i, 0]:
+        box[i, 0] = y
+    if x0 < box[i, 1]:
+        box[i, 1] = x0
+    if y + 1 > box[i, 2]:
+        box[i, 2] = y + 1
+    if x1 + 1 > box[i, 3]:
+        box[i, 3] = x1 + 1
+
+
+@_njit
+def _segment_pass(seg, n, cls, lp, n_p, pcls, p, g):
+    """One pass over the label images, run by run: per GT segment and per predicted component,
+    valid pixels, TP pixels (on its class in the other map) and bbox [y0, x0, y1, x1) of the valid
+    pixels; and the (segment, predicted component) pairs that share a TP pixel (deduplicated
+    along rows)."""
+    h, w = seg.shape
+    size = np.zeros(n, np.int64)
+    tp = np.zeros(n, np.int64)
+    box = np.empty((n, 4), np.int64)
+    psize = np.zeros(n_p, np.int64)
+    ptp = np.zeros(n_p, np.int64)
+    pbox = np.empty((n_p, 4), np.int64)
+    _bbox_init(box, h, w)
+    _bbox_init(pbox, h, w)
+    cap = 1024
+    links = np.empty((2, cap), np.int64)
+    nl = 0
+    last_s = -1
+    last_q = -1
+    for y in range(h):
+        x = 0
+        while x < w:  # GT segments
+            s = seg[y, x]
+            x0 = x
+            while x < w and seg[y, x] == s:
+                x += 1
+            if s < 0:
+                continue
+            c = cls[s]
+            cnt = 0
+            t = 0
+            first = -1
+            last = -1
+            for xx in range(x0, x):
+                if g[y, xx] < 0:
+                    continue
+                cnt += 1
+                if first < 0:
+                    first = xx
+                last = xx
+                if p[y, xx] == c:
+                    t += 1
+                    q = lp[y, xx]
+                    if s != last_s or q != last_q:
+                        last_s = s
+                        last_q = q
+                        if nl == cap:
+                            cap *= 2
+                            bigger = np.empty((2, cap), np.int64)
+                            bigger[:, :nl] = links[:, :nl]
+                            links = bigger
+                        links[0, nl] = s
+                        links[1, nl] = q
+                        nl += 1
+            if cnt:
+                size[s] += cnt
+                tp[s] += t
+                _bbox_add(box, s, y, first, last)
+        x = 0
+        while x < w:  # predicted components
+            q = lp[y, x]
+            x0 = x
+            while x < w and lp[y, x] == q:
+                x += 1
+            if q < 0:
+                continue
+            c = pcls[q]
+            cnt = 0
+            t = 0
+            first = -1
+            last = -1
+            for xx in range(x0, x):
+                gv = g[y, xx]
+                if gv < 0:
+                    continue
+                cnt += 1
+                if first < 0:
+                    first = xx
+                last = xx
+                if gv == c:
+                    t += 1
+            if cnt:
+                psize[q] += cnt
+                ptp[q] += t
+                _bbox_add(pbox, q, y, first, last)
+    return size, tp, box, psize, ptp, pbox, links[:, :nl]
+
+
+@_njit
+def _label_hist(labels, sel, boxes, values, nv, g):
+    """Histogram of ``values`` (-1 -> the last bin) over the valid pixels of each selected label,
+    visiting only its bbox."""
+    m = sel.size
+    out = np.zeros((m, nv), np.int64)
+    for r in range(m):
+        li = sel[r]
+        for y in range(boxes[li, 0], boxes[li, 2]):
+            for x in range(boxes[li, 1], boxes[li, 3]):
+                if labels[y, x] != li or g[y, x] < 0:
+                    continue
+                v = values[y, x]
+                out[r, v if v >= 0 else nv - 1] += 1
+    return out
+
+
+def instance_segments(instances: np.ndarray, class_of_label, res: ImageErrors):
+    """GT segments from a Cityscapes-style instance map.
+
+    ``instances``: H×W ids; an id >= 1000 is instance ``id % 1000`` of label id ``id // 1000``.
+    ``class_of_label``: maps an array of label ids to class indices (-1: not a scored class).
+    GT pixels outside every instance keep their connected component.
+
+    Returns ``(labels, n, cls, is_instance)``.
+    """
+    inst = np.asarray(instances)
+    if inst.shape != res.gt_labels.shape:
+        raise ValueError(f"instance map shape {inst.shape} differs from the masks' {res.gt_labels.shape}")
+    n_g = res.gt_components["n"]
+    labels = res.gt_labels.copy()
+    cls = res.gt_components["cls"]
+    sel = inst >= 1000
+    if not sel.any():
+        return labels, n_g, cls, np.zeros(n_g, bool)
+    ids, inverse = np.unique(inst[sel], return_inverse=True)
+    icls = np.asarray(class_of_label(ids // 1000), dtype=np.int64)
+    ok = icls >= 0
+    new = np.where(ok[inverse], n_g + inverse, labels[sel])
+    labels[sel] = new
+    n = n_g + len(ids)
+    all_cls = np.concatenate([cls, np.where(ok, icls, -1)])
+    is_inst = np.concatenate([np.zeros(n_g, bool), ok])
+    return labels, n, all_cls, is_inst
+
+
+def image_segments(
+    res: ImageErrors, image_id: str, num_classes: int, bins=(0.001, 0.01), miss_threshold: float = 0.5,
+    segments=None, return_facts: bool = False,
+):
+    """Segment analysis of one image: ``(state, row)``, plus with ``return_facts`` the segments'
+    ``(labels, n, cls, size, bbox)``.
+
+    ``segments``: optional ``(labels, n, cls, is_instance)`` from :func:`instance_segments`;
+    default: the GT components of ``res``. The state holds additive per-class×bin tallies and the
+    lists of missed and invented segments (see :data:`MISSED_COLUMNS`, :data:`INVENTED_COLUMNS`).
+    """
+    p, g = res.codes
+    h, w = g.shape
+    k = int(num_classes)
+    area = max(1, h * w)
+    nb = len(bins) + 1
+    if segments is None:
+        seg, n, cls, is_inst = res.gt_labels, res.gt_components["n"], res.gt_components["cls"], None
+    else:
+        seg, n, cls, is_inst = segments
+    cls = np.asarray(cls, dtype=np.int64)
+    lp = res.pred_labels
+    n_p = res.pred_components["n"]
+    pcls = res.pred_components["cls"]
+    size, tp, box, psize, ptp, pbox, links = _segment_pass(seg, n, cls, lp, n_p, pcls, p, g)
+    pfp = psize - ptp
+    union = size.copy()
+    if links.shape[1]:
+        key = np.unique(links[0] * max(1, n_p) + links[1])
+        s_idx, q_idx = key // max(1, n_p), key % max(1, n_p)
+        union += np.bincount(s_idx, weights=pfp[q_idx].astype(np.float64), minlength=n).astype(np.int64)
+    live = (size > 0) & (cls >= 0)
+    rel = size / area
+    b = size_bins(rel, bins)
+    recall = np.where(size > 0, tp / np.maximum(size, 1), 0.0)
+    missed = live & (recall < miss_threshold)
+    flat = cls * nb + b
+
+    def tally(mask, weights=None):
+        out = np.bincount(flat[mask], weights=None if weights is None else weights[mask].astype(np.float64),
+                          minlength=k * nb)
+        return out.astype(np.int64).reshape(k, nb)
+
+    state = {
+        "seg_n": tally(live),
+        "seg_missed": tally(missed),
+        "seg_tp": tally(live, tp),
+        "seg_size": tally(live, size),
+        "seg_union": tally(live, union),
+    }
+    # missed segments, largest first
+    mi = np.nonzero(missed)[0]
+    mi = mi[np.argsort(-size[mi], kind="stable")][:MAX_LISTED]
+    missed_rows = []
+    if mi.size:
+        hist = _label_hist(seg, mi, box, p, k + 1, g)
+        for r, s in enumerate(mi.tolist()):
+            hrow = hist[r].copy()
+            hrow[cls[s]] = -1
+            best = int(np.argmax(hrow))
+            pred_as = -1 if hrow[best] <= 0 or best == k else best
+            missed_rows.append((
+                image_id, int(cls[s]), int(size[s]), float(rel[s]), *map(int, box[s]), float(recall[s]),
+                float(tp[s] / union[s]) if union[s] else 0.0, pred_as,
+            ))
+    # invented segments: predicted components with no pixel on GT of their class
+    inv = (ptp == 0) & (psize > 0)
+    inv_n = np.bincount(pcls[inv], minlength=k).astype(np.int64) if n_p else np.zeros(k, np.int64)
+    inv_px = (np.bincount(pcls[inv], weights=psize[inv].astype(np.float64), minlength=k).astype(np.int64)
+              if n_p else np.zeros(k, np.int64))
+    ii = np.nonzero(inv)[0]
+    ii = ii[np.argsort(-psize[ii], kind="stable")][:MAX_LISTED]
+    invented_rows = []
+    if ii.size:
+        hist = _label_hist(lp, ii, pbox, g, k + 1, g)
+        for r, q in enumerate(ii.tolist()):
+            under = int(np.argmax(hist[r, :k])) if hist[r, :k].any() else -1
+            invented_rows.append((
+                image_id, int(pcls[q]), int(psize[q]), float(psize[q] / area), *map(int, pbox[q]), under,
+            ))
+    state.update({
+        "invented_n": inv_n,
+        "invented_px": inv_px,
+        "missed": missed_rows,
+        "invented": invented_rows,
+    })
+    if is_inst is not None:
+        sel = live & np.asarray(is_inst, bool)
+        state["instances"] = [np.stack([cls[sel], tp[sel], size[sel]], axis=1).astype(np.int64)]
+    n_live = int(live.sum())
+    row = {
+        "gt_segments": n_live,
+        "missed_segments": int(missed.sum()),
+        "missed_segment_rate": float(missed.sum() / n_live) if n_live else float("nan"),
+        "invented_segments": int(inv.sum()),
+    }
+    if return_facts:
+        return state, row, (seg, n, cls, size, box)
+    return state, row
+
+
+def _ratio(a, b):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def segment_metrics(state: dict) -> dict:
+    """Per class × bin arrays from the pooled segment state: count, missed, missed_rate, recall
+    (pixel-pooled), iou (pooled segment IoU), and per class the overall missed rate."""
+    n = state["seg_n"]
+    return {
+        "count": n,
+        "missed": state["seg_missed"],
+        "missed_rate": _ratio(state["seg_missed"], n),
+        "recall": _ratio(state["seg_tp"], state["seg_size"]),
+        "iou": _ratio(state["seg_tp"], state["seg_union"]),
+        "class_missed_rate": _ratio(state["seg_missed"].sum(1), n.sum(1)),
+    }
+
+
+def iiou(items: np.ndarray, fp: np.ndarray, num_classes: int) -> np.ndarray:
+    """Instance-weighted IoU per class from rows (class, tp, size) of every instance and the
+    classes' FP pixel counts; NaN for classes without instances.
+
+    >>> items = np.array([[0, 10, 10], [0, 0, 90]])  # a found small and a missed large instance
+    >>> float(np.round(iiou(items, np.array([0]), 1)[0], 3))
+    0.5
+    """
+    out = np.full(num_classes, np.nan)
+    items = np.asarray(items, np.int64).reshape(-1, 3)
+    if not len(items):
+        return out
+    order = np.lexsort((items[:, 2], items[:, 1], items[:, 0]))
+    items = items[order]
+    for c in np.unique(items[:, 0]).tolist():
+        rows = items[items[:, 0] == c]
+        rows = rows[rows[:, 2] > 0]
+        if not len(rows):
+            continue
+        avg = rows[:, 2].sum() / len(rows)
+        itp = math.fsum((rows[:, 1] * avg / rows[:, 2]).tolist())
+        ifn = math.fsum(((rows[:, 2] - rows[:, 1]) * avg / rows[:, 2]).tolist())
+        den = itp + ifn + float(fp[c])
+        out[c] = itp / den if den > 0 else np.nan
+    return out

@@ -1,0 +1,299 @@
+"""The exact error breakdown: every example of the method's text, its invariants, the plain
+reference implementation as an independent check, and injected errors landing where they should."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage as ndi
+
+from segscope.errors import (
+    COUNT_KEYS, band_width, disk_offsets, error_counts, error_means, error_ratios, error_type_maps,
+    reference_error_counts,
+)
+from segscope.errors_base import SegscopeError
+
+IGN = 255
+
+
+def parse(rows):
+    return np.array([[IGN if ch == "." else int(ch) for ch in r] for r in rows], dtype=np.uint8)
+
+
+def tile(row, n=8):
+    return np.tile(parse([row]), (n, 1))
+
+
+def nonzero(counts):
+    return {c: {COUNT_KEYS[j]: int(v) for j, v in enumerate(row) if v} for c, row in enumerate(counts) if row.any()}
+
+
+E1_GT = ["00000000", "01111000", "01111000", "01111000", "01111000", "00000000", "00000000", "00000000"]
+E1_PRED = ["00000000", "00111100", "00111100", "00111100", "00111100", "00000000", "00000000", "00000000"]
+E3_GT = ["11000000", "11000000", "00000000", "00000000", "00000220", "00000220", "00000000", "00000000"]
+E3_PRED = ["11000000", "11000000", "00000000", "00000000", "00000000", "00000000", "01100000", "01100000"]
+E5_GT = ["11100000", "11100000", "11100000", "........", "00000000", "00000000", "00000000", "00000000"]
+E5_PRED = ["11100000", "11100000", "11100000", "111000.0", "11100000", "11100000", "11100000", "00000000"]
+
+EXAMPLES = {
+    "E1": (parse(E1_PRED), parse(E1_GT), 2, dict(band_px=1), {
+        0: {"tp": 44, "fp_boundary": 4, "fn_boundary": 4},
+        1: {"tp": 12, "fp_boundary": 4, "fn_boundary": 4}}),
+    "E2a": (tile("11111100"), tile("11100000"), 2, dict(band_px=1), {
+        0: {"tp": 16, "fn_extent": 24}, 1: {"tp": 24, "fp_extent": 24}}),
+    "E2b": (tile("11111100"), tile("11100000"), 2, dict(band_px=2), {
+        0: {"tp": 16, "fn_boundary": 24}, 1: {"tp": 24, "fp_boundary": 24}}),
+    "E3": (parse(E3_PRED), parse(E3_GT), 3, dict(band_px=1), {
+        0: {"tp": 52, "fp_extent": 4, "fn_extent": 4}, 1: {"tp": 4, "fp_segment": 4}, 2: {"fn_segment": 4}}),
+    "E4": (tile("11101100"), tile("11000000"), 2, dict(band_px=2), {
+        0: {"tp": 24, "fn_boundary": 8, "fn_extent": 16}, 1: {"tp": 16, "fp_boundary": 8, "fp_segment": 16}}),
+    "E5": (parse(E5_PRED), parse(E5_GT), 2, dict(band_px=1), {
+        0: {"tp": 38, "fn_boundary": 4, "fn_extent": 5}, 1: {"tp": 9, "fp_boundary": 2, "fp_extent": 7}}),
+    "E6a": (parse(E1_PRED), parse(E1_GT), 3, dict(), {
+        0: {"tp": 44, "fp_extent": 4, "fn_extent": 4}, 1: {"tp": 12, "fp_extent": 4, "fn_extent": 4}}),
+    "E6b": (tile("11111111"), tile("11111100"), 3, dict(band_px=2), {
+        0: {"fn_segment": 16}, 1: {"tp": 48, "fp_extent": 16}}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_spec_examples(name):
+    pred, gt, c, kw, want = EXAMPLES[name]
+    assert nonzero(error_counts(pred, gt, c, IGN, **kw)) == want
+    assert nonzero(reference_error_counts(pred, gt, c, IGN, **kw)) == want
+
+
+def test_e4_component_filter_matters():
+    # without the filter class 1 would get fp_boundary 16 and fp_segment 8
+    pred, gt = tile("11101100"), tile("11000000")
+    fp, _ = error_type_maps(pred, gt, 2, IGN, band_px=2)
+    assert fp[:, 2].tolist() == [1] * 8 and fp[:, 4].tolist() == [3] * 8 and fp[:, 5].tolist() == [3] * 8
+
+
+def test_e5_ignore_pixels_are_never_counted():
+    fp, fn = error_type_maps(parse(E5_PRED), parse(E5_GT), 2, IGN, band_px=1)
+    assert fp[3].tolist() == [0] * 8 and fn[3].tolist() == [0] * 8
+    assert fp[4, :3].tolist() == [2, 1, 1]  # (4,1), (4,2) boundary; (4,0) extent
+
+
+@pytest.mark.parametrize("shape,d", [
+    ((8, 8), 0), ((100, 100), 1), ((200, 200), 3), ((512, 512), 7), ((512, 683), 9),
+    ((512, 1024), 11), ((1080, 1920), 22), ((1024, 2048), 23), ((30, 40), 0),
+])
+def test_band_width_table(shape, d):
+    assert band_width(shape) == d
+
+
+def test_band_width_ties_to_even_and_absolute():
+    assert band_width((30, 40), band_ratio=0.01) == 0  # exactly 0.5
+    assert band_width((30, 40), band_ratio=0.03) == 2  # exactly 1.5
+    assert band_width((5, 5), band_px=0) == 0
+    with pytest.raises(SegscopeError):
+        band_width((5, 5), band_px=-1)
+    with pytest.raises(SegscopeError):
+        band_width((5, 5), band_ratio=1.5)
+
+
+def test_disk_sizes_and_shape():
+    assert [len(disk_offsets(d)) for d in range(7)] == [1, 9, 21, 37, 69, 97, 137]
+    d3 = {tuple(o) for o in disk_offsets(3).tolist()}
+    assert (3, 3) not in d3 and (3, 2) not in d3 and (3, 1) in d3 and (2, 2) in d3
+
+
+def test_edge_cases():
+    z = np.zeros((0, 0), np.uint8)
+    assert not error_counts(z, z, 3, IGN).any()
+    gt = np.full((6, 6), IGN, np.uint8)
+    pred = np.ones((6, 6), np.uint8)
+    assert not error_counts(pred, gt, 3, IGN, band_px=1).any()  # all-ignore GT
+    gt = np.zeros((6, 6), np.uint8)
+    gt[:, 3:] = IGN
+    pred = gt.copy()
+    pred[:, 4] = 2  # class 2 predicted only on ignore pixels
+    c = error_counts(pred, gt, 3, IGN, band_px=1)
+    assert not c[2].any() and not c[1].any() and c[0, 0] == 18
+    # a class equal to ignore_index is never scored (ignore 0: class 0 is not a class)
+    gt = np.array([[0, 1, 1, 2]] * 4)
+    c = error_counts(gt, gt, 3, 0, band_px=1)
+    assert not c[0].any() and c[1, 0] == 8 and c[2, 0] == 4
+
+
+def test_bad_labels_are_rejected():
+    gt = np.array([[0, 1], [1, 3]])
+    with pytest.raises(SegscopeError):
+        error_counts(gt.clip(0, 1), gt, 2, IGN)
+    with pytest.raises(SegscopeError):
+        error_counts(np.array([[0, 2]]), np.array([[0, 1]]), 2, IGN)
+    with pytest.raises(SegscopeError):
+        error_counts(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8), 2)
+    # an unknown predicted label as "no class" on request: an FN of its GT class, no FP
+    c = error_counts(np.array([[0, 7]]), np.array([[0, 1]]), 2, None, band_px=1, allow_unknown_pred=True)
+    assert c[1].tolist() == [0, 0, 0, 0, 0, 0, 1] and c[0].tolist() == [1, 0, 0, 0, 0, 0, 0]
+
+
+# ---------------------------------------------------------------------- random maps
+def blobs(rng, h, w, c, n):
+    m = np.full((h, w), rng.integers(0, c), np.uint8)
+    yy, xx = np.ogrid[:h, :w]
+    for _ in range(n):
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        ry, rx = rng.uniform(1, max(2, h / 4)), rng.uniform(1, max(2, w / 4))
+        m[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = rng.integers(0, c)
+    return m
+
+
+def random_case(seed):
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(8, 64, 2))
+    c = int(rng.integers(2, 7))
+    gt = blobs(rng, h, w, c, int(rng.integers(1, 10)))
+    kind = seed % 4
+    if kind == 0:
+        pred = np.roll(gt, (int(rng.integers(-3, 4)), int(rng.integers(-3, 4))), (0, 1))
+    elif kind == 1:
+        pred = gt.copy()
+        for k in range(c):
+            if rng.random() < 0.5:
+                pred[ndi.binary_dilation(gt == k, iterations=int(rng.integers(1, 4)))] = k
+    elif kind == 2:
+        pred = gt.copy()
+        s = rng.random(gt.shape) < 0.05
+        pred[s] = rng.integers(0, c, int(s.sum()))
+    else:
+        pred = blobs(rng, h, w, c, 6)
+    ignore = None
+    if rng.random() < 0.5:
+        ignore = IGN
+        gt[rng.random(gt.shape) < 0.04] = IGN
+        gt[int(rng.integers(0, h)), :] = IGN
+        if rng.random() < 0.3:
+            pred[rng.random(gt.shape) < 0.03] = IGN
+    kw = dict(band_px=int(rng.integers(0, 6))) if rng.random() < 0.6 else dict(band_ratio=float(rng.choice([0.02, 0.05])))
+    return pred, gt, c, ignore, kw
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_matches_reference_implementation(seed):
+    pred, gt, c, ignore, kw = random_case(seed)
+    np.testing.assert_array_equal(error_counts(pred, gt, c, ignore, **kw), reference_error_counts(pred, gt, c, ignore, **kw))
+
+
+def check_invariants(pred, gt, c, ignore, kw):
+    counts = error_counts(pred, gt, c, ignore, **kw)
+    valid = gt != ignore if ignore is not None else np.ones(gt.shape, bool)
+    tp, fpb, fnb, fpe, fne, fps, fns = counts.T
+    for k in range(c):
+        assert tp[k] + fpb[k] + fpe[k] + fps[k] == ((pred == k) & valid).sum()
+        assert tp[k] + fnb[k] + fne[k] + fns[k] == ((gt == k) & valid).sum()
+    wrong = valid & (pred != gt)
+    assert (fpb + fpe + fps).sum() == (wrong & (pred != (ignore if ignore is not None else -1))).sum()
+    assert (fnb + fne + fns).sum() == wrong.sum()
+    # no TP: no boundary or extent errors
+    assert not counts[tp == 0][:, 1:5].any()
+    # the identity IoU + shares = 1, also with FP/FN split
+    r = error_ratios(counts)
+    live = r["union"] > 0
+    total = r["iou"] + r["e_boundary_ou"] + r["e_extent_ou"] + r["e_segment_ou"]
+    np.testing.assert_allclose(total[live], 1.0, rtol=0, atol=1e-12)
+    split = r["iou"] + sum(r[f"{s}_{t}_ou"] for s in ("fp", "fn") for t in ("boundary", "extent", "segment"))
+    np.testing.assert_allclose(split[live], 1.0, rtol=0, atol=1e-12)
+    assert np.isnan(r["iou"][~live]).all()
+    # the type maps agree with the counts
+    fp, fn = error_type_maps(pred, gt, c, ignore, **kw)
+    for t in (1, 2, 3):
+        assert np.bincount(pred[(fp == t)].astype(int), minlength=c)[:c].tolist() == counts[:, 2 * t - 1].tolist()
+        assert np.bincount(gt[(fn == t)].astype(int), minlength=c)[:c].tolist() == counts[:, 2 * t].tolist()
+    assert not fp[~valid].any() and not fn[~valid].any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6))
+def test_invariants_property(seed):
+    check_invariants(*random_case(seed))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), min_size=6, max_size=6), min_size=5, max_size=5),
+       st.lists(st.lists(st.integers(0, 3), min_size=6, max_size=6), min_size=5, max_size=5),
+       st.integers(0, 3))
+def test_tiny_maps_match_reference(p, g, d):
+    pred = np.array(p, np.uint8)
+    gt = np.array(g, np.uint8)
+    gt[gt == 3] = IGN  # label 3 plays the ignore label in GT; in pred it is class 3 of 4
+    np.testing.assert_array_equal(error_counts(pred, gt, 4, IGN, band_px=d), reference_error_counts(pred, gt, 4, IGN, band_px=d))
+
+
+def test_means_skip_nan():
+    counts = np.array([
+        [10, 0, 0, 0, 0, 0, 0],  # perfect
+        [0, 0, 0, 0, 0, 4, 0],   # only invented: IoU 0, renormed boundary/extent undefined
+        [0, 0, 0, 0, 0, 0, 0],   # absent
+    ])
+    m = error_means(counts)
+    assert m["miou"] == 0.5 and m["me_segment_ou"] == 0.5
+    assert m["me_boundary_renormed"] == 0.0  # only the perfect class counts
+    assert error_ratios(counts)["e_boundary_renormed"][1] != error_ratios(counts)["e_boundary_renormed"][1]
+
+
+# ---------------------------------------------------------------------- injected errors
+def scene():
+    gt = np.zeros((64, 64), np.uint8)
+    gt[10:40, 10:40] = 1
+    gt[50:54, 50:54] = 2  # a small isolated object
+    return gt
+
+
+def test_one_pixel_shift_is_boundary():
+    gt = scene()
+    pred = gt.copy()
+    pred[10:40, 11:41] = 1
+    pred[10:40, 10] = 0
+    c = error_counts(pred, gt, 3, band_px=1)
+    assert c[1].tolist() == [900 - 30, 30, 30, 0, 0, 0, 0]
+
+
+def test_deleted_small_object_is_fn_segment():
+    gt = scene()
+    pred = gt.copy()
+    pred[pred == 2] = 0
+    c = error_counts(pred, gt, 3, band_px=2)
+    assert c[2].tolist() == [0, 0, 0, 0, 0, 0, 16]
+    assert c[0, 3] == 16 and c[0, 1] == 0  # an FP of the background, inside its found region
+
+
+def test_protrusion_is_fp_extent():
+    gt = scene()
+    pred = gt.copy()
+    pred[20:24, 40:52] = 1  # a 12 px long tongue out of the square
+    c = error_counts(pred, gt, 3, band_px=1)
+    fp, _ = error_type_maps(pred, gt, 3, band_px=1)
+    assert c[1, 3] > 0 and c[1, 5] == 0
+    assert fp[21:23, 43:52].min() == 2  # the far part of the tongue is extent
+    assert (fp[20:24, 40:52] > 0).all()
+
+
+def test_class_swap_is_a_confusion():
+    from segscope.errors import analyze_image, _to_codes
+
+    gt = scene()
+    pred = gt.copy()
+    pred[gt == 1] = 2  # the square is predicted as class 2
+    p, g = _to_codes(pred, gt, 3, None, False)
+    res = analyze_image(p, g, 3, 1)
+    total = res.conf_fn.sum(0)
+    assert total[1, 2] == 900 and total[1].sum() == 900
+    assert res.conf_fn[2, 1, 2] == 900  # typed as a missed segment of class 1
+    assert res.counts[1].tolist() == [0, 0, 0, 0, 0, 0, 900]
+    assert res.counts[2, 5] == 900  # and an invented segment of class 2 (not touching its own object)
+
+
+def test_large_map_matches_reference():
+    rng = np.random.default_rng(5)
+    gt = blobs(rng, 160, 200, 6, 40)
+    pred = np.roll(gt, (1, -2), (0, 1))
+    pred[rng.random(gt.shape) < 0.01] = 3
+    gt[150:, :] = IGN
+    for kw in (dict(), dict(band_px=5)):
+        np.testing.assert_array_equal(error_counts(pred, gt, 6, IGN, **kw), reference_error_counts(pred, gt, 6, IGN, **kw))
