@@ -461,3 +461,16 @@ def test_odd_inputs():
         boundary_bands(np.zeros((2, 2, 2), int), 2, 1)
     with pytest.raises(SegscopeError):
         boundary_bands(np.zeros((2, 2), int), 2, 0)
+
+
+def test_bf_counts_on_larger_maps():
+    """Long continuous contours, where matches and misses are carried from pixel to pixel."""
+    rng = np.random.default_rng(17)
+    for seed in range(6):
+        gt = random_map(rng, 90, 140, 6, 255, 2)
+        pred = gt.copy()
+        shift = ndi.shift(random_map(rng, 90, 140, 6, 255, 2), (seed % 3, 2 - seed % 3), order=0, mode="nearest")
+        pred[:, 40:] = shift[:, 40:]  # half the picture agrees with the GT, half does not
+        for theta in (1.5, 3.5, 7.0, 12.3):
+            fast = bf_counts(pred, gt, 6, 255, tolerance=theta)
+            assert fast.tolist() == ref_bf_counts(pred, gt, 6, _valid(gt, 6), theta).tolist()
