@@ -22,7 +22,6 @@ from typing import Optional
 
 import typer
 
-from ... import synth
 from ...classes import load_spec
 from ...evaluate import EvalConfig
 from ...io import pair_masks
@@ -80,6 +79,8 @@ def demo(
         train_model = False
     height, width = DEMO_SIZE
     err_console.print(f"generating {num_images} held-out street scenes in {data}/ ...")
+    from ... import synth
+
     paths = synth.write_dataset(data, num_images=num_images, height=height, width=width, seed=seed,
                                 predictions=not train_model)
     spec = load_spec(paths["classes"])
@@ -102,7 +103,10 @@ def demo(
         ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=lambda _r: advance())
     results = out / "results"
     metrics = ev.compute()
-    metrics["config"]["predictions"] = "baseline" if train_model else "synthetic"
+    metrics["config"].update({
+        "predictions": "baseline" if train_model else "synthetic",
+        "pred_dir": str(paths["pred"]), "gt_dir": str(paths["gt"]), "pred_suffix": "", "gt_suffix": "",
+    })
     ev.save(results, metrics)
     timings["evaluate"] = time.perf_counter() - t0
     print_summary(metrics)
@@ -125,6 +129,8 @@ def _train_and_predict(out: Path, data: Path, paths: dict, spec, settings: dict,
     height, width = DEMO_SIZE
     n_train = settings["train_images"]
     err_console.print(f"generating {n_train} training scenes in {data}/train/ ...")
+    from ... import synth
+
     tpaths = synth.write_dataset(data / "train", num_images=n_train, height=height, width=width, seed=seed,
                                  predictions=False, prefix="train", start=50_000)
     shutil.rmtree(tpaths["pred"], ignore_errors=True)
