@@ -44,7 +44,7 @@ from PIL import Image
 
 from .classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
 from .errors_base import SegscopeError
-from .io import MASK_SUFFIXES, atomic_write
+from .io import MASK_SUFFIXES, atomic_write, read_npy_mask
 
 __all__ = [
     "FORMATS", "ConversionPlan", "plan_conversion", "run_conversion", "convert", "convert_values",
@@ -222,19 +222,7 @@ def _need_colours(spec: ClassSpec | None, fmt: str) -> ClassSpec:
 
 def _open(path: Path):
     if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise SegscopeError(f"cannot read .npy mask: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", path) from None
-        if arr.ndim == 3 and arr.shape[-1] == 1:
-            arr = arr[..., 0]
-        if arr.ndim != 2:
-            raise SegscopeError(f"a mask must be 2-D, this array has shape {arr.shape}", path)
-        if arr.dtype == bool:
-            arr = arr.astype(np.uint8)
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise SegscopeError(f"a mask must hold integer labels, this array is {arr.dtype}", path)
-        return "npy", arr, None
+        return "npy", read_npy_mask(path, allow_integral_floats=False), None
     try:
         with Image.open(path) as im:
             mode = im.mode

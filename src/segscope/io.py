@@ -99,21 +99,7 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise SegscopeError(f"cannot read .npy mask: {_one_line(exc)}", path) from None
-        if arr.ndim == 3 and arr.shape[-1] == 1:
-            arr = arr[..., 0]
-        if arr.ndim != 2:
-            raise SegscopeError(f"a mask must be 2-D, this array has shape {arr.shape}", path)
-        if arr.dtype == bool:
-            return arr.astype(np.uint8)
-        if not np.issubdtype(arr.dtype, np.integer):
-            if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-                return arr.astype(np.int64)
-            raise SegscopeError(f"a mask must hold integer labels, this array is {arr.dtype}", path)
-        return arr
+        return read_npy_mask(path)
     try:
         with Image.open(path) as im:
             mode = im.mode
@@ -141,6 +127,27 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt")
         arr = arr.astype(np.uint8)
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def read_npy_mask(path: str | Path, allow_integral_floats: bool = True) -> np.ndarray:
+    """Read a ``.npy`` label mask: a 2-D (or H×W×1) array of integers (bool becomes uint8;
+    floats holding whole numbers become int64 when ``allow_integral_floats``)."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise SegscopeError(f"cannot read .npy mask: {_one_line(exc)}", path) from None
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise SegscopeError(f"a mask must be 2-D, this array has shape {arr.shape}", path)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.integer):
+        if (allow_integral_floats and np.issubdtype(arr.dtype, np.floating)
+                and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
+            return arr.astype(np.int64)
+        raise SegscopeError(f"a mask must hold integer labels, this array is {arr.dtype}", path)
     return arr
 
 
@@ -190,8 +197,11 @@ def _stem(path: Path, suffix: str) -> str:
     return stem
 
 
-def list_masks(folder: str | Path, suffix: str = "", recursive: bool = True) -> dict[str, Path]:
-    """Map image id -> file for the mask files under ``folder``.
+def list_masks(
+    folder: str | Path, suffix: str = "", recursive: bool = True,
+    extensions: Sequence[str] = MASK_SUFFIXES, what: str = "mask files",
+) -> dict[str, Path]:
+    """Map image id -> file for the files under ``folder`` whose extension is in ``extensions``.
 
     The id is the path relative to ``folder`` without its extension and without ``suffix``
     (e.g. ``_gtFine_labelIds``). Nested folders are searched (Cityscapes keeps one per city).
@@ -204,7 +214,7 @@ def list_masks(folder: str | Path, suffix: str = "", recursive: bool = True) -> 
     files = folder.rglob("*") if recursive else folder.iterdir()
     found: dict[str, Path] = {}
     for f in sorted(files):
-        if not f.is_file() or f.suffix.lower() not in MASK_SUFFIXES or f.name.startswith("."):
+        if not f.is_file() or f.suffix.lower() not in extensions or f.name.startswith("."):
             continue
         if suffix and not _stem(f, "").endswith(suffix):
             continue
@@ -212,12 +222,17 @@ def list_masks(folder: str | Path, suffix: str = "", recursive: bool = True) -> 
         key = str(rel.parent / _stem(f, suffix)) if rel.parent != Path(".") else _stem(f, suffix)
         key = key.replace(os.sep, "/")
         if key in found:
-            raise SegscopeError(f"two mask files share the id {key!r}: {found[key].name} and {f.name}", folder)
+            raise SegscopeError(f"two {what} share the id {key!r}: {found[key].name} and {f.name}", folder)
         found[key] = f
     if not found:
-        what = f" ending in {suffix!r}" if suffix else ""
-        raise SegscopeError(f"no mask files{what} ({', '.join(MASK_SUFFIXES)}) found", folder)
+        ending = f" ending in {suffix!r}" if suffix else ""
+        raise SegscopeError(f"no {what}{ending} ({', '.join(extensions)}) found", folder)
     return found
+
+
+def list_images(folder: str | Path, suffix: str = "") -> dict[str, Path]:
+    """Map image id -> file for the images under ``folder``, named like :func:`list_masks`."""
+    return list_masks(folder, suffix, extensions=IMAGE_SUFFIXES, what="images")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ True
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,7 +24,7 @@ import numpy as np
 
 from ..classes import ClassSpec
 from ..errors_base import SegscopeError
-from ..io import IMAGE_SUFFIXES, _flatten_keys, _some, _stem, read_image, read_mask
+from ..io import _flatten_keys, _some, list_images, read_image, read_mask
 
 __all__ = [
     "IGNORE", "Dataset", "CropSampler", "list_images", "pair_images", "load_target", "split_ids",
@@ -39,32 +38,6 @@ PAD_COLOUR = (124, 116, 104)
 
 
 # ---------------------------------------------------------------------- files
-def list_images(folder: str | Path, suffix: str = "") -> dict[str, Path]:
-    """Map image id -> file for the images under ``folder`` (searched recursively).
-
-    The id is the relative path without extension and without ``suffix``, as for masks in
-    :func:`segscope.io.list_masks`, so images and masks pair by name.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SegscopeError("no such folder" if not folder.exists() else "not a folder", folder)
-    found: dict[str, Path] = {}
-    for f in sorted(folder.rglob("*")):
-        if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("."):
-            continue
-        if suffix and not _stem(f, "").endswith(suffix):
-            continue
-        rel = f.relative_to(folder)
-        key = str(rel.parent / _stem(f, suffix)) if rel.parent != Path(".") else _stem(f, suffix)
-        key = key.replace(os.sep, "/")
-        if key in found:
-            raise SegscopeError(f"two images share the id {key!r}: {found[key].name} and {f.name}", folder)
-        found[key] = f
-    if not found:
-        raise SegscopeError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found", folder)
-    return found
-
-
 @dataclass(frozen=True)
 class Sample:
     image_id: str

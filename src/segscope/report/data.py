@@ -16,6 +16,7 @@ from typing import Any
 
 from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
 from ..errors_base import SegscopeError
+from ..io import IMAGE_SUFFIXES
 
 __all__ = [
     "Results",
@@ -34,7 +35,6 @@ __all__ = [
     "is_number",
 ]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def is_number(x) -> bool:
