@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .confusion import confusion_counts
 from .errors import _njit
 
 __all__ = [

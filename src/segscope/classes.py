@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -271,10 +271,9 @@ class ClassSpec:
         """Say which raw values of ``mask`` the spec does not know (for error messages)."""
         index = self.to_index(mask, role)
         if self.is_identity:
-            bad = (index >= self.num_classes) & (index != self.index_ignore)
-            if self.index_ignore < 0:
-                bad = index >= self.num_classes
-            bad |= index < 0
+            bad = (index < 0) | (index >= self.num_classes)
+            if self.index_ignore >= 0:
+                bad &= index != self.index_ignore
         else:
             bad = index == self.index_invalid
         values, counts = np.unique(np.asarray(mask)[bad], return_counts=True)
@@ -434,10 +433,6 @@ def _load_spec_file(path: Path) -> ClassSpec:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SegscopeError(f"not valid YAML/JSON: {first}", path) from None
     return ClassSpec.from_dict(data, name=str(path))
-
-
-def names_for(spec: ClassSpec, indices: Iterable[int]) -> list[str]:
-    return [spec.names[i] for i in indices]
 
 
 def validate_exclude(spec: ClassSpec, exclude: Sequence[str]) -> tuple[int, ...]:

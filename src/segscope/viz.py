@@ -559,7 +559,7 @@ def _compose(title: str, tiles: list, legend: list, tile_width: int = 300, gap: 
     n = len(tiles)
     width = n * tile_width + (n + 1) * gap
     # legend layout first, to know the height
-    x, y, rows = gap, 0, []
+    x, rows = gap, []
     line: list = []
     for item in legend:
         if item is None:

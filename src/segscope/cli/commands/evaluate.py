@@ -105,11 +105,10 @@ def evaluate(
             existing_dir(path, opt)
     pairs = pair_masks(preds, gts, pred_suffix, gt_suffix, allow_missing=allow_missing)
     skipped = set(skip or ())
-    from ...evaluate import ANALYZERS
-    from ...errors_base import SegscopeError
-
-    unknown = skipped - set(ANALYZERS) - {"boundary", "errors"}
+    unknown = skipped - {"boundary", "errors"}
     if unknown:
+        from ...errors_base import SegscopeError
+
         raise SegscopeError(f"--skip: unknown analysis {sorted(unknown)}; choose from boundary, errors")
     analyses = tuple(a for a in ("boundary", "errors") if a not in skipped)
     config = EvalConfig(
@@ -130,9 +129,6 @@ def evaluate(
         probs_dir=str(probs) if probs else None,
         images_dir=str(images) if images else None,
     )
-    from ...classes import validate_exclude
-
-    validate_exclude(spec, config.exclude)
     with progress(len(pairs), "evaluating") as advance:
         ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=lambda _r: advance(), scheduler=scheduler)
     metrics = ev.compute()
