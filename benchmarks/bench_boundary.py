@@ -6,13 +6,13 @@
 1. **Boundary IoU counts** (``I_c``, ``U_c`` of every class for one image pair, band width
    ``d = 46`` = 0.02 × diagonal), timed in interleaved rounds, best of N each:
 
-   - ``one-pass``: :func:`segscope.boundary.boundary_counts` (all classes' bands in one pass);
+   - ``one-pass``: :func:`segscope.metrics.boundary.boundary_counts` (all classes' bands in one pass);
    - ``per-class minimum_filter``: for each class, ``M - minimum_filter(pad(M), 2d+1)`` with
      SciPy's separable min filter, then the counts -- the fastest faithful per-class recipe here;
    - ``per-class binary_erosion``: the official recipe literally (pad one ring of zeros, erode
      ``d`` times with a 3×3 square, subtract) with ``scipy.ndimage.binary_erosion``;
    - ``per-class cv2.erode``: the official code itself, when OpenCV is installed;
-   - ``per-class NumPy``: :func:`segscope.boundary.reference_band` (plain NumPy erosion), timed once.
+   - ``per-class NumPy``: :func:`segscope.metrics.boundary.reference_band` (plain NumPy erosion), timed once.
 
    Every peer's counts are checked identical to the one-pass counts.
 
@@ -36,17 +36,19 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from segscope.boundary import (
-    BoundaryAnalyzer,
+from segscope.engine.analyzers.boundary import BoundaryAnalyzer
+from segscope.metrics.boundary import (
     bf_counts,
     boundary_counts,
     boundary_width,
     reference_band,
     trimap_counts,
 )
-from segscope.evaluate import CoreAnalyzer, EvalConfig, ImageContext
+from segscope.engine.analyzers.core import CoreAnalyzer
+from segscope.engine.config import EvalConfig
+from segscope.engine.analyzers.base import ImageContext
 from segscope.classes import ClassSpec
-from segscope.io import read_mask
+from segscope.io.masks import read_mask
 
 K = 19
 IGNORE = 255

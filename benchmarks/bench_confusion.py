@@ -7,7 +7,7 @@ Peers, timed in interleaved rounds (best of N each, plus the median of the per-r
 
 - ``bincount``: ``np.bincount(K * gt[valid] + pred[valid], minlength=K * K)`` with
   ``valid = gt != 255`` — the usual NumPy confusion matrix;
-- ``kernel``: :func:`segscope.confusion.confusion_counts` (extended counts, every check included);
+- ``kernel``: :func:`segscope.metrics.confusion.confusion_counts` (extended counts, every check included);
 - ``read``: summing both masks as 64-bit words (how fast the two arrays can merely be read).
 
 Mask sets (uint8, plus the kernel on the same masks as int32/int64):
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="street,blobby,noisy")
     args = ap.parse_args(argv)
 
-    from segscope.confusion import confusion_counts
+    from segscope.metrics.confusion import confusion_counts
 
     h, w = args.height, args.width
     n = h * w

@@ -26,8 +26,14 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
-from segscope.errors import _to_codes, analyze_image, band_width, error_counts, reference_error_counts
-from segscope.io import read_mask
+from segscope.metrics.breakdown import (
+    _to_codes,
+    analyze_image,
+    band_width,
+    error_counts,
+    reference_error_counts,
+)
+from segscope.io.masks import read_mask
 
 
 def blobby(rng, h, w, k=19, n=1000):

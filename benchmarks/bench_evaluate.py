@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve()
 def write_pairs(out: Path, pairs: int, h: int, w: int, scenes: int = 4) -> tuple[Path, Path]:
     """Write ``pairs`` prediction/GT PNG pairs (a few distinct scenes, each shifted per pair)."""
     from segscope import synth
-    from segscope.io import write_mask
+    from segscope.io.masks import write_mask
 
     pred_dir, gt_dir = out / "pred", out / "gt"
     pred_dir.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,10 @@ from pathlib import Path
 from segscope import synth
 from segscope.baseline.predict import predict_folder
 from segscope.baseline.train import TrainConfig, train
-from segscope.evaluate import EvalConfig
-from segscope.io import pair_masks, write_json
-from segscope.runners import run_evaluation
+from segscope.engine.config import EvalConfig
+from segscope.io.files import pair_masks
+from segscope.io.results import write_json
+from segscope.engine.runners import run_evaluation
 
 VARIANTS = {
     "ce": {"loss": "ce", "class_aware_sampling": False},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segscope.annotations import agreement_counts, agreement_metrics, suspect_labels
-from segscope.errors import _to_codes, analyze_image
+from segscope.metrics.annotations import agreement_counts, agreement_metrics, suspect_labels
+from segscope.metrics.breakdown import _to_codes, analyze_image
 
 
 def test_agreement_counts_by_hand():

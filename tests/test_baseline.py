@@ -18,8 +18,8 @@ from segscope.baseline.losses import make_loss, median_frequency_weights  # noqa
 from segscope.baseline.predict import infer_logits, load_run, predict_arrays, predict_folder  # noqa: E402
 from segscope.baseline.train import TrainConfig, train  # noqa: E402
 from segscope.cli import main  # noqa: E402
-from segscope.errors_base import SegscopeError  # noqa: E402
-from segscope.io import read_image, read_mask, write_mask  # noqa: E402
+from segscope.exceptions import SegscopeError  # noqa: E402
+from segscope.io.masks import read_image, read_mask, write_mask  # noqa: E402
 
 SPEC = synth.street_spec()
 LOSSES = ("ce", "weighted-ce", "dice", "focal", "ce+dice")

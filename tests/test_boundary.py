@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
 from segscope import EvalConfig, Evaluation, SegscopeError
-from segscope.boundary import (
+from segscope.metrics.boundary import (
     BoundaryWidthWarning,
     bf_counts,
     bf_score,

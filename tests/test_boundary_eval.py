@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from segscope import EvalConfig, Evaluation
-from segscope.boundary import BoundaryWidthWarning, bf_score, boundary_counts, boundary_width, trimap_counts
+from segscope.metrics.boundary import (
+    BoundaryWidthWarning,
+    bf_score,
+    boundary_counts,
+    boundary_width,
+    trimap_counts,
+)
 
 
 def _images():
@@ -152,7 +158,7 @@ def test_image_level_boundary_miou():
     pred[:, 4:] = 1
     pred[0, 0] = 2  # a class absent from the GT does not enter the image mean
     ev, _ = _evaluate([(pred, gt)], boundary_px=1)
-    from segscope.boundary import boundary_iou
+    from segscope.metrics.boundary import boundary_iou
 
     b = boundary_iou(pred, gt, 3, 255, px=1)
     row = ev.per_image_rows()[0]

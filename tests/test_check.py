@@ -15,7 +15,7 @@ from PIL import Image
 from segscope.check import CHECKS, CheckOptions, run_checks
 from segscope.classes import ClassSpec, preset
 from segscope.cli import main
-from segscope.io import write_mask
+from segscope.io.masks import write_mask
 
 SPEC = ClassSpec(("a", "b", "c"), (0, 1, 2), ((255, 0, 0), (0, 255, 0), (0, 0, 255)), 255, name="abc")
 H, W = 24, 32

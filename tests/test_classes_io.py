@@ -10,7 +10,8 @@ from PIL import Image
 
 from segscope import SegscopeError
 from segscope.classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec, generate_palette, load_spec, preset
-from segscope.io import pair_masks, read_mask, write_mask
+from segscope.io.files import pair_masks
+from segscope.io.masks import read_mask, write_mask
 
 
 def write_yaml(path, text):

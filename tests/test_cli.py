@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from segscope.cli import main
-from segscope.io import write_mask
+from segscope.io.masks import write_mask
 
 SEED_PRED = np.array([[0, 0, 1], [0, 1, 1], [0, 0, 1]], dtype=np.uint8)
 SEED_GT = np.array([[0, 0, 1], [0, 1, 1], [0, 1, 1]], dtype=np.uint8)

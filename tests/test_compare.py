@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from segscope.cli import main
-from segscope.compare import bootstrap_delta, bootstrap_weights, compare_runs, dataset_iou, load_counts
-from segscope.io import read_mask, write_mask
+from segscope.analysis.compare import (
+    bootstrap_delta,
+    bootstrap_weights,
+    compare_runs,
+    dataset_iou,
+    load_counts,
+)
+from segscope.io.masks import read_mask, write_mask
 
 
 def _counts(rows):

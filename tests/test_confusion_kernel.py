@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segscope import confusion
-from segscope.confusion import ConfusionState, check_ids, confusion_counts, confusion_matrix
-from segscope.errors_base import SegscopeError
+from segscope.metrics import confusion
+from segscope.metrics.confusion import ConfusionState, check_ids, confusion_counts, confusion_matrix
+from segscope.exceptions import SegscopeError
 
 DTYPES = [np.uint8, np.uint16, np.int32, np.int64, np.bool_]
 

@@ -11,8 +11,8 @@ from PIL import Image
 from segscope.classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
 from segscope.cli import main
 from segscope.convert import convert, convert_values, load_mapping, plan_conversion
-from segscope.errors_base import SegscopeError
-from segscope.io import read_mask, write_mask
+from segscope.exceptions import SegscopeError
+from segscope.io.masks import read_mask, write_mask
 
 SPEC = ClassSpec(("a", "b", "c"), (0, 1, 2), ((255, 0, 0), (0, 255, 0), (0, 0, 255)), 255, name="abc")
 SPARSE = ClassSpec(("x", "y", "z"), (3, 7, 300), ((10, 20, 30), (40, 50, 60), (70, 80, 90)), 255)

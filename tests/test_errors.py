@@ -9,11 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
-from segscope.errors import (
-    COUNT_KEYS, band_width, disk_offsets, error_counts, error_means, error_ratios, error_type_maps,
+from segscope.metrics.breakdown import (
+    COUNT_KEYS,
+    band_width,
+    disk_offsets,
+    error_counts,
+    error_means,
+    error_ratios,
+    error_type_maps,
     reference_error_counts,
 )
-from segscope.errors_base import SegscopeError
+from segscope.exceptions import SegscopeError
 
 IGN = 255
 
@@ -275,7 +281,7 @@ def test_protrusion_is_fp_extent():
 
 
 def test_class_swap_is_a_confusion():
-    from segscope.errors import analyze_image, _to_codes
+    from segscope.metrics.breakdown import analyze_image, _to_codes
 
     gt = scene()
     pred = gt.copy()

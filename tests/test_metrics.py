@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import segscope
-from segscope.evaluate import EvalConfig, Evaluation
-from segscope.metrics import per_class_metrics, summary_metrics
+from segscope.engine.config import EvalConfig
+from segscope.engine.evaluation import Evaluation
+from segscope.metrics.region import per_class_metrics, summary_metrics
 
 CORE = EvalConfig(analyses=())
 

@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 
 from segscope import synth
-from segscope.errors import _to_codes, analyze_image, error_type_maps
-from segscope.evaluate import EvalConfig, Evaluation
-from segscope.metrics import iou_per_class
-from segscope.recommend import pair_gain, rank_failure_cases, recommend, scenario_gains, top_confusions
+from segscope.metrics.breakdown import _to_codes, analyze_image, error_type_maps
+from segscope.engine.config import EvalConfig
+from segscope.engine.evaluation import Evaluation
+from segscope.metrics.region import iou_per_class
+from segscope.analysis.recommend import (
+    pair_gain,
+    rank_failure_cases,
+    recommend,
+    scenario_gains,
+    top_confusions,
+)
 
 
 def test_scenario_gains_by_hand():

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segscope import runners
+from segscope.engine import runners
 from segscope.classes import load_spec
-from segscope.errors_base import SegscopeError
-from segscope.evaluate import EvalConfig
-from segscope.io import pair_masks
-from segscope.runners import iter_results, run_evaluation
+from segscope.exceptions import SegscopeError
+from segscope.engine.config import EvalConfig
+from segscope.io.files import pair_masks
+from segscope.engine.runners import iter_results, run_evaluation
 from segscope.synth import write_dataset
 
 
@@ -151,7 +151,7 @@ def test_bad_file_in_the_middle_names_the_file(dataset, tmp_path, jobs):
 
 def test_dask_local_cluster_identical(dataset):
     distributed = pytest.importorskip("dask.distributed")
-    from segscope.distributed import iter_results_dask
+    from segscope.engine.dask import iter_results_dask
 
     _paths, spec, pairs = dataset
     config = EvalConfig()
@@ -159,7 +159,7 @@ def test_dask_local_cluster_identical(dataset):
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
-        from segscope.evaluate import Evaluation
+        from segscope.engine.evaluation import Evaluation
 
         ev = Evaluation(spec, config)
         for result in iter_results_dask(pairs, spec, config, cluster.scheduler_address):

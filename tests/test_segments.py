@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segscope.errors import _to_codes, analyze_image
-from segscope.segments import bin_labels, iiou, image_segments, instance_segments, segment_metrics, size_bins
+from segscope.metrics.breakdown import _to_codes, analyze_image
+from segscope.metrics.segments import (
+    bin_labels,
+    iiou,
+    image_segments,
+    instance_segments,
+    segment_metrics,
+    size_bins,
+)
 
 
 def run(pred, gt, k, bins=(0.001, 0.01), tau=0.5, segments=None, band=1):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segscope import synth
-from segscope.io import read_mask
+from segscope.io.masks import read_mask
 
 K = len(synth.CLASSES)
 

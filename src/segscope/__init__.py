@@ -5,17 +5,55 @@
 >>> gt = [[0, 0, 1], [0, 1, 1], [0, 1, 1]]
 >>> float(segscope.iou_per_class(pred, gt, num_classes=2)[1])
 0.8
+
+Class specs
+-----------
+ClassSpec, load_spec, preset
+
+Masks and files
+---------------
+read_mask, write_mask, pair_masks
+
+Region metrics
+--------------
+confusion_matrix, ConfusionState, iou_per_class, per_class_metrics, summary_metrics
+
+Boundary metrics
+----------------
+boundary_iou, bf_score, trimap_scores
+
+Error breakdown
+---------------
+error_counts, error_ratios, error_type_maps
+
+Evaluating a run
+----------------
+EvalConfig, Evaluation, evaluate_arrays
+
+Class imbalance
+---------------
+class_counts, class_weights
+
+Errors
+------
+SegscopeError
+
+Subpackages: :mod:`segscope.io`, :mod:`segscope.metrics`, :mod:`segscope.engine`,
+:mod:`segscope.analysis`, :mod:`segscope.viz`, :mod:`segscope.report`, :mod:`segscope.check`.
 """
 
-__version__ = "0.1.0"
-
-from .classes import ClassSpec, load_spec, preset  # noqa: E402
-from .confusion import ConfusionState, confusion_matrix  # noqa: E402
-from .errors_base import SegscopeError  # noqa: E402
-from .evaluate import EvalConfig, Evaluation, evaluate_arrays  # noqa: E402
-from .io import pair_masks, read_mask, write_mask  # noqa: E402
-from .metrics import iou_per_class, per_class_metrics, summary_metrics  # noqa: E402
-from .stats import class_counts, class_weights  # noqa: E402
+from ._version import __version__
+from .classes import ClassSpec, load_spec, preset
+from .engine.config import EvalConfig
+from .engine.evaluation import Evaluation, evaluate_arrays
+from .exceptions import SegscopeError
+from .io.files import pair_masks
+from .io.masks import read_mask, write_mask
+from .metrics.boundary import bf_score, boundary_iou, trimap_scores
+from .metrics.breakdown import error_counts, error_ratios, error_type_maps
+from .metrics.confusion import ConfusionState, confusion_matrix
+from .metrics.region import iou_per_class, per_class_metrics, summary_metrics
+from .stats import class_counts, class_weights
 
 __all__ = [
     "__version__",
@@ -24,9 +62,14 @@ __all__ = [
     "EvalConfig",
     "Evaluation",
     "SegscopeError",
+    "bf_score",
+    "boundary_iou",
     "class_counts",
     "class_weights",
     "confusion_matrix",
+    "error_counts",
+    "error_ratios",
+    "error_type_maps",
     "evaluate_arrays",
     "iou_per_class",
     "load_spec",
@@ -35,5 +78,6 @@ __all__ = [
     "preset",
     "read_mask",
     "summary_metrics",
+    "trimap_scores",
     "write_mask",
 ]

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors_base import SegscopeError
+from .exceptions import SegscopeError
 
 Color = tuple[int, int, int]
 

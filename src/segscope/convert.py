@@ -43,8 +43,10 @@ import numpy as np
 from PIL import Image
 
 from .classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
-from .errors_base import SegscopeError
-from .io import MASK_SUFFIXES, atomic_write, read_npy_mask
+from .exceptions import SegscopeError
+from .io.files import MASK_SUFFIXES
+from .io.masks import read_npy_mask
+from .io.results import atomic_write
 
 __all__ = [
     "FORMATS", "ConversionPlan", "plan_conversion", "run_conversion", "convert", "convert_values",

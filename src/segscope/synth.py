@@ -25,7 +25,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .classes import ClassSpec
-from .io import write_json, write_mask
+from .io.masks import write_mask
+from .io.results import write_json
 
 __all__ = [
     "STREET_SPEC", "Scene", "make_scene", "make_prediction", "write_dataset", "street_spec", "write_spec_yaml",
@@ -445,7 +446,7 @@ def write_dataset(
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     from PIL import Image
 
-    from .io import atomic_write
+    from .io.results import atomic_write
 
     with atomic_write(path, "wb") as fh:
         Image.fromarray(rgb).save(fh, format="PNG")
@@ -455,7 +456,7 @@ def write_spec_yaml(path: str | Path, spec: ClassSpec) -> None:
     """Write a class spec as YAML (the format ``--classes`` reads)."""
     import yaml
 
-    from .io import atomic_write
+    from .io.results import atomic_write
 
     data = {
         "ignore_index": spec.ignore_index,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from ..errors_base import SegscopeError
+from ..exceptions import SegscopeError
 
 __all__ = ["torch_available", "require_torch", "LOSSES"]
 

@@ -23,8 +23,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..classes import ClassSpec
-from ..errors_base import SegscopeError
-from ..io import _flatten_keys, _some, list_images, read_image, read_mask
+from ..exceptions import SegscopeError
+from ..io.files import _flatten_keys, _some, list_images
+from ..io.masks import read_image, read_mask
 
 __all__ = [
     "IGNORE", "Dataset", "CropSampler", "list_images", "pair_images", "load_target", "split_ids",
@@ -53,7 +54,7 @@ def pair_images(
     Every mask needs an image (an error names the ones missing); images without a mask are
     skipped with a warning (unlabelled images are common).
     """
-    from ..io import list_masks
+    from ..io.files import list_masks
 
     images = list_images(images_dir, image_suffix)
     masks = list_masks(masks_dir, mask_suffix)
@@ -103,7 +104,7 @@ def split_ids(ids: Sequence[str], val_split: float, seed: int) -> tuple[list[str
     when ``0 < val_split < 1`` and there are two or more images).
 
     >>> split_ids(["a", "b", "c", "d"], 0.25, seed=0)[1]
-    ['d']
+    ['c']
     """
     if not 0 <= val_split < 1:
         raise SegscopeError(f"--val-split must lie in [0, 1), got {val_split}")

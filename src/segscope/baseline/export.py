@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors_base import SegscopeError
-from ..io import atomic_write
+from ..exceptions import SegscopeError
+from ..io.results import atomic_write
 from .predict import load_run
 
 __all__ = ["export_onnx", "check_onnx"]

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..classes import ClassSpec, load_spec, PRESETS
-from ..errors_base import SegscopeError
-from ..io import atomic_write, read_image, write_mask
+from ..classes import PRESETS, ClassSpec, load_spec
+from ..exceptions import SegscopeError
+from ..io.masks import read_image, write_mask
+from ..io.results import atomic_write
 from .data import index_to_raw_lut, list_images
 from .model import UNet, build_model
 

@@ -29,11 +29,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..classes import ClassSpec
-from ..errors_base import SegscopeError
-from ..evaluate import EvalConfig, Evaluation
-from ..io import atomic_write, read_mask, write_json
+from ..engine.config import EvalConfig
+from ..engine.evaluation import Evaluation
+from ..exceptions import SegscopeError
+from ..io.masks import read_mask
+from ..io.results import atomic_write, write_json
 from . import LOSSES
 from .data import CropSampler, Dataset, pair_images, split_ids
 from .losses import make_loss, median_frequency_weights

@@ -12,10 +12,10 @@ True
 
 from __future__ import annotations
 
+from . import classic_checks, dataset_checks, format_checks, noise_checks  # noqa: E402,F401  (register)
 from ._profile import CheckOptions, MaskProfile, classify_values, profile_mask
 from ._registry import CHECKS, SEVERITIES, CheckContext, CheckInfo, Finding, check
 from ._runner import CheckReport, list_files, pool_map, run_checks
-from . import classic_checks, dataset_checks, format_checks, noise_checks  # noqa: E402,F401  (register)
 
 __all__ = [
     "CHECKS",

@@ -6,13 +6,14 @@ value (8-connectivity) with their size and how many of their pixels are one pixe
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from .._jit import njit
 
 __all__ = ["scan_mask", "MaskScan", "compact_labels"]
 
 
-@numba.njit(cache=True)
+@njit
 def _find(parent, i):
     root = i
     while parent[root] != root:
@@ -24,7 +25,7 @@ def _find(parent, i):
     return root
 
 
-@numba.njit(cache=True)
+@njit
 def _union(parent, a, b):
     ra = _find(parent, a)
     rb = _find(parent, b)
@@ -35,7 +36,7 @@ def _union(parent, a, b):
             parent[ra] = rb
 
 
-@numba.njit(cache=True)
+@njit
 def _scan(lab, nvals):
     h, w = lab.shape
     n = h * w

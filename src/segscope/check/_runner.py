@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..classes import ClassSpec
-from ..errors_base import SegscopeError
-from ..io import IMAGE_SUFFIXES, MASK_SUFFIXES
+from ..exceptions import SegscopeError
+from ..io.files import IMAGE_SUFFIXES, MASK_SUFFIXES
 from ._profile import JPEG_SUFFIXES, CheckOptions, MaskProfile, profile_mask
 from ._registry import CHECKS, SEVERITIES, CheckContext, Finding
 
@@ -43,7 +43,7 @@ def pool_map(
     process; 0/None: all cores, except that fewer than ``AUTO_POOL_MIN`` tasks run in this process,
     where starting workers would cost more than it saves). At most two tasks per worker are in
     flight."""
-    from ..runners import default_jobs
+    from ..engine.runners import default_jobs
 
     if not jobs or jobs < 1:
         jobs = default_jobs() if len(tasks) >= AUTO_POOL_MIN else 1

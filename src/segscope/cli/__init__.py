@@ -15,7 +15,7 @@ try:  # recent typer vendors its own copy of click
 except ImportError:  # pragma: no cover
     import click
 
-from ..errors_base import SegscopeError
+from ..exceptions import SegscopeError
 
 app = typer.Typer(
     name="segscope",
@@ -34,7 +34,7 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        from .. import __version__
+        from .._version import __version__
 
         typer.echo(f"segscope {__version__}")
         raise typer.Exit(0)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from ..classes import ClassSpec, load_spec
-from ..errors_base import SegscopeError
+from ..exceptions import SegscopeError
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -52,7 +52,14 @@ def spec_from_options(
 def progress(total: int, description: str, enabled: bool | None = None):
     """Yield an ``advance()`` callable driving a progress bar on stderr (on a terminal only,
     unless ``enabled`` says otherwise)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     show = (sys.stderr.isatty() and total > 1) if enabled is None else enabled
     if not show:

@@ -9,12 +9,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import __version__
-from ..errors_base import SegscopeError
-from ..io import atomic_write
+from .._version import __version__
+from ..exceptions import SegscopeError
+from ..io.results import atomic_write
 from .data import (
-    SEGMENT_KEYS, Results, Sources, confusion_pair_rows, pair_rows, failure_groups, gap_sentence, is_number, load_results,
-    locate_sources, recommendation_items, records_table, segment_recall_table, worst_classes,
+    SEGMENT_KEYS,
+    Results,
+    Sources,
+    confusion_pair_rows,
+    failure_groups,
+    gap_sentence,
+    is_number,
+    load_results,
+    locate_sources,
+    pair_rows,
+    recommendation_items,
+    records_table,
+    segment_recall_table,
+    worst_classes,
 )
 from .panels import PanelJob, render_all, safe_name
 
@@ -146,7 +158,7 @@ def _text(v) -> str | None:
 def _save_plot(fig, path: Path, rel: str) -> str | None:
     if fig is None:
         return None
-    from ..viz import save_figure
+    from ..viz.plots import save_figure
 
     save_figure(fig, path)
     return rel
@@ -179,7 +191,7 @@ def _cards(m: dict) -> list[dict]:
 
 
 def _class_table(res: Results) -> dict:
-    from ..viz import error_shares
+    from ..viz.plots import error_shares
 
     pc = res.metrics["per_class"]
     entries = [(n, pc.get(n) if isinstance(pc.get(n), dict) else {}) for n in res.names]
@@ -479,7 +491,7 @@ def build_compare_report(
     result: dict, out: str | Path, jobs: int | None = None, progress: Callable[[int], None] | bool | None = None,
     label_a: str = "A", label_b: str = "B",
 ) -> Path:
-    """Write the comparison page (``out/index.html``) of :func:`segscope.compare.compare_runs`'s
+    """Write the comparison page (``out/index.html``) of :func:`segscope.analysis.compare.compare_runs`'s
     result, with A | B | GT panels of the images that improved and regressed most."""
     from .panels import CompareJob
 

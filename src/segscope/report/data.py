@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
-from ..errors_base import SegscopeError
-from ..io import IMAGE_SUFFIXES
+from ..exceptions import SegscopeError
+from ..io.files import IMAGE_SUFFIXES
 
 __all__ = [
     "Results",
@@ -208,7 +208,7 @@ def locate_sources(results_dir: Path, metrics: dict) -> Sources:
     (``pred_dir``, ``gt_dir``, suffixes, ``images_dir``); relative paths are tried from the
     working directory and from beside the results folder. When the mask folders are not recorded,
     ``pred/`` and ``gt/`` beside the images folder are used (the layout ``segscope demo`` writes)."""
-    from ..io import pair_masks
+    from ..io.files import pair_masks
 
     cfg = metrics.get("config") if isinstance(metrics.get("config"), dict) else {}
     src = Sources()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..classes import ClassSpec
-from ..errors_base import SegscopeError
+from ..exceptions import SegscopeError
 
 __all__ = ["PanelJob", "CompareJob", "render_panel", "render_compare", "render_all", "safe_name", "progress_bar"]
 
@@ -67,7 +67,7 @@ class CompareJob:
 
 
 def _read_pair(spec: ClassSpec, pred: Path, gt: Path):
-    from ..io import read_mask
+    from ..io.masks import read_mask
 
     g = spec.to_index(read_mask(gt, spec), "gt")
     p = spec.to_index(read_mask(pred, spec), "pred")
@@ -79,7 +79,7 @@ def _read_pair(spec: ClassSpec, pred: Path, gt: Path):
 def _read_image(path: Path | None):
     if path is None:
         return None
-    from ..io import read_image
+    from ..io.masks import read_image
 
     try:
         return read_image(path)
@@ -155,7 +155,14 @@ def progress_bar(total: int, description: str, enabled: bool | None = None):
         yield lambda n=1: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=Console(stderr=True), transient=False) as bar:

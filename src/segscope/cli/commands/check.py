@@ -8,7 +8,17 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from .._common import ClassesOpt, GtIdsOpt, IgnoreOpt, JobsOpt, NumClassesOpt, err_console, out_console, progress, spec_from_options
+from .._common import (
+    ClassesOpt,
+    GtIdsOpt,
+    IgnoreOpt,
+    JobsOpt,
+    NumClassesOpt,
+    err_console,
+    out_console,
+    progress,
+    spec_from_options,
+)
 
 EXAMPLE = """
 Example:
@@ -56,8 +66,9 @@ def check(
     from ...check import CheckOptions, run_checks
     from ...check._profile import JPEG_SUFFIXES
     from ...check._runner import list_files
-    from ...errors_base import SegscopeError
-    from ...io import MASK_SUFFIXES, write_json
+    from ...exceptions import SegscopeError
+    from ...io.files import MASK_SUFFIXES
+    from ...io.results import write_json
 
     if (classes is None) == (num_classes is None):
         raise usage_error("give the classes: either --classes SPEC or --num-classes N")

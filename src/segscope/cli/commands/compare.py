@@ -33,8 +33,8 @@ def compare(
 
         segscope compare results_baseline/ results_new/ --out comparison/ --report
     """
-    from ...compare import compare_runs, write_comparison
-    from ...errors_base import SegscopeError
+    from ...analysis.compare import compare_runs, write_comparison
+    from ...exceptions import SegscopeError
 
     if not 0.0 < ci < 1.0:
         raise SegscopeError(f"--ci must lie in (0, 1), got {ci}")

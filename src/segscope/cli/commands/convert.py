@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .._common import ClassesOpt, IgnoreOpt, JobsOpt, err_console, out_console, parse_ignore, progress
+from .._common import (
+    ClassesOpt,
+    IgnoreOpt,
+    JobsOpt,
+    err_console,
+    out_console,
+    parse_ignore,
+    progress,
+)
 from .check import usage_error
 
 EXAMPLE = """
@@ -50,9 +58,9 @@ def convert(
     """Convert label masks between formats: RGB colour <-> index PNG (through the class spec's
     colours), palette <-> index PNG, Cityscapes labelIds -> trainIds, ADE zero label <-> reduced,
     and id remapping (merge or drop classes) from a mapping file."""
-    from ...convert import check_formats, plan_conversion, refusal, run_conversion
     from ...classes import load_spec
-    from ...errors_base import SegscopeError
+    from ...convert import check_formats, plan_conversion, refusal, run_conversion
+    from ...exceptions import SegscopeError
 
     try:
         check_formats(from_format, to_format)
@@ -62,7 +70,7 @@ def convert(
         raise usage_error(f"--from {from_format} --to {to_format} changes nothing; give --mapping")
     spec = load_spec(classes) if classes is not None else None
     ignore = parse_ignore(ignore_index)
-    from ...io import MASK_SUFFIXES
+    from ...io.files import MASK_SUFFIXES
 
     n = sum(1 for f in src.rglob("*") if f.suffix.lower() in MASK_SUFFIXES) if src.is_dir() else 1
     with progress(n, "reading") as advance:

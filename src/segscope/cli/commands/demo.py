@@ -23,9 +23,9 @@ from typing import Optional
 import typer
 
 from ...classes import load_spec
-from ...evaluate import EvalConfig
-from ...io import pair_masks
-from ...runners import run_evaluation
+from ...engine.config import EvalConfig
+from ...engine.runners import run_evaluation
+from ...io.files import pair_masks
 from .._common import JobsOpt, err_console, progress
 from ..summary import print_summary
 

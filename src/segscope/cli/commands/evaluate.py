@@ -7,11 +7,19 @@ from typing import List, Optional
 
 import typer
 
-from ...evaluate import EvalConfig
-from ...io import pair_masks
-from ...runners import run_evaluation
+from ...engine.config import EvalConfig
+from ...engine.runners import run_evaluation
+from ...io.files import pair_masks
 from .._common import (
-    ClassesOpt, GtIdsOpt, IgnoreOpt, JobsOpt, NumClassesOpt, PredIdsOpt, err_console, existing_dir, progress,
+    ClassesOpt,
+    GtIdsOpt,
+    IgnoreOpt,
+    JobsOpt,
+    NumClassesOpt,
+    PredIdsOpt,
+    err_console,
+    existing_dir,
+    progress,
     spec_from_options,
 )
 from ..summary import print_summary, sanity_warnings
@@ -26,7 +34,7 @@ Example:
 
 
 def parse_trimap(text: str) -> tuple[int, ...]:
-    from ...errors_base import SegscopeError
+    from ...exceptions import SegscopeError
 
     try:
         widths = tuple(sorted({int(t) for t in text.split(",") if t.strip()}))
@@ -39,7 +47,7 @@ def parse_trimap(text: str) -> tuple[int, ...]:
 
 def parse_bins(text: str) -> tuple[float, ...]:
     """``--segment-bins``: comma-separated size edges as fractions of the image (0.001,0.01)."""
-    from ...errors_base import SegscopeError
+    from ...exceptions import SegscopeError
 
     try:
         edges = tuple(float(t) for t in text.split(",") if t.strip())
@@ -107,7 +115,7 @@ def evaluate(
     skipped = set(skip or ())
     unknown = skipped - {"boundary", "errors"}
     if unknown:
-        from ...errors_base import SegscopeError
+        from ...exceptions import SegscopeError
 
         raise SegscopeError(f"--skip: unknown analysis {sorted(unknown)}; choose from boundary, errors")
     analyses = tuple(a for a in ("boundary", "errors") if a not in skipped)

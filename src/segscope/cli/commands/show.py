@@ -25,7 +25,7 @@ def show(
 
         segscope show street_0013 --results results/ --out street_0013.png
     """
-    from ...errors_base import SegscopeError
+    from ...exceptions import SegscopeError
     from ...report.data import load_results, locate_sources
     from ...report.panels import PanelJob, render_panel, safe_name
 

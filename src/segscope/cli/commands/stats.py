@@ -8,10 +8,23 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ...io import list_masks, read_mask, write_json
+from ...exceptions import SegscopeError
+from ...io.files import list_masks
+from ...io.masks import read_mask
+from ...io.results import write_json
 from ...stats import ClassCountState
-from .._common import parse_ignore, ClassesOpt, GtIdsOpt, IgnoreOpt, NumClassesOpt, err_console, existing_dir, out_console, progress, spec_from_options
-from ...errors_base import SegscopeError
+from .._common import (
+    ClassesOpt,
+    GtIdsOpt,
+    IgnoreOpt,
+    NumClassesOpt,
+    err_console,
+    existing_dir,
+    out_console,
+    parse_ignore,
+    progress,
+    spec_from_options,
+)
 
 
 def compute_stats(gts: Path, spec, suffix: str = "", advance=lambda n=1: None, ignore_index=None) -> dict:

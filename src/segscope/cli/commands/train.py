@@ -7,8 +7,16 @@ from typing import Optional
 
 import typer
 
-from ...errors_base import SegscopeError
-from .._common import ClassesOpt, GtIdsOpt, IgnoreOpt, NumClassesOpt, PredIdsOpt, err_console, parse_ignore
+from ...exceptions import SegscopeError
+from .._common import (
+    ClassesOpt,
+    GtIdsOpt,
+    IgnoreOpt,
+    NumClassesOpt,
+    PredIdsOpt,
+    err_console,
+    parse_ignore,
+)
 
 EXAMPLE = """
 Example:
@@ -44,7 +52,13 @@ class TrainDisplay:
 
     def __enter__(self):
         if self.show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -118,7 +132,8 @@ def train(
     from ...baseline import require_torch
 
     require_torch("segscope train")
-    from ...baseline.train import TrainConfig, train as run_training
+    from ...baseline.train import TrainConfig
+    from ...baseline.train import train as run_training
     from ...classes import load_spec
 
     if resume and classes is None and num_classes is None:

@@ -1,7 +1,7 @@
 """The failure-analysis analyzer of ``segscope evaluate`` (analysis name ``errors``).
 
-Per image it runs the exact error breakdown (:mod:`segscope.errors`), the segment analysis
-(:mod:`segscope.segments`) and the annotation checks (:mod:`segscope.annotations`); at the end it
+Per image it runs the exact error breakdown (:mod:`segscope.metrics.breakdown`), the segment analysis
+(:mod:`segscope.metrics.segments`) and the annotation checks (:mod:`segscope.metrics.annotations`); at the end it
 turns the pooled counts into the keys of ``metrics.json`` described in ``docs/failure-analysis.md``
 and writes ``confusion_by_type.npz``, ``confusion_pairs.json``, ``missed_segments.csv``,
 ``invented_segments.csv``, ``per_image_errors.npz`` and (with ``--probs``) ``suspect_labels.csv``.
@@ -12,93 +12,36 @@ from __future__ import annotations
 import csv
 import io as _io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from . import annotations as ann
-from . import recommend as rec
-from . import segments as segs
-from .classes import ClassSpec, validate_exclude
-from .errors import (
-    COUNT_KEYS, ERROR_TYPES, RATIO_KEYS, SLIVER_MAX_WIDTH, _to_codes, analyze_image, band_width, error_means,
+from ...analysis import recommend as rec
+from ...classes import ClassSpec, validate_exclude
+from ...exceptions import SegscopeError
+from ...io.files import AuxIndex
+from ...io.masks import load_probs, read_mask
+from ...io.results import atomic_write, write_json
+from ...metrics import annotations as ann
+from ...metrics import segments as segs
+from ...metrics.breakdown import (
+    COUNT_KEYS,
+    ERROR_TYPES,
+    RATIO_KEYS,
+    SLIVER_MAX_WIDTH,
+    _to_codes,
+    analyze_image,
+    band_width,
+    error_means,
     error_ratios,
 )
-from .errors_base import SegscopeError
-from .io import atomic_write, read_mask, write_json
 
-__all__ = ["ErrorAnalyzer", "AuxIndex", "load_probs"]
+__all__ = [
+    "TOP_PAIRS",
+    "ErrorAnalyzer",
+]
 
 TOP_PAIRS = 50
-STRIP_SUFFIXES = (
-    "_gtFine_instanceIds", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_instanceIds", "_labelIds",
-    "_labelTrainIds", "_probs", "_prob", "_gtFine_color",
-)
-
-
-class AuxIndex:
-    """Find the file of an image id in an auxiliary folder (instances, second GT, probabilities):
-    same relative path and stem, known suffixes (e.g. ``_gtFine_instanceIds``) ignored, or the
-    same stem anywhere in the folder."""
-
-    def __init__(self, folder: str | Path, suffixes: tuple[str, ...], what: str):
-        self.folder = Path(folder)
-        self.what = what
-        if not self.folder.is_dir():
-            raise SegscopeError(f"{what} folder does not exist", self.folder)
-        self.by_key: dict[str, Path] = {}
-        self.by_stem: dict[str, list[Path]] = {}
-        for root, _dirs, files in os.walk(self.folder):
-            for name in sorted(files):
-                f = Path(root) / name
-                if f.suffix.lower() not in suffixes or name.startswith("."):
-                    continue
-                rel = f.relative_to(self.folder).with_suffix("").as_posix()
-                key = _strip(rel)
-                self.by_key.setdefault(key, f)
-                self.by_stem.setdefault(key.rsplit("/", 1)[-1], []).append(f)
-
-    def find(self, image_id: str) -> Path:
-        key = _strip(image_id)
-        if key in self.by_key:
-            return self.by_key[key]
-        stem = key.rsplit("/", 1)[-1]
-        hits = self.by_stem.get(stem, [])
-        if len(hits) == 1:
-            return hits[0]
-        raise SegscopeError(f"no {self.what} file for image {image_id!r}", self.folder)
-
-
-def _strip(key: str) -> str:
-    for s in STRIP_SUFFIXES:
-        if key.endswith(s):
-            return key[: -len(s)]
-    return key
-
-
-def load_probs(path: Path, num_classes: int, shape: tuple[int, int]) -> np.ndarray:
-    """Read a K×H×W probability array from ``.npy`` or ``.npz`` (key ``probs`` or the first)."""
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                key = "probs" if "probs" in data.files else data.files[0]
-                arr = data[key]
-        else:
-            arr = data
-    except Exception as exc:  # numpy raises several types on bad files
-        raise SegscopeError(f"cannot read probabilities: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                            path) from None
-    want = (num_classes, *shape)
-    if arr.shape != want:
-        raise SegscopeError(f"probabilities must have shape K×H×W = {want}, got {arr.shape}", path)
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise SegscopeError(f"probabilities must be floats, got {arr.dtype}", path)
-    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-    if lo < -1e-3 or hi > 1 + 1e-3 or not (math.isfinite(lo) and math.isfinite(hi)):
-        raise SegscopeError(f"probabilities must lie in [0, 1] (softmax, not logits); found {lo:g}..{hi:g}", path)
-    return arr
 
 
 class ErrorAnalyzer:

@@ -26,8 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors_base import SegscopeError
-from .io import atomic_write, write_json
+from ..exceptions import SegscopeError
+from ..io.results import atomic_write, write_json
 
 __all__ = [
     "load_counts",
@@ -130,7 +130,7 @@ def bootstrap_delta(
     n, k = ta.shape
     keep = np.ones(k, dtype=bool)
     keep[list(exclude)] = False
-    from .metrics import nanmean
+    from ..metrics.region import nanmean
 
     iou_a = dataset_iou(ta.sum(0), fa.sum(0), na.sum(0))
     iou_b = dataset_iou(tb.sum(0), fb.sum(0), nb.sum(0))
@@ -192,7 +192,7 @@ def compare_runs(
     on the images both runs evaluated), ``images`` (per-image mIoU of both, sorted by delta) and
     the ``improved`` / ``regressed`` ids (``top`` each).
     """
-    from .report.data import load_results
+    from ..report.data import load_results
 
     ra, rb = load_results(a), load_results(b)
     if ra.names != rb.names:

@@ -11,7 +11,7 @@ Three signals, each counted apart from the model's own errors:
   :data:`SUSPECT_MAX_PROB` is a *suspect label*: the model contradicts it with high confidence.
   Suspects are ranked by that mean (lowest first), then by size.
 - **Slivers** (always): thin boundary-error components along GT edges (at most
-  :data:`segscope.errors.SLIVER_MAX_WIDTH` px thick and no thicker than the band), per image: a
+  :data:`segscope.metrics.breakdown.SLIVER_MAX_WIDTH` px thick and no thicker than the band), per image: a
   signal of jittery annotation rather than a model fault.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import _njit
+from .._lazy import kernels as _lazy_kernels
 
 __all__ = [
     "SUSPECT_MAX_PROB",
@@ -31,33 +31,15 @@ __all__ = [
     "suspect_labels",
 ]
 
+_kernels = _lazy_kernels("segscope.metrics._annotations_kernels")
+
 SUSPECT_MAX_PROB = 0.1
+
+
 SUSPECT_MIN_PIXELS = 8
+
+
 SUSPECT_COLUMNS = ("image", "class", "size", "y0", "x0", "y1", "x1", "label_prob", "model_class", "model_share")
-
-
-@_njit
-def _agreement(p, g, g2, k, out_conf, out_amb):
-    """Inter-annotator confusion (rows GT, columns GT2, both valid) and, on ambiguous pixels (GT
-    valid, GT2 different or ignored), the model's tp / fp / fn per class."""
-    h, w = g.shape
-    for y in range(h):
-        for x in range(w):
-            a = g[y, x]
-            if a < 0:
-                continue
-            b = g2[y, x]
-            if b >= 0:
-                out_conf[a, b] += 1
-            if b == a:
-                continue
-            pv = p[y, x]
-            if pv == a:
-                out_amb[a, 0] += 1
-            else:
-                out_amb[a, 2] += 1
-                if pv >= 0:
-                    out_amb[pv, 1] += 1
 
 
 def agreement_counts(p: np.ndarray, g: np.ndarray, g2: np.ndarray, num_classes: int) -> dict:
@@ -73,7 +55,7 @@ def agreement_counts(p: np.ndarray, g: np.ndarray, g2: np.ndarray, num_classes: 
     k = int(num_classes)
     conf = np.zeros((k, k), np.int64)
     amb = np.zeros((k, 3), np.int64)
-    _agreement(p, g, g2, k, conf, amb)
+    _kernels.agreement(p, g, g2, k, conf, amb)
     return {"conf2": conf, "ambiguous": amb}
 
 
@@ -96,34 +78,12 @@ def agreement_metrics(conf2: np.ndarray, amb: np.ndarray, tp: np.ndarray, fp: np
         }
 
 
-@_njit
-def _prob_sums(seg, n, cls, g, probs, k):
-    h, w = seg.shape
-    own = np.zeros(n, np.float64)
-    votes = np.zeros((n, k), np.int64)
-    for y in range(h):
-        for x in range(w):
-            s = seg[y, x]
-            if s < 0 or g[y, x] < 0:
-                continue
-            own[s] += probs[cls[s], y, x]
-            best = 0
-            bv = probs[0, y, x]
-            for c in range(1, k):
-                v = probs[c, y, x]
-                if v > bv:
-                    bv = v
-                    best = c
-            votes[s, best] += 1
-    return own, votes
-
-
 def segment_probabilities(seg: np.ndarray, n: int, cls: np.ndarray, g: np.ndarray, probs: np.ndarray):
     """Per GT segment: the summed probability of its own label and the argmax votes (n×K).
 
     ``probs``: K×H×W probabilities. One pass over the pixels."""
     k = probs.shape[0]
-    return _prob_sums(seg, int(n), np.asarray(cls, np.int64), g, np.ascontiguousarray(probs), k)
+    return _kernels.prob_sums(seg, int(n), np.asarray(cls, np.int64), g, np.ascontiguousarray(probs), k)
 
 
 def suspect_labels(

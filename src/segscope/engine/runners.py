@@ -24,9 +24,11 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .classes import ClassSpec
-from .evaluate import EvalConfig, Evaluation, ImageContext, ImageResult, analyze_arrays, evaluate_pair, make_analyzers
-from .io import Pair
+from ..classes import ClassSpec
+from ..io.files import Pair
+from .analyzers.base import ImageContext, make_analyzers
+from .config import EvalConfig
+from .evaluation import Evaluation, ImageResult, analyze_arrays, evaluate_pair
 
 __all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up"]
 
@@ -179,7 +181,7 @@ def run_evaluation(
     config = config or EvalConfig()
     ev = Evaluation(spec, config)
     if scheduler:
-        from .distributed import iter_results_dask
+        from .dask import iter_results_dask
 
         results = iter_results_dask(pairs, spec, config, scheduler, jobs)
     else:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from .classes import ClassSpec
-from .errors_base import SegscopeError
-from .evaluate import EvalConfig, ImageResult, evaluate_pair
-from .io import Pair
+from ..classes import ClassSpec
+from ..exceptions import SegscopeError
+from ..io.files import Pair
+from .config import EvalConfig
+from .evaluation import ImageResult, evaluate_pair
 
 __all__ = ["iter_results_dask"]
 
@@ -15,7 +16,7 @@ __all__ = ["iter_results_dask"]
 def iter_results_dask(
     pairs: Sequence[Pair], spec: ClassSpec, config: EvalConfig, scheduler: str, jobs: int | None = None
 ) -> Iterator[ImageResult]:
-    """Map :func:`~segscope.evaluate.evaluate_pair` over a Dask cluster.
+    """Map :func:`~segscope.engine.evaluation.evaluate_pair` over a Dask cluster.
 
     ``scheduler`` is a scheduler address, or ``"dask"`` to start a local cluster of ``jobs``
     single-threaded worker processes. Results are yielded in input order (as the local runners

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors_base import SegscopeError
+from ..exceptions import SegscopeError
 
 __all__ = ["confusion_counts", "confusion_matrix", "ConfusionState"]
 
@@ -156,7 +156,7 @@ class ConfusionState:
     """Mergeable confusion counts: ``update`` per image, ``merge`` by addition, ``matrix`` at the end.
 
     >>> s = ConfusionState(2)
-    >>> s.update(np.array([[0, 1]]), np.array([[0, 0]]))
+    >>> _ = s.update(np.array([[0, 1]]), np.array([[0, 0]]))
     >>> s.matrix.tolist()
     [[1, 1], [0, 0]]
     """

@@ -26,27 +26,33 @@ import math
 
 import numpy as np
 
-from .errors import ImageErrors, _njit
+from .._lazy import kernels as _lazy_kernels
+from .breakdown import ImageErrors
 
 __all__ = [
     "MAX_LISTED",
+    "MISSED_COLUMNS",
+    "INVENTED_COLUMNS",
     "bin_labels",
     "size_bins",
     "instance_segments",
     "image_segments",
     "segment_metrics",
     "iiou",
-    "MISSED_COLUMNS",
-    "INVENTED_COLUMNS",
 ]
+
+_kernels = _lazy_kernels("segscope.metrics._segments_kernels")
 
 # At most this many missed / invented segments of one image are listed (largest first); the
 # counts are always complete.
 MAX_LISTED = 500
 
+
 MISSED_COLUMNS = (
     "image", "class", "size", "relative_size", "y0", "x0", "y1", "x1", "recall", "iou", "predicted_as",
 )
+
+
 INVENTED_COLUMNS = ("image", "class", "size", "relative_size", "y0", "x0", "y1", "x1", "gt_under")
 
 
@@ -73,133 +79,6 @@ def bin_labels(bins) -> list[str]:
 def size_bins(relative_size, bins) -> np.ndarray:
     """Bin index of each relative size (0 .. len(bins))."""
     return np.searchsorted(np.asarray(bins, dtype=np.float64), np.asarray(relative_size, np.float64), side="right")
-
-
-@_njit
-def _bbox_init(box, h, w):
-    for i in range(box.shape[0]):
-        box[i, 0] = h
-        box[i, 1] = w
-        box[i, 2] = 0
-        box[i, 3] = 0
-
-
-@_njit
-def _bbox_add(box, i, y, x0, x1):
-    if y < box[i, 0]:
-        box[i, 0] = y
-    if x0 < box[i, 1]:
-        box[i, 1] = x0
-    if y + 1 > box[i, 2]:
-        box[i, 2] = y + 1
-    if x1 + 1 > box[i, 3]:
-        box[i, 3] = x1 + 1
-
-
-@_njit
-def _segment_pass(seg, n, cls, lp, n_p, pcls, p, g):
-    """One pass over the label images, run by run: per GT segment and per predicted component,
-    valid pixels, TP pixels (on its class in the other map) and bbox [y0, x0, y1, x1) of the valid
-    pixels; and the (segment, predicted component) pairs that share a TP pixel (deduplicated
-    along rows)."""
-    h, w = seg.shape
-    size = np.zeros(n, np.int64)
-    tp = np.zeros(n, np.int64)
-    box = np.empty((n, 4), np.int64)
-    psize = np.zeros(n_p, np.int64)
-    ptp = np.zeros(n_p, np.int64)
-    pbox = np.empty((n_p, 4), np.int64)
-    _bbox_init(box, h, w)
-    _bbox_init(pbox, h, w)
-    cap = 1024
-    links = np.empty((2, cap), np.int64)
-    nl = 0
-    last_s = -1
-    last_q = -1
-    for y in range(h):
-        x = 0
-        while x < w:  # GT segments
-            s = seg[y, x]
-            x0 = x
-            while x < w and seg[y, x] == s:
-                x += 1
-            if s < 0:
-                continue
-            c = cls[s]
-            cnt = 0
-            t = 0
-            first = -1
-            last = -1
-            for xx in range(x0, x):
-                if g[y, xx] < 0:
-                    continue
-                cnt += 1
-                if first < 0:
-                    first = xx
-                last = xx
-                if p[y, xx] == c:
-                    t += 1
-                    q = lp[y, xx]
-                    if s != last_s or q != last_q:
-                        last_s = s
-                        last_q = q
-                        if nl == cap:
-                            cap *= 2
-                            bigger = np.empty((2, cap), np.int64)
-                            bigger[:, :nl] = links[:, :nl]
-                            links = bigger
-                        links[0, nl] = s
-                        links[1, nl] = q
-                        nl += 1
-            if cnt:
-                size[s] += cnt
-                tp[s] += t
-                _bbox_add(box, s, y, first, last)
-        x = 0
-        while x < w:  # predicted components
-            q = lp[y, x]
-            x0 = x
-            while x < w and lp[y, x] == q:
-                x += 1
-            if q < 0:
-                continue
-            c = pcls[q]
-            cnt = 0
-            t = 0
-            first = -1
-            last = -1
-            for xx in range(x0, x):
-                gv = g[y, xx]
-                if gv < 0:
-                    continue
-                cnt += 1
-                if first < 0:
-                    first = xx
-                last = xx
-                if gv == c:
-                    t += 1
-            if cnt:
-                psize[q] += cnt
-                ptp[q] += t
-                _bbox_add(pbox, q, y, first, last)
-    return size, tp, box, psize, ptp, pbox, links[:, :nl]
-
-
-@_njit
-def _label_hist(labels, sel, boxes, values, nv, g):
-    """Histogram of ``values`` (-1 -> the last bin) over the valid pixels of each selected label,
-    visiting only its bbox."""
-    m = sel.size
-    out = np.zeros((m, nv), np.int64)
-    for r in range(m):
-        li = sel[r]
-        for y in range(boxes[li, 0], boxes[li, 2]):
-            for x in range(boxes[li, 1], boxes[li, 3]):
-                if labels[y, x] != li or g[y, x] < 0:
-                    continue
-                v = values[y, x]
-                out[r, v if v >= 0 else nv - 1] += 1
-    return out
 
 
 def instance_segments(instances: np.ndarray, class_of_label, res: ImageErrors):
@@ -255,7 +134,7 @@ def image_segments(
     lp = res.pred_labels
     n_p = res.pred_components["n"]
     pcls = res.pred_components["cls"]
-    size, tp, box, psize, ptp, pbox, links = _segment_pass(seg, n, cls, lp, n_p, pcls, p, g)
+    size, tp, box, psize, ptp, pbox, links = _kernels.segment_pass(seg, n, cls, lp, n_p, pcls, p, g)
     pfp = psize - ptp
     union = size.copy()
     if links.shape[1]:
@@ -286,7 +165,7 @@ def image_segments(
     mi = mi[np.argsort(-size[mi], kind="stable")][:MAX_LISTED]
     missed_rows = []
     if mi.size:
-        hist = _label_hist(seg, mi, box, p, k + 1, g)
+        hist = _kernels.label_hist(seg, mi, box, p, k + 1, g)
         for r, s in enumerate(mi.tolist()):
             hrow = hist[r].copy()
             hrow[cls[s]] = -1
@@ -305,7 +184,7 @@ def image_segments(
     ii = ii[np.argsort(-psize[ii], kind="stable")][:MAX_LISTED]
     invented_rows = []
     if ii.size:
-        hist = _label_hist(lp, ii, pbox, g, k + 1, g)
+        hist = _kernels.label_hist(lp, ii, pbox, g, k + 1, g)
         for r, q in enumerate(ii.tolist()):
             under = int(np.argmax(hist[r, :k])) if hist[r, :k].any() else -1
             invented_rows.append((

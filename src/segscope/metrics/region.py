@@ -52,7 +52,7 @@ def class_counts_from_confusion(counts: np.ndarray) -> dict[str, np.ndarray]:
     """tp, fp, fn, gt and pred pixel counts per class.
 
     ``counts`` is either a K×K matrix or the ``(K+1)×(K+2)`` extended counts of
-    :func:`segscope.confusion.confusion_counts` (valid pixels predicted as no class count as fn).
+    :func:`segscope.metrics.confusion.confusion_counts` (valid pixels predicted as no class count as fn).
     """
     counts = np.asarray(counts, dtype=np.int64)
     if counts.shape[0] == counts.shape[1]:

@@ -16,83 +16,32 @@ An analyzer is a class with ``name``, ``__init__(spec, config)``, ``image(pred, 
 from __future__ import annotations
 
 import csv
-import importlib
 import io as _io
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-from . import __version__
-from .classes import ClassSpec, validate_exclude
-from .confusion import confusion_counts
-from .errors_base import SegscopeError
-from .io import Pair, atomic_write, read_mask, write_json
-from .metrics import image_miou, nanmean, per_class_metrics, summary_metrics
+from .._version import __version__
+from ..classes import ClassSpec
+from ..exceptions import SegscopeError
+from ..io.files import Pair
+from ..io.masks import read_mask
+from ..io.results import atomic_write, write_json
+from .analyzers.base import ImageContext, make_analyzers
+from .config import EvalConfig
 
-__all__ = ["EvalConfig", "Evaluation", "ImageContext", "evaluate_pair", "merge_states", "ANALYZERS"]
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Every policy of a run; recorded in ``metrics.json`` under ``config``."""
-
-    exclude: tuple[str, ...] = ()
-    allow_unknown_pred: bool = False
-    analyses: tuple[str, ...] = ("boundary", "errors")
-    worst_k: int = 10
-    # boundary metrics
-    boundary_ratio: float = 0.02
-    boundary_px: int | None = None
-    bf_ratio: float = 0.0075
-    trimap: tuple[int, ...] = (1, 2, 4, 8, 16)
-    # failure analysis
-    error_band_ratio: float = 0.01
-    error_band_px: int | None = None
-    segment_bins: tuple[float, ...] = (0.001, 0.01)
-    miss_threshold: float = 0.5
-    instances_dir: str | None = None
-    gt2_dir: str | None = None
-    probs_dir: str | None = None
-    images_dir: str | None = None
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass
-class ImageContext:
-    """What an analyzer may know about the image besides its two masks."""
-
-    image_id: str
-    spec: ClassSpec
-    config: EvalConfig
-    pred_path: Path | None = None
-    gt_path: Path | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-# name -> "module:Class"; core always runs, the others when named in EvalConfig.analyses
-ANALYZERS: dict[str, str] = {
-    "core": "segscope.evaluate:CoreAnalyzer",
-    "errors": "segscope.failure:ErrorAnalyzer",
-    "boundary": "segscope.boundary:BoundaryAnalyzer",
-}
-
-
-def _load_analyzer(name: str):
-    target = ANALYZERS.get(name)
-    if target is None:
-        raise SegscopeError(f"unknown analysis {name!r}; available: {', '.join(sorted(ANALYZERS))}")
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)
-
-
-def make_analyzers(spec: ClassSpec, config: EvalConfig) -> list:
-    names = ["core"] + [a for a in config.analyses if a != "core" and a in ANALYZERS]
-    return [_load_analyzer(n)(spec, config) for n in names]
+__all__ = [
+    "merge_states",
+    "ImageResult",
+    "analyze_arrays",
+    "evaluate_pair",
+    "Evaluation",
+    "write_per_image_csv",
+    "evaluate_arrays",
+]
 
 
 def merge_states(a: dict, b: dict) -> dict:
@@ -108,140 +57,6 @@ def merge_states(a: dict, b: dict) -> dict:
         else:
             a[key] = a[key] + value
     return a
-
-
-# ---------------------------------------------------------------------- the core analyzer
-class CoreAnalyzer:
-    """Confusion counts and the region metrics of ``segscope.metrics``."""
-
-    name = "core"
-
-    def __init__(self, spec: ClassSpec, config: EvalConfig):
-        self.spec = spec
-        self.config = config
-        self.exclude = validate_exclude(spec, config.exclude)
-
-    def image(self, pred: np.ndarray, gt: np.ndarray, ctx: ImageContext) -> tuple[dict, dict]:
-        spec = self.spec
-        k = spec.num_classes
-        ext = confusion_counts(pred, gt, k, spec.index_ignore)
-        self._check(ext, pred, gt, ctx)
-        pc = per_class_metrics(ext)
-        valid = int(pc["gt_pixels"].sum())
-        row: dict[str, Any] = {
-            "image": ctx.image_id,
-            "height": int(gt.shape[0]),
-            "width": int(gt.shape[1]) if gt.ndim > 1 else 1,
-            "valid_pixels": valid,
-            "pixel_accuracy": float(pc["tp"].sum() / valid) if valid else float("nan"),
-            "miou": image_miou(ext, self.exclude),
-        }
-        for name, value in zip(spec.names, pc["iou"]):
-            row[f"iou_{name}"] = float(value)
-        state = {
-            "counts": ext,
-            "image_tp": [pc["tp"]],
-            "image_fp": [pc["fp"]],
-            "image_fn": [pc["fn"]],
-            "image_ids": [ctx.image_id],
-        }
-        return state, row
-
-    def _check(self, ext: np.ndarray, pred, gt, ctx: ImageContext) -> None:
-        k = self.spec.num_classes
-        if ext[k].sum():
-            raw = read_mask(ctx.gt_path, self.spec) if ctx.gt_path else gt
-            raise SegscopeError(
-                f"GT has ids not in the class spec: {self.spec.describe_unknown(raw, 'gt')}",
-                ctx.gt_path or ctx.image_id,
-            )
-        if ext[:k, k + 1].sum() and not self.config.allow_unknown_pred:
-            raw = read_mask(ctx.pred_path, self.spec, "pred") if ctx.pred_path else pred
-            hint = ""
-            if self.spec.name.startswith("cityscapes") and self.spec.pred_map is None:
-                hint = " (predictions in labelIds? pass --pred-ids label)"
-            raise SegscopeError(
-                f"prediction has ids not in the class spec at valid pixels: "
-                f"{self.spec.describe_unknown(raw, 'pred')}{hint}; --allow-unknown-pred counts them as misses",
-                ctx.pred_path or ctx.image_id,
-            )
-
-    def finalize(self, state: dict, metrics: dict, rows: list[dict]) -> None:
-        spec = self.spec
-        counts = state["counts"]
-        pc = per_class_metrics(counts)
-        summary = summary_metrics(counts, self.exclude)
-        total_gt = pc["gt_pixels"].sum()
-        per_class = {}
-        for i, name in enumerate(spec.names):
-            per_class[name] = {
-                "id": spec.ids[i],
-                "iou": _num(pc["iou"][i]),
-                "dice": _num(pc["dice"][i]),
-                "precision": _num(pc["precision"][i]),
-                "recall": _num(pc["recall"][i]),
-                "accuracy": _num(pc["accuracy"][i]),
-                "gt_pixels": int(pc["gt_pixels"][i]),
-                "pred_pixels": int(pc["pred_pixels"][i]),
-                "gt_share": float(pc["gt_pixels"][i] / total_gt) if total_gt else 0.0,
-                "tp": int(pc["tp"][i]),
-                "fp": int(pc["fp"][i]),
-                "fn": int(pc["fn"][i]),
-                "present": bool(pc["present"][i]),
-                "excluded": i in self.exclude,
-            }
-        image_mious = [r["miou"] for r in rows]
-        ranked = sorted(
-            (r for r in rows if isinstance(r["miou"], float) and math.isfinite(r["miou"])),
-            key=lambda r: (r["miou"], r["image"]),
-        )
-        k = spec.num_classes
-        metrics.update(
-            {
-                "pixel_accuracy": summary["pixel_accuracy"],
-                "mean_accuracy": summary["mean_accuracy"],
-                "miou": summary["miou"],
-                "mdice": summary["mdice"],
-                "fwiou": summary["fwiou"],
-                "miou_image": nanmean(image_mious),
-                "valid_pixels": int(total_gt),
-                "unmatched_pred_pixels": int(counts[:k, k:].sum()),
-                "absent_classes": [n for n, p in zip(spec.names, pc["present"]) if not p],
-                "excluded_classes": [spec.names[i] for i in self.exclude],
-                "worst_images": [
-                    {"image": r["image"], "miou": r["miou"], "pixel_accuracy": r["pixel_accuracy"]}
-                    for r in ranked[: self.config.worst_k]
-                ],
-                "per_class": per_class,
-                "confusion_matrix": counts[:k, :k].tolist(),
-            }
-        )
-
-    def write(self, state: dict, metrics: dict, out_dir: Path) -> None:
-        names = list(self.spec.names)
-        counts = state["counts"]
-        k = len(names)
-        buf = _io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["gt\\pred"] + names)
-        for name, row in zip(names, counts[:k, :k].tolist()):
-            w.writerow([name] + row)
-        with atomic_write(out_dir / "confusion_matrix.csv", "w", encoding="utf-8") as fh:
-            fh.write(buf.getvalue())
-        arrays = {
-            "image_ids": np.array(state["image_ids"], dtype=str),
-            "tp": np.array(state["image_tp"], dtype=np.int64).reshape(-1, k),
-            "fp": np.array(state["image_fp"], dtype=np.int64).reshape(-1, k),
-            "fn": np.array(state["image_fn"], dtype=np.int64).reshape(-1, k),
-            "classes": np.array(names, dtype=str),
-        }
-        with atomic_write(out_dir / "per_image_counts.npz", "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------- per-image work

@@ -1,37 +1,26 @@
-"""Reading and writing masks, pairing prediction and GT files, and writing outputs safely."""
+"""Reading and writing masks and images; colour masks decode to the role's id space."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import tempfile
-import warnings
-from dataclasses import dataclass
+import math
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
-from .classes import ClassSpec
-from .errors_base import SegscopeError
+from ..classes import ClassSpec
+from ..exceptions import SegscopeError
+from .results import atomic_write
 
 __all__ = [
-    "MASK_SUFFIXES",
+    "rgb_to_ids",
     "read_mask",
+    "read_npy_mask",
     "read_image",
     "write_mask",
-    "rgb_to_ids",
-    "list_masks",
-    "pair_masks",
-    "Pair",
-    "atomic_write",
-    "write_json",
+    "load_probs",
 ]
-
-MASK_SUFFIXES = (".png", ".npy", ".bmp", ".tif", ".tiff")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 # PIL refuses huge images by default; masks of real datasets can be large but are trusted files.
 Image.MAX_IMAGE_PIXELS = None
@@ -189,165 +178,27 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-# ---------------------------------------------------------------------- pairing
-def _stem(path: Path, suffix: str) -> str:
-    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-    if suffix and stem.endswith(suffix):
-        stem = stem[: -len(suffix)]
-    return stem
 
 
-def list_masks(
-    folder: str | Path, suffix: str = "", recursive: bool = True,
-    extensions: Sequence[str] = MASK_SUFFIXES, what: str = "mask files",
-) -> dict[str, Path]:
-    """Map image id -> file for the files under ``folder`` whose extension is in ``extensions``.
-
-    The id is the path relative to ``folder`` without its extension and without ``suffix``
-    (e.g. ``_gtFine_labelIds``). Nested folders are searched (Cityscapes keeps one per city).
-    """
-    folder = Path(folder)
-    if not folder.exists():
-        raise SegscopeError("no such folder", folder)
-    if not folder.is_dir():
-        raise SegscopeError("not a folder", folder)
-    files = folder.rglob("*") if recursive else folder.iterdir()
-    found: dict[str, Path] = {}
-    for f in sorted(files):
-        if not f.is_file() or f.suffix.lower() not in extensions or f.name.startswith("."):
-            continue
-        if suffix and not _stem(f, "").endswith(suffix):
-            continue
-        rel = f.relative_to(folder)
-        key = str(rel.parent / _stem(f, suffix)) if rel.parent != Path(".") else _stem(f, suffix)
-        key = key.replace(os.sep, "/")
-        if key in found:
-            raise SegscopeError(f"two {what} share the id {key!r}: {found[key].name} and {f.name}", folder)
-        found[key] = f
-    if not found:
-        ending = f" ending in {suffix!r}" if suffix else ""
-        raise SegscopeError(f"no {what}{ending} ({', '.join(extensions)}) found", folder)
-    return found
-
-
-def list_images(folder: str | Path, suffix: str = "") -> dict[str, Path]:
-    """Map image id -> file for the images under ``folder``, named like :func:`list_masks`."""
-    return list_masks(folder, suffix, extensions=IMAGE_SUFFIXES, what="images")
-
-
-@dataclass(frozen=True)
-class Pair:
-    image_id: str
-    pred: Path
-    gt: Path
-
-
-def _flatten_keys(pred: dict[str, Path], gt: dict[str, Path]) -> tuple[dict[str, Path], dict[str, Path]]:
-    """When the two folders are nested differently, fall back to pairing by file stem alone."""
-    if set(pred) & set(gt):
-        return pred, gt
-    flat_p = {k.rsplit("/", 1)[-1]: v for k, v in pred.items()}
-    flat_g = {k.rsplit("/", 1)[-1]: v for k, v in gt.items()}
-    if len(flat_p) == len(pred) and len(flat_g) == len(gt):
-        return flat_p, flat_g
-    return pred, gt
-
-
-def pair_masks(
-    pred_dir: str | Path,
-    gt_dir: str | Path,
-    pred_suffix: str = "",
-    gt_suffix: str = "",
-    allow_missing: bool = False,
-) -> list[Pair]:
-    """Pair prediction and GT files by id (relative path and stem, suffixes stripped).
-
-    Every GT needs a prediction: missing ones are an error naming them (unless ``allow_missing``,
-    which evaluates the pairs that exist). Predictions with no GT are an error too.
-    """
-    pred = list_masks(pred_dir, pred_suffix)
-    gt = list_masks(gt_dir, gt_suffix)
-    pred, gt = _flatten_keys(pred, gt)
-    missing = sorted(set(gt) - set(pred))
-    extra = sorted(set(pred) - set(gt))
-    common = sorted(set(gt) & set(pred))
-    if not common:
-        raise SegscopeError(
-            f"no prediction matches a GT file by name (e.g. GT {next(iter(gt))!r}, "
-            f"prediction {next(iter(pred))!r}); use --pred-suffix/--gt-suffix to strip suffixes",
-            pred_dir,
-        )
-    if (missing or extra) and not allow_missing:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} GT file(s) have no prediction: {_some(missing)}")
-        if extra:
-            parts.append(f"{len(extra)} prediction(s) have no GT: {_some(extra)}")
-        raise SegscopeError("; ".join(parts) + " (--allow-missing evaluates the pairs that exist)", pred_dir)
-    if missing or extra:
-        warnings.warn(
-            f"{len(missing)} GT file(s) without prediction and {len(extra)} prediction(s) without GT "
-            f"were skipped", stacklevel=2
-        )
-    return [Pair(k, pred[k], gt[k]) for k in common]
-
-
-def _some(names: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-# ---------------------------------------------------------------------- safe output
-@contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator:
-    """Open a temporary file beside ``path`` and move it into place only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def load_probs(path: Path, num_classes: int, shape: tuple[int, int]) -> np.ndarray:
+    """Read a K×H×W probability array from ``.npy`` or ``.npz`` (key ``probs`` or the first)."""
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs follow the umask
-        with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return None if not np.isfinite(obj) else float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def clean_json(value):
-    """Replace NaN/inf floats by None recursively (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: clean_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_json(v) for v in value]
-    return value
-
-
-def write_json(path: str | Path, data) -> None:
-    """Write JSON atomically, with NaN written as null."""
-    with atomic_write(path, "w", encoding="utf-8") as fh:
-        json.dump(clean_json(data), fh, indent=2, default=_json_default, allow_nan=False)
-        fh.write("\n")
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                key = "probs" if "probs" in data.files else data.files[0]
+                arr = data[key]
+        else:
+            arr = data
+    except Exception as exc:  # numpy raises several types on bad files
+        raise SegscopeError(f"cannot read probabilities: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                            path) from None
+    want = (num_classes, *shape)
+    if arr.shape != want:
+        raise SegscopeError(f"probabilities must have shape K×H×W = {want}, got {arr.shape}", path)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise SegscopeError(f"probabilities must be floats, got {arr.dtype}", path)
+    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+    if lo < -1e-3 or hi > 1 + 1e-3 or not (math.isfinite(lo) and math.isfinite(hi)):
+        raise SegscopeError(f"probabilities must lie in [0, 1] (softmax, not logits); found {lo:g}..{hi:g}", path)
+    return arr

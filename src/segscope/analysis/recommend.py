@@ -4,7 +4,7 @@ the rule behind each, and failure cases ranked per image by their dominant error
 Gains are computed from counts, not guessed. A *scenario* repairs a set of error pixels (their
 prediction set to the GT class); per class, ``TP' = TP + repaired pixels of that GT class``,
 ``FN' = FN − the same``, ``FP' = FP − repaired pixels predicted as that class``, and IoU' =
-TP' / (TP' + FP' + FN'). The scenarios (see :data:`segscope.errors.FIX_SCENARIOS`):
+TP' / (TP' + FP' + FN'). The scenarios (see :data:`segscope.metrics.breakdown.FIX_SCENARIOS`):
 
 - ``boundary``: every pixel that is a boundary error of its GT or of its predicted class;
 - ``extent``: the same for extent errors;
@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .errors import ERROR_TYPES, FIX_SCENARIOS
+from ..metrics.breakdown import ERROR_TYPES, FIX_SCENARIOS
 
 __all__ = [
     "iou_from",
@@ -231,7 +231,7 @@ def recommend(
     """A short ranked list of recommendations, each with the rule that produced it.
 
     ``counts``: pooled (K, 7) error counts; ``gains``: :func:`scenario_gains` output; ``pairs``:
-    :func:`top_confusions` output; ``seg``: :func:`segscope.segments.segment_metrics` output.
+    :func:`top_confusions` output; ``seg``: :func:`segscope.metrics.segments.segment_metrics` output.
     Ranked by the exact mIoU gain of the repair behind each; at most ``limit`` of them, followed
     by the annotation notes (which have no model gain).
     """

@@ -1,4 +1,4 @@
-"""Compiled loops behind :mod:`segscope.confusion` (imported on first use, so that
+"""Compiled loops behind :mod:`segscope.metrics.confusion` (imported on first use, so that
 ``import segscope`` does not pay for importing numba).
 
 Two kernels, both single-threaded and cached on disk (``cache=True``):
@@ -21,10 +21,9 @@ Two kernels, both single-threaded and cached on disk (``cache=True``):
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-_njit = numba.njit(cache=True, nogil=True, boundscheck=False)
+from .._jit import njit
 
 # Sub-histogram stride: 65536 cells plus a few cache lines, so that the two tables' cells never
 # sit a multiple of 4 KiB apart (which would make loads wait on unrelated stores).
@@ -35,7 +34,7 @@ _HI = np.uint64(0xFF00FF00FF00FF00)
 _M16 = np.uint64(0xFFFF)
 
 
-@_njit
+@njit
 def count_u8(gw, pw, g8, p8, start, stop, hist):
     """Histogram of ``g << 8 | p`` over words ``start..stop`` of the uint64 views ``gw``/``pw``
     (``g8``/``p8``: the same memory as bytes) into ``hist`` (2 × ``HIST_STRIDE`` uint32 cells)."""
@@ -80,14 +79,14 @@ def count_u8(gw, pw, g8, p8, start, stop, hist):
     hist[(pg << np.uint64(8)) | pp] += run
 
 
-@_njit
+@njit
 def count_u8_tail(g8, p8, start, hist):
     """Pixels ``start..`` (fewer than eight) one by one into ``hist``."""
     for i in range(start, g8.size):
         hist[(np.intp(g8[i]) << 8) | np.intp(p8[i])] += 1
 
 
-@_njit
+@njit
 def fold_u8(hist, k, ignore, has_ignore, out):
     """Add the 256×256 byte-pair histogram (two sub-tables) into the extended counts ``out``."""
     for g in range(256):
@@ -114,7 +113,7 @@ def fold_u8(hist, k, ignore, has_ignore, out):
             out[gi, pj] += c
 
 
-@_njit
+@njit
 def _flush(g, p, run, k, ignore, has_ignore, out):
     if has_ignore and g == ignore:
         return
@@ -128,7 +127,7 @@ def _flush(g, p, run, k, ignore, has_ignore, out):
     out[gi, pj] += run
 
 
-@_njit
+@njit
 def count_words(gw, pw, g, p, per_word, k, ignore, has_ignore, out):
     """Extended counts of masks ``g``/``p`` (one dtype, ``per_word`` elements per 64-bit word;
     ``gw``/``pw`` are their uint64 views of the first ``per_word * gw.size`` elements)."""
@@ -180,7 +179,7 @@ def count_words(gw, pw, g, p, per_word, k, ignore, has_ignore, out):
     _flush(prev_g, prev_p, run, k, ignore, has_ignore, out)
 
 
-@_njit
+@njit
 def count_wide(g, p, k, ignore, gbuf, pbuf, gbw, pbw, hist):
     """Masks of a wider dtype, 1 <= K <= 254: each chunk is recoded to bytes (class ids stay, the
     ignore label becomes 255 unless it is a class id, anything else 254) and counted by

@@ -1,0 +1,183 @@
+"""The boundary analyzer of ``segscope evaluate``: Boundary IoU, boundary F-score and trimap IoU per run."""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+
+import numpy as np
+
+from ..._lazy import kernels as _lazy_kernels
+from ...metrics.boundary import (
+    BAND_WARN_SHARE,
+    BF_SCALE,
+    BoundaryWidthWarning,
+    _as_labels,
+    _bf_from_counts,
+    _boundary_counts_raw,
+    _half_widths,
+    _trimap_summary,
+    _widths,
+    bf_tolerance,
+    boundary_width,
+)
+from ...metrics.region import nanmean
+
+__all__ = [
+    "BoundaryAnalyzer",
+]
+
+_kernels = _lazy_kernels("segscope.metrics._boundary_kernels")
+
+# ====================================================================== the analyzer
+class BoundaryAnalyzer:
+    """Boundary IoU, boundary F-score and trimap metrics as an analysis of ``segscope evaluate``.
+
+    State (additive integers): per-class band intersections and unions, band and valid pixel
+    totals, the band widths and tolerances used (``{value: images}``), per-class sums of the
+    per-image boundary F-scores (fixed point, units of 2**-40, so that any merge order gives the
+    same number) with the number of images where each is defined, and the trimap confusion
+    counts per width.
+
+    Examples
+    --------
+    >>> from segscope import Evaluation, EvalConfig
+    >>> ev = Evaluation(2, EvalConfig(analyses=("boundary",), boundary_px=1, trimap=(1,)))
+    >>> _ = ev.update([[0, 1, 1, 1]] * 4, [[0, 0, 1, 1]] * 4)
+    >>> m = ev.compute()
+    >>> m["per_class"]["1"]["boundary_iou"], m["mboundary_iou"]
+    (0.5, 0.5)
+    """
+
+    name = "boundary"
+
+    def __init__(self, spec, config):
+        from ...classes import validate_exclude
+
+        self.spec = spec
+        self.config = config
+        self.k = spec.num_classes
+        self.exclude = validate_exclude(spec, config.exclude)
+        self.widths = _widths(config.trimap) if config.trimap else np.zeros(0, np.int64)
+        self._half_cache: dict[float, np.ndarray] = {}
+        self._local = threading.local()  # per-thread scratch masks, reused image after image
+        boundary_width((1, 1), config.boundary_ratio, config.boundary_px)  # validate early
+        bf_tolerance((1, 1), config.bf_ratio)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def _half(self, theta: float) -> np.ndarray:
+        half = self._half_cache.get(theta)
+        if half is None:
+            half = self._half_cache[theta] = _half_widths(theta)
+        return half
+
+    def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict]:
+        k = self.k
+        pred = _as_labels(pred, "pred")
+        gt = _as_labels(gt, "gt")
+        d = boundary_width(gt.shape, self.config.boundary_ratio, self.config.boundary_px)
+        theta = bf_tolerance(gt.shape, self.config.bf_ratio)
+        inter = np.zeros(k, np.int64)
+        gband = np.zeros(k, np.int64)
+        pband = np.zeros(k, np.int64)
+        valid = np.zeros(1, np.int64)
+        bf = np.zeros((k, 4), np.int64)
+        nw = len(self.widths)
+        tri = np.zeros((nw + 1, k + 1, k + 2), np.int64)
+        if gt.size:
+            scratch = getattr(self._local, "masks", None)
+            if scratch is None or scratch[0].shape != gt.shape:
+                scratch = self._local.masks = tuple(np.empty(gt.shape, np.uint8) for _ in range(3))
+            _boundary_counts_raw(pred, gt, k, d, inter, gband, pband, valid, scratch)
+            _kernels.bf_kernel(pred, gt, k, self._half(theta), theta, bf)
+            if nw:
+                _kernels.trimap_kernel(pred, gt, k, self.widths * self.widths, tri)
+        union = gband + pband - inter
+        bf_image = _bf_from_counts(bf)
+        defined = np.isfinite(bf_image)
+        # image level: classes present in this image's GT, as for the image mIoU
+        keep = gband > 0  # a class present in the GT always has a non-empty band
+        keep[list(self.exclude)] = False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            biou = np.where(union > 0, inter / np.maximum(union, 1), np.nan)
+        bf_keep = np.ones(k, bool)
+        bf_keep[list(self.exclude)] = False
+        row = {
+            "boundary_px": d,
+            "boundary_miou": nanmean(biou, keep),
+            "mbf_score": nanmean(bf_image, bf_keep),
+        }
+        state = {
+            "inter": inter,
+            "union": union,
+            "band_pixels": int(gband.sum()),
+            "valid_pixels": int(valid[0]),
+            "px_used": {str(d): 1},
+            "theta_used": {repr(round(theta, 4)): 1},
+            "bf_sum": np.where(defined, np.rint(np.where(defined, bf_image, 0) * BF_SCALE), 0).astype(np.int64),
+            "bf_count": defined.astype(np.int64),
+            "trimap": np.cumsum(tri[:-1], axis=0) if nw else tri[:0],
+        }
+        return state, row
+
+    def finalize(self, state: dict, metrics: dict, rows: list[dict]) -> None:
+        k = self.k
+        names = self.spec.names
+        inter = np.asarray(state["inter"], np.int64)
+        union = np.asarray(state["union"], np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            biou = np.where(union > 0, inter / np.maximum(union, 1), np.nan)
+        # boundary F-score: mean over the images where it is defined (fixed-point sums: exact
+        # integer addition, so any merge order gives the same number)
+        count = np.asarray(state["bf_count"], np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bf = np.where(count > 0, np.asarray(state["bf_sum"], np.float64) / BF_SCALE / np.maximum(count, 1), np.nan)
+        per_class = metrics.setdefault("per_class", {n: {} for n in names})
+        keep = np.ones(k, bool)
+        keep[list(self.exclude)] = False
+        for i, name in enumerate(names):
+            entry = per_class.setdefault(name, {})
+            b = _num(biou[i])
+            iou = entry.get("iou")
+            entry["boundary_iou"] = b
+            entry["min_iou_boundary_iou"] = None if b is None or iou is None else min(iou, b)
+            entry["bf_score"] = _num(bf[i])
+            entry["boundary_intersection"] = int(inter[i])
+            entry["boundary_union"] = int(union[i])
+        share = state["band_pixels"] / state["valid_pixels"] if state["valid_pixels"] else float("nan")
+        metrics["mboundary_iou"] = _num(nanmean(biou, keep))
+        metrics["mbf_score"] = _num(nanmean(bf, keep))
+        metrics["boundary_band_share"] = _num(share)
+        trimap = {}
+        counts = np.asarray(state["trimap"], np.int64)
+        for w, ext in zip(self.widths.tolist(), counts):
+            s = _trimap_summary(ext, self.exclude)
+            trimap[str(w)] = {"miou": _num(s["miou"]), "pixel_accuracy": _num(s["pixel_accuracy"]),
+                              "pixels": s["pixels"]}
+        metrics["trimap"] = trimap
+        config = metrics.setdefault("config", {})
+        config["boundary_px_used"] = sorted(int(v) for v in state["px_used"])
+        config["bf_tolerance_px_used"] = sorted(float(v) for v in state["theta_used"])
+        config["trimap"] = self.widths.tolist()
+        if math.isfinite(share) and share > BAND_WARN_SHARE:
+            warnings.warn(
+                f"the boundary band covers {100 * share:.0f}% of the labelled pixels, so Boundary IoU is "
+                f"close to plain IoU; use a smaller --boundary-ratio (e.g. 0.005 for Cityscapes-sized "
+                f"images) or --boundary-px",
+                BoundaryWidthWarning,
+                stacklevel=2,
+            )
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None

@@ -1,0 +1,546 @@
+"""Compiled loops behind :mod:`segscope.metrics.breakdown` (imported on first use)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import njit
+
+
+# ---------------------------------------------------------------------- numba kernels
+@njit
+def codes(pred, gt, k, ignore, p_out, g_out):
+    """Class codes: 0..k-1, or -1 (GT: ignore; prediction: no class). Returns unknown counts."""
+    bad_g = 0
+    bad_p = 0
+    for i in range(pred.size):
+        gv = np.int64(gt[i])
+        pv = np.int64(pred[i])
+        if gv >= 0 and gv < k and gv != ignore:
+            g_out[i] = gv
+        else:
+            g_out[i] = -1
+            if gv != ignore:
+                bad_g += 1
+        if pv >= 0 and pv < k and pv != ignore:
+            p_out[i] = pv
+        else:
+            p_out[i] = -1
+            if pv != ignore:
+                bad_p += 1
+    return bad_g, bad_p
+
+
+@njit
+def find(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@njit
+def union(parent, a, b):
+    ra = find(parent, a)
+    rb = find(parent, b)
+    if ra < rb:
+        parent[rb] = ra
+    elif rb < ra:
+        parent[ra] = rb
+
+
+@njit
+def label(v, labels):
+    """8-connected components of equal non-negative values (run-based union-find).
+
+    Writes component ids 0..n-1 (raster order of first pixel) or -1 into ``labels``; returns n
+    and the value (class) of every component."""
+    h, w = v.shape
+    nruns = 0
+    for y in range(h):
+        x = 0
+        while x < w:
+            c = v[y, x]
+            while x < w and v[y, x] == c:
+                x += 1
+            if c >= 0:
+                nruns += 1
+    rs = np.empty(nruns, np.int64)
+    re = np.empty(nruns, np.int64)
+    rv = np.empty(nruns, np.int64)
+    rowptr = np.empty(h + 1, np.int64)
+    n = 0
+    for y in range(h):
+        rowptr[y] = n
+        x = 0
+        while x < w:
+            c = v[y, x]
+            x0 = x
+            while x < w and v[y, x] == c:
+                x += 1
+            if c >= 0:
+                rs[n] = x0
+                re[n] = x - 1
+                rv[n] = c
+                n += 1
+    rowptr[h] = n
+    parent = np.arange(nruns)
+    for y in range(1, h):
+        j = rowptr[y - 1]
+        jend = rowptr[y]
+        for i in range(rowptr[y], rowptr[y + 1]):
+            s = rs[i]
+            e = re[i]
+            while j < jend and re[j] < s - 1:
+                j += 1
+            kk = j
+            while kk < jend and rs[kk] <= e + 1:
+                if rv[kk] == rv[i]:
+                    union(parent, kk, i)
+                kk += 1
+    lab = np.empty(nruns, np.int64)
+    val = np.empty(nruns, np.int64)
+    ncomp = 0
+    for i in range(nruns):
+        r = find(parent, i)
+        if r == i:
+            lab[i] = ncomp
+            val[ncomp] = rv[i]
+            ncomp += 1
+        else:
+            lab[i] = lab[r]
+    for y in range(h):
+        for x in range(w):
+            labels[y, x] = -1
+        for i in range(rowptr[y], rowptr[y + 1]):
+            li = lab[i]
+            for x in range(rs[i], re[i] + 1):
+                labels[y, x] = li
+    return ncomp, val[:ncomp].copy()
+
+
+@njit
+def runs(p, g, k):
+    """One pass over the rows: the runs the boundary step works on.
+
+    Returns four run lists, each as (row, start, end, class) arrays in row-major order:
+    TP runs (pred == GT == c), *cover* runs of c (pred == c or GT == c, merged per row; their
+    complement in a row is TN*_c), FP query runs (pred == c != GT: FP*, ignore included) and FN
+    query runs (GT == c != pred)."""
+    h, w = p.shape
+    npr = 0
+    for y in range(h):
+        x = 0
+        while x < w:
+            pv = p[y, x]
+            gv = g[y, x]
+            while x < w and p[y, x] == pv and g[y, x] == gv:
+                x += 1
+            npr += 1
+    tp = np.empty((4, npr), np.int32)
+    cv = np.empty((4, 2 * npr), np.int32)
+    fp = np.empty((4, npr), np.int32)
+    fn = np.empty((4, npr), np.int32)
+    ntp = 0
+    ncv = 0
+    nfp = 0
+    nfn = 0
+    open_s = np.full(k, -2, np.int64)
+    open_e = np.full(k, -2, np.int64)
+    touched = np.empty(k, np.int64)
+    for y in range(h):
+        nt = 0
+        fc = -1
+        fs = 0
+        fe = -2
+        nc_ = -1
+        ns = 0
+        ne = -2
+        x = 0
+        while x < w:
+            pv = p[y, x]
+            gv = g[y, x]
+            s = x
+            while x < w and p[y, x] == pv and g[y, x] == gv:
+                x += 1
+            e = x - 1
+            if pv == gv:
+                if pv >= 0:
+                    tp[0, ntp] = y
+                    tp[1, ntp] = s
+                    tp[2, ntp] = e
+                    tp[3, ntp] = pv
+                    ntp += 1
+            else:
+                if pv >= 0:
+                    if fc == pv and fe == s - 1:
+                        fe = e
+                    else:
+                        if fc >= 0:
+                            fp[0, nfp] = y
+                            fp[1, nfp] = fs
+                            fp[2, nfp] = fe
+                            fp[3, nfp] = fc
+                            nfp += 1
+                        fc = pv
+                        fs = s
+                        fe = e
+                if gv >= 0:
+                    if nc_ == gv and ne == s - 1:
+                        ne = e
+                    else:
+                        if nc_ >= 0:
+                            fn[0, nfn] = y
+                            fn[1, nfn] = ns
+                            fn[2, nfn] = ne
+                            fn[3, nfn] = nc_
+                            nfn += 1
+                        nc_ = gv
+                        ns = s
+                        ne = e
+            for c in (pv, gv):
+                if c < 0:
+                    continue
+                if open_e[c] == -2:
+                    touched[nt] = c
+                    nt += 1
+                    open_s[c] = s
+                    open_e[c] = e
+                elif open_e[c] >= s - 1:
+                    if e > open_e[c]:
+                        open_e[c] = e
+                else:
+                    cv[0, ncv] = y
+                    cv[1, ncv] = open_s[c]
+                    cv[2, ncv] = open_e[c]
+                    cv[3, ncv] = c
+                    ncv += 1
+                    open_s[c] = s
+                    open_e[c] = e
+        if fc >= 0:
+            fp[0, nfp] = y
+            fp[1, nfp] = fs
+            fp[2, nfp] = fe
+            fp[3, nfp] = fc
+            nfp += 1
+        if nc_ >= 0:
+            fn[0, nfn] = y
+            fn[1, nfn] = ns
+            fn[2, nfn] = ne
+            fn[3, nfn] = nc_
+            nfn += 1
+        for t in range(nt):
+            c = touched[t]
+            cv[0, ncv] = y
+            cv[1, ncv] = open_s[c]
+            cv[2, ncv] = open_e[c]
+            cv[3, ncv] = c
+            ncv += 1
+            open_e[c] = -2
+    return tp[:, :ntp], cv[:, :ncv], fp[:, :nfp], fn[:, :nfn]
+
+
+@njit
+def csr(runs, k, h):
+    """Index run lists by (class, row): runs of class c in row r are s[off[c*h+r]:off[c*h+r+1]]
+    (sorted by x: the sort is stable and the input is row-major)."""
+    n = runs.shape[1]
+    off = np.zeros(k * h + 1, np.int64)
+    for i in range(n):
+        off[runs[3, i] * h + runs[0, i] + 1] += 1
+    for j in range(k * h):
+        off[j + 1] += off[j]
+    pos = off[:-1].copy()
+    s = np.empty(n, np.int32)
+    e = np.empty(n, np.int32)
+    for i in range(n):
+        key = runs[3, i] * h + runs[0, i]
+        j = pos[key]
+        s[j] = runs[1, i]
+        e[j] = runs[2, i]
+        pos[key] = j + 1
+    return off, s, e
+
+
+@njit
+def first_end_ge(e, i0, i1, x):
+    """First index in [i0, i1) whose run end is >= x (ends are increasing)."""
+    lo = i0
+    hi = i1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if e[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit
+def add(diff, prop, lo, hi, n):
+    if lo < 0:
+        lo = 0
+    if hi > n - 1:
+        hi = n - 1
+    if lo <= hi:
+        diff[prop, lo] += 1
+        diff[prop, hi + 1] -= 1
+
+
+@njit
+def covered(diff, prop, n, cov):
+    """Prefix-sum one property's difference array into ``cov``; True when all n are covered."""
+    s = 0
+    full = True
+    for j in range(n):
+        s += diff[prop, j]
+        cov[prop, j] = s > 0
+        if s <= 0:
+            full = False
+    return full
+
+
+@njit
+def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds):
+    """For every query run (row, x0, x1, class) with ``qok``: its pixels within d of a run of the
+    A lists of its class (property 0) and, with ``use_b``, within d of a pixel of its class NOT
+    covered by the B lists (property 1). Returns the sub-runs where all asked properties hold.
+
+    Every run met in a row of the disk covers an interval of the query run (collected in
+    difference arrays); rows are visited nearest first and the walk stops once the whole query
+    run is answered."""
+    nq = q.shape[1]
+    nd = dys.size
+    cap = 0
+    for j in range(nq):
+        if qok[j]:
+            cap += (q[2, j] - q[1, j] + 2) // 2
+    out = np.empty((4, cap), np.int32)
+    nout = 0
+    diff = np.zeros((2, w + 2), np.int32)
+    cov = np.zeros((2, w + 1), np.bool_)
+    for j in range(nq):
+        if not qok[j]:
+            continue
+        y = q[0, j]
+        x0 = q[1, j]
+        x1 = q[2, j]
+        c = q[3, j]
+        n = x1 - x0 + 1
+        for t in range(n + 1):
+            diff[0, t] = 0
+            diff[1, t] = 0
+        need_a = True
+        need_b = use_b
+        check = 0
+        for i in range(nd):
+            r = y + dys[i]
+            if r >= 0 and r < h:
+                wd = wds[i]
+                lo = x0 - wd
+                if lo < 0:
+                    lo = 0
+                hi = x1 + wd
+                if hi > w - 1:
+                    hi = w - 1
+                base = c * h + r
+                if need_a:
+                    i1 = a_off[base + 1]
+                    idx = first_end_ge(a_e, a_off[base], i1, lo)
+                    while idx < i1 and a_s[idx] <= hi:
+                        s_ = a_s[idx] if a_s[idx] > lo else lo
+                        e_ = a_e[idx] if a_e[idx] < hi else hi
+                        add(diff, 0, s_ - wd - x0, e_ + wd - x0, n)
+                        idx += 1
+                if need_b:
+                    i1 = b_off[base + 1]
+                    idx = first_end_ge(b_e, b_off[base], i1, lo)
+                    pos = lo
+                    while pos <= hi:
+                        if idx < i1 and b_s[idx] <= pos:
+                            pos = b_e[idx] + 1
+                            idx += 1
+                        else:
+                            gap_end = hi
+                            if idx < i1 and b_s[idx] - 1 < hi:
+                                gap_end = b_s[idx] - 1
+                            add(diff, 1, pos - wd - x0, gap_end + wd - x0, n)
+                            pos = gap_end + 1
+            if i == check or i == nd - 1:
+                check = 2 * check + 2
+                if need_a and covered(diff, 0, n, cov):
+                    need_a = False
+                if need_b and covered(diff, 1, n, cov):
+                    need_b = False
+                if not need_a and not need_b:
+                    break
+        t = 0
+        while t < n:
+            if (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
+                t0 = t
+                while t < n and (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
+                    t += 1
+                out[0, nout] = y
+                out[1, nout] = x0 + t0
+                out[2, nout] = x0 + t - 1
+                out[3, nout] = c
+                nout += 1
+            else:
+                t += 1
+    return out[:, :nout]
+
+
+@njit
+def gap(b_off, b_s, b_e, base, lo, hi):
+    """Is some pixel of [lo, hi] not covered by the runs b[base]?"""
+    i1 = b_off[base + 1]
+    idx = first_end_ge(b_e, b_off[base], i1, lo)
+    if idx >= i1 or b_s[idx] > lo:
+        return True
+    return b_e[idx] < hi
+
+
+@njit
+def filter_runs(cr, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid, mark, keep_bit,
+                 sliver_width, sliver):
+    """Component filter (§5.3-4) on candidate runs of one side: 8-connected components of equal
+    class; keep those touching a TP and a TN* of their class; mark their pixels with
+    ``keep_bit``. Tallies sliver pixels (kept components at most ``sliver_width`` thick, thickness
+    = valid pixels / pixels touching the TP) per class."""
+    nc = cr.shape[1]
+    rowptr = np.zeros(h + 1, np.int64)
+    for i in range(nc):
+        rowptr[cr[0, i] + 1] += 1
+    for y in range(h):
+        rowptr[y + 1] += rowptr[y]
+    parent = np.arange(nc)
+    for y in range(1, h):
+        j = rowptr[y - 1]
+        jend = rowptr[y]
+        for i in range(rowptr[y], rowptr[y + 1]):
+            s = cr[1, i]
+            e = cr[2, i]
+            while j < jend and cr[2, j] < s - 1:
+                j += 1
+            kk = j
+            while kk < jend and cr[1, kk] <= e + 1:
+                if cr[3, kk] == cr[3, i]:
+                    union(parent, kk, i)
+                kk += 1
+    touch = np.zeros(nc, np.uint8)
+    area = np.zeros(nc, np.int64)
+    contact = np.zeros(nc, np.int64)
+    cdiff = np.zeros(w + 2, np.int32)
+    for i in range(nc):
+        y = cr[0, i]
+        s = cr[1, i]
+        e = cr[2, i]
+        c = cr[3, i]
+        n = e - s + 1
+        for t in range(n + 1):
+            cdiff[t] = 0
+        flags = 0
+        lo = s - 1 if s > 0 else 0
+        hi = e + 1 if e < w - 1 else w - 1
+        for r in range(y - 1, y + 2):
+            if r < 0 or r >= h:
+                continue
+            base = c * h + r
+            i1 = tp_off[base + 1]
+            idx = first_end_ge(tp_e, tp_off[base], i1, s - 1)
+            while idx < i1 and tp_s[idx] <= e + 1:
+                flags |= 1
+                a0 = tp_s[idx] - 1 - s
+                a1 = tp_e[idx] + 1 - s
+                if a0 < 0:
+                    a0 = 0
+                if a1 > n - 1:
+                    a1 = n - 1
+                if a0 <= a1:
+                    cdiff[a0] += 1
+                    cdiff[a1 + 1] -= 1
+                idx += 1
+            if not (flags & 2) and gap(cv_off, cv_s, cv_e, base, lo, hi):
+                flags |= 2
+        acc = 0
+        ncontact = 0
+        for t in range(n):
+            acc += cdiff[t]
+            if acc > 0:
+                ncontact += 1
+        if count_valid:
+            nvalid = 0
+            for x in range(s, e + 1):
+                if g[y, x] >= 0:
+                    nvalid += 1
+        else:
+            nvalid = n
+        root = find(parent, i)
+        touch[root] |= flags
+        area[root] += nvalid
+        contact[root] += ncontact
+    for i in range(nc):
+        root = find(parent, i)
+        if touch[root] == 3:
+            y = cr[0, i]
+            for x in range(cr[1, i], cr[2, i] + 1):
+                mark[y, x] |= keep_bit
+            if root == i and area[i] > 0 and area[i] <= sliver_width * contact[i]:
+                sliver[cr[3, i]] += area[i]
+
+
+@njit
+def assign(p, g, lp, lg, php, ghp, mark, k, counts, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred):
+    """Final typing (§6-7): counts per class, the two type maps, confusion per error type and the
+    per-scenario tallies of pixels that a fix would repair."""
+    h, w = p.shape
+    for y in range(h):
+        for x in range(w):
+            pv = p[y, x]
+            gv = g[y, x]
+            fp_type[y, x] = 0
+            fn_type[y, x] = 0
+            if gv < 0:
+                continue
+            if pv == gv:
+                counts[gv, 0] += 1
+                continue
+            cb = mark[y, x]
+            if cb & 8:
+                tn = 1
+            elif ghp[lg[y, x]]:
+                tn = 2
+            else:
+                tn = 3
+            fn_type[y, x] = tn
+            counts[gv, 2 * tn] += 1
+            pj = pv if pv >= 0 else k
+            conf_fn[tn - 1, gv, pj] += 1
+            tp_ = 0
+            if pv >= 0:
+                if cb & 4:
+                    tp_ = 1
+                elif php[lp[y, x]]:
+                    tp_ = 2
+                else:
+                    tp_ = 3
+                fp_type[y, x] = tp_
+                counts[pv, 2 * tp_ - 1] += 1
+                conf_fp[tp_ - 1, gv, pv] += 1
+            # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp)
+            for s in range(4):
+                if s == 0:
+                    hit = tn == 1 or tp_ == 1
+                elif s == 1:
+                    hit = tn == 2 or tp_ == 2
+                elif s == 2:
+                    hit = tn == 3
+                else:
+                    hit = tp_ == 3
+                if hit:
+                    fixed_gt[s, gv] += 1
+                    fixed_pred[s, pj] += 1
