@@ -175,8 +175,8 @@ def test_metrics_keys_and_identity(evaluated):
 def test_injected_errors_show_up(evaluated):
     spec, data, ev, m = evaluated
     names = spec.names
-    missed = {(r[0], names[r[1]]) for r in ev.states["errors"]["segments"]["missed"]}
-    invented = {(r[0], names[r[1]]) for r in ev.states["errors"]["segments"]["invented"]}
+    missed = {(r[0], names[r[1]]) for rec in ev.records("errors") for r in rec["missed"]}
+    invented = {(r[0], names[r[1]]) for rec in ev.records("errors") for r in rec["invented"]}
     for image, _, _, record in data:
         for r in record:
             if r["type"] == "missed_object" and r["pixels"] >= 4:
@@ -208,7 +208,7 @@ def test_type_maps_match_analyzer_counts(evaluated):
     spec, data, ev, m = evaluated
     name, pred, gt, _ = data[0]
     fp, fn = error_type_maps(pred, gt, spec.num_classes, ignore_index=255, band_ratio=0.01)
-    counts = ev.states["errors"]["image_counts"][0]
+    counts = next(iter(ev.records("errors")))["counts"]
     assert int((fn == 1).sum() + (fp == 1).sum()) == int(counts[:, 1].sum() + counts[:, 2].sum())
 
 

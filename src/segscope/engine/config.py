@@ -32,5 +32,10 @@ class EvalConfig:
     probs_dir: str | None = None
     images_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        from .analyzers.base import check_analyses
+
+        object.__setattr__(self, "analyses", check_analyses(self.analyses))
+
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,24 +1,24 @@
-"""Evaluation: the states of one run, with update / merge / compute.
+"""Evaluation: the states of one run, with update / merge / compute / save.
 
-Per image, every enabled *analyzer* turns a (pred, gt) pair of class-index masks into
+Per image, every enabled *analyzer* (:mod:`segscope.engine.analyzers`) turns a (pred, gt) pair
+of class-index masks into
 
-- a **state**: a dict of additive counts (NumPy integer arrays, ints) and lists (concatenated), and
-- a **row**: that image's own figures for ``per_image.csv``.
+- a **state**: a dict of additive counts (NumPy integer arrays, ints, bounded
+  :class:`~segscope.engine.sinks.TopK` lists) that merges by addition,
+- a **row**: that image's own figures for ``per_image.csv``, and
+- a **record**: the rest of that image the outputs need (per-class counts, listed segments).
 
 States merge by addition, so one loop, a process pool or a Dask cluster give identical numbers.
-At the end each analyzer turns its pooled state into keys of ``metrics.json``.
-
-An analyzer is a class with ``name``, ``__init__(spec, config)``, ``image(pred, gt, ctx) ->
-(state, row)`` and ``finalize(state, metrics, rows) -> None`` (which adds its keys to the
-``metrics`` dict), and optionally ``write(state, metrics, out_dir)`` for extra files.
+Rows and records go to a *sink* (:mod:`segscope.engine.sinks`): Python lists by default, or
+files in a folder (``DiskSink``), so that memory stays flat however many images a run has. At
+the end each analyzer turns the pooled states (its own and those it needs) and the records into
+its part of ``metrics.json`` and its files.
 """
 
 from __future__ import annotations
 
-import csv
-import io as _io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -29,9 +29,10 @@ from ..classes import ClassSpec
 from ..exceptions import SegscopeError
 from ..io.files import Pair
 from ..io.masks import read_mask
-from ..io.results import atomic_write, write_json
+from ..io.results import write_json
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
+from .sinks import DiskSink, MemorySink, Sink, write_csv
 
 __all__ = [
     "merge_states",
@@ -45,8 +46,9 @@ __all__ = [
 
 
 def merge_states(a: dict, b: dict) -> dict:
-    """Add state ``b`` into state ``a`` and return ``a``: arrays and numbers add, lists
-    concatenate, dicts recurse. ``a`` is updated in place (lists grow, arrays are replaced)."""
+    """Add state ``b`` into state ``a`` and return ``a``: arrays, numbers and
+    :class:`~segscope.engine.sinks.TopK` lists add, lists concatenate, dicts recurse. ``a`` is
+    updated in place (lists grow, arrays are replaced)."""
     for key, value in b.items():
         if key not in a:
             a[key] = list(value) if isinstance(value, list) else value
@@ -62,9 +64,12 @@ def merge_states(a: dict, b: dict) -> dict:
 # ---------------------------------------------------------------------- per-image work
 @dataclass
 class ImageResult:
+    """One image's states (analyzer name -> state), its row and its records."""
+
     image_id: str
     states: dict[str, dict]
     row: dict[str, Any]
+    records: dict[str, Any] = field(default_factory=dict)
 
 
 def analyze_arrays(
@@ -78,12 +83,16 @@ def analyze_arrays(
             + (f" ({ctx.gt_path})" if ctx.gt_path else ""),
             where,
         )
-    states, row = {}, {}
+    states, row, records = {}, {}, {}
     for analyzer in analyzers:
-        state, part = analyzer.image(pred_idx, gt_idx, ctx)
+        ctx.states = {name: states[name] for name in analyzer.needs}
+        state, part, record = analyzer.image(pred_idx, gt_idx, ctx)
         states[analyzer.name] = state
         row.update(part)
-    return ImageResult(ctx.image_id, states, row)
+        if record is not None:
+            records[analyzer.name] = record
+    ctx.states = {}
+    return ImageResult(ctx.image_id, states, row, records)
 
 
 def _size(a: np.ndarray) -> str:
@@ -108,6 +117,9 @@ class Evaluation:
     spec : a :class:`~segscope.classes.ClassSpec`, or an int for anonymous classes.
     config : an :class:`EvalConfig`; defaults run every analysis.
     ignore_index : with an int ``spec``, the ignore label.
+    sink : where per-image rows and records go (:mod:`segscope.engine.sinks`): by default a
+        :class:`~segscope.engine.sinks.MemorySink`; a :class:`~segscope.engine.sinks.DiskSink`
+        keeps memory flat in the number of images.
 
     Examples
     --------
@@ -117,12 +129,23 @@ class Evaluation:
     0.8
     """
 
-    def __init__(self, spec: ClassSpec | int, config: EvalConfig | None = None, ignore_index: int | None = None):
+    def __init__(self, spec: ClassSpec | int, config: EvalConfig | None = None, ignore_index: int | None = None,
+                 sink: Sink | None = None):
         self.spec = ClassSpec.anonymous(spec, ignore_index) if isinstance(spec, int) else spec
         self.config = config or EvalConfig()
         self.analyzers = make_analyzers(self.spec, self.config)
         self.states: dict[str, dict] = {}
-        self.rows: list[dict] = []
+        self.sink: Sink = sink if sink is not None else MemorySink()
+
+    @property
+    def rows(self):
+        """The per-image rows in arrival order (a list with the memory sink, else a view)."""
+        if isinstance(self.sink, MemorySink):
+            return self.sink.row_list
+        return self.sink.view("rows")
+
+    def __len__(self) -> int:
+        return len(self.sink)
 
     # -- accumulation
     def update(self, pred, gt, image_id: str | None = None, raw: bool = True) -> dict:
@@ -132,7 +155,7 @@ class Evaluation:
         if raw:
             pred = self.spec.to_index(pred, "pred")
             gt = self.spec.to_index(gt, "gt")
-        image_id = image_id if image_id is not None else f"image_{len(self.rows):05d}"
+        image_id = image_id if image_id is not None else f"image_{len(self.sink):05d}"
         ctx = ImageContext(image_id, self.spec, self.config)
         result = analyze_arrays(pred, gt, ctx, self.analyzers)
         self.add(result)
@@ -142,7 +165,7 @@ class Evaluation:
         """Fold in the result of one image (from :func:`evaluate_pair`, maybe in another process)."""
         for name, state in result.states.items():
             self.states[name] = merge_states(self.states.setdefault(name, {}), state)
-        self.rows.append(result.row)
+        self.sink.add(result.image_id, result.row, result.records)
 
     def merge(self, other: "Evaluation") -> "Evaluation":
         """Add another evaluation's states (same spec and config) to this one."""
@@ -150,23 +173,33 @@ class Evaluation:
             raise ValueError("cannot merge evaluations of different class specs")
         for name, state in other.states.items():
             self.states[name] = merge_states(self.states.setdefault(name, {}), state)
-        self.rows.extend(other.rows)
+        for image_id, row, records in other.sink.items():
+            self.sink.add(image_id, row, records)
         return self
 
+    def records(self, name: str, order: str = "arrival"):
+        """The per-image records of analyzer ``name`` (``order="sorted"``: by image id)."""
+        return self.sink.records(name, order)
+
     # -- results
+    def _states_for(self, analyzer) -> dict[str, dict]:
+        return {name: self.states[name] for name in (analyzer.name, *analyzer.needs)}
+
     def compute(self) -> dict:
         """The ``metrics.json`` dict."""
-        if not self.rows:
+        if not len(self.sink):
             raise SegscopeError("nothing to evaluate: no image was added")
-        order = sorted(range(len(self.rows)), key=lambda i: self.rows[i]["image"])
-        rows = [self.rows[i] for i in order]
         metrics: dict[str, Any] = {
             "segscope_version": __version__,
             "classes": list(self.spec.names),
-            "num_images": len(self.rows),
+            "num_images": len(self.sink),
         }
         for analyzer in self.analyzers:
-            analyzer.finalize(self.states[analyzer.name], metrics, rows)
+            part = analyzer.finalize(self._states_for(analyzer), self.sink)
+            extra = set(part) - set(analyzer.keys) - {"per_class", "config"}
+            if extra:
+                raise RuntimeError(f"analyzer {analyzer.name!r} added undeclared keys {sorted(extra)}")
+            _merge_part(metrics, part)
         metrics["config"] = {
             **self.config.to_dict(),
             "class_spec": self.spec.name,
@@ -179,36 +212,52 @@ class Evaluation:
         return metrics
 
     def per_image_rows(self) -> list[dict]:
-        return sorted(self.rows, key=lambda r: r["image"])
+        """The per-image rows sorted by image id."""
+        return list(self.sink.rows("sorted"))
 
     def save(self, out_dir: str | Path, metrics: dict | None = None) -> dict:
-        """Write ``metrics.json``, ``per_image.csv``, ``confusion_matrix.csv`` and analyzer files."""
+        """Write ``metrics.json``, ``per_image.csv``, ``confusion_matrix.csv`` and analyzer files.
+
+        With a :class:`~segscope.engine.sinks.DiskSink` in ``out_dir``, this completes that
+        folder: the record files are removed once the outputs are written.
+        """
         out_dir = Path(out_dir)
         metrics = metrics if metrics is not None else self.compute()
         out_dir.mkdir(parents=True, exist_ok=True)
         for analyzer in self.analyzers:
-            writer = getattr(analyzer, "write", None)
-            if writer is not None:
-                writer(self.states[analyzer.name], metrics, out_dir)
-        write_per_image_csv(out_dir / "per_image.csv", self.per_image_rows())
+            analyzer.write(self._states_for(analyzer), metrics, self.sink, out_dir)
+        write_per_image_csv(out_dir / "per_image.csv", self.sink.view("rows", "sorted"))
         write_json(out_dir / "class_spec.json", self.spec.to_dict())
         write_json(out_dir / "metrics.json", metrics)
+        if isinstance(self.sink, DiskSink) and self.sink.folder.resolve() == out_dir.resolve():
+            self.sink.remove()
         return metrics
 
 
-def write_per_image_csv(path: Path, rows: list[dict]) -> None:
-    columns: list[str] = []
+def _merge_part(metrics: dict, part: dict) -> None:
+    """Merge one analyzer's part into ``metrics``: dicts (``per_class``, ``config``) recurse."""
+    for key, value in part.items():
+        if isinstance(value, dict) and isinstance(metrics.get(key), dict):
+            _merge_part(metrics[key], value)
+        else:
+            metrics[key] = value
+
+
+def write_per_image_csv(path: Path, rows) -> None:
+    """Write ``per_image.csv``: one line per row, the columns in order of first appearance.
+
+    ``rows``: a list, or any sized object that can be iterated twice (a sink's view): once to
+    find the columns, once to write; each pass is linear in rows × columns.
+    """
+    columns: dict[str, None] = {}
+    shapes: set[tuple] = set()
     for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
-    buf = _io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for row in rows:
-        w.writerow({k: _csv_value(row.get(k)) for k in columns})
-    with atomic_write(path, "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+        shape = tuple(row)
+        if shape not in shapes:
+            shapes.add(shape)
+            columns.update(dict.fromkeys(shape))
+    names = list(columns)
+    write_csv(path, names, ([_csv_value(row.get(k)) for k in names] for row in rows))
 
 
 def _csv_value(v):

@@ -10,7 +10,9 @@ The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
   the workers inherit the loaded kernels instead of each importing numba and loading them again;
 - a task is one :class:`~segscope.io.Pair` (two paths); a worker reads and decodes its own masks,
   so masks never cross process boundaries, only the small per-image states do;
-- at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list.
+- at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list;
+- with ``sink_dir``, per-image rows and records stream to files there
+  (:class:`~segscope.engine.sinks.DiskSink`), so the parent's memory stays flat too.
 
 ``SEGSCOPE_START_METHOD`` (``fork``, ``forkserver`` or ``spawn``) overrides the start method.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -29,6 +32,7 @@ from ..io.files import Pair
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
 from .evaluation import Evaluation, ImageResult, analyze_arrays, evaluate_pair
+from .sinks import DiskSink
 
 __all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up"]
 
@@ -172,22 +176,36 @@ def run_evaluation(
     jobs: int | None = None,
     progress: Callable[[ImageResult], None] | None = None,
     scheduler: str | None = None,
+    sink_dir: str | Path | None = None,
 ) -> Evaluation:
     """Evaluate every pair and return the filled :class:`Evaluation`.
 
     ``scheduler``: None for local processes (``jobs`` of them), or the address of a Dask
     scheduler (``tcp://host:8786``), or ``"dask"`` for a local Dask cluster.
+    ``sink_dir``: a folder where per-image rows and records stream as they arrive
+    (:class:`~segscope.engine.sinks.DiskSink`); ``ev.save(sink_dir, metrics)`` then completes
+    that folder. Without it they stay in memory. A run that fails removes the record files (and
+    the folder, when it made it and nothing else is there).
     """
     config = config or EvalConfig()
-    ev = Evaluation(spec, config)
-    if scheduler:
-        from .dask import iter_results_dask
+    made = sink_dir is not None and not Path(sink_dir).exists()
+    sink = DiskSink(sink_dir) if sink_dir is not None else None
+    ev = Evaluation(spec, config, sink=sink)
+    try:
+        if scheduler:
+            from .dask import iter_results_dask
 
-        results = iter_results_dask(pairs, spec, config, scheduler, jobs)
-    else:
-        results = iter_results(pairs, spec, config, jobs)
-    for result in results:
-        ev.add(result)
-        if progress is not None:
-            progress(result)
+            results = iter_results_dask(pairs, spec, config, scheduler, jobs)
+        else:
+            results = iter_results(pairs, spec, config, jobs)
+        for result in results:
+            ev.add(result)
+            if progress is not None:
+                progress(result)
+    except BaseException:
+        if sink is not None:
+            sink.remove()
+            if made and not any(sink.folder.iterdir()):
+                sink.folder.rmdir()
+        raise
     return ev

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ...engine.analyzers.base import optional_analyses
 from ...engine.config import EvalConfig
 from ...engine.runners import run_evaluation
 from ...io.files import pair_masks
@@ -81,7 +82,8 @@ def evaluate(
         None, "--scheduler", help="Run on Dask: 'dask' (local cluster) or a scheduler address."
     ),
     skip: Optional[List[str]] = typer.Option(
-        None, "--skip", help="Analyses to skip: boundary, errors (core metrics always run). Repeatable."
+        None, "--skip",
+        help=f"Analyses to skip: {', '.join(optional_analyses())} (core metrics always run). Repeatable.",
     ),
     boundary_ratio: float = typer.Option(0.02, "--boundary-ratio", help="Boundary band width as a share of the image diagonal."),
     boundary_px: Optional[int] = typer.Option(None, "--boundary-px", help="Boundary band width in pixels.", min=1),
@@ -113,12 +115,12 @@ def evaluate(
             existing_dir(path, opt)
     pairs = pair_masks(preds, gts, pred_suffix, gt_suffix, allow_missing=allow_missing)
     skipped = set(skip or ())
-    unknown = skipped - {"boundary", "errors"}
+    unknown = skipped - set(optional_analyses())
     if unknown:
         from ...exceptions import SegscopeError
 
-        raise SegscopeError(f"--skip: unknown analysis {sorted(unknown)}; choose from boundary, errors")
-    analyses = tuple(a for a in ("boundary", "errors") if a not in skipped)
+        raise SegscopeError(f"--skip: unknown analysis {sorted(unknown)}; choose from {', '.join(optional_analyses())}")
+    analyses = tuple(a for a in optional_analyses() if a not in skipped)
     config = EvalConfig(
         exclude=tuple(exclude or ()),
         allow_unknown_pred=allow_unknown_pred,
@@ -138,7 +140,8 @@ def evaluate(
         images_dir=str(images) if images else None,
     )
     with progress(len(pairs), "evaluating") as advance:
-        ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=lambda _r: advance(), scheduler=scheduler)
+        ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=lambda _r: advance(), scheduler=scheduler,
+                            sink_dir=out)
     metrics = ev.compute()
     metrics["config"].update({
         "pred_dir": str(preds), "gt_dir": str(gts), "pred_suffix": pred_suffix, "gt_suffix": gt_suffix,

@@ -1,8 +1,9 @@
-"""Analyzers: each turns one (prediction, GT) pair into an additive state and a per-image row,
-and the pooled states into keys of ``metrics.json``.
+"""Analyzers: each turns one (prediction, GT) pair into an additive state, a per-image row and a
+per-image record, and the pooled states into keys of ``metrics.json``.
 
 base
-    ImageContext and the registry (``make_analyzers``)
+    the Analyzer protocol, ImageContext and the registry (``register``, ``analyzer_names``,
+    ``optional_analyses``, ``make_analyzers``)
 core
     confusion counts and region metrics (always runs)
 boundary

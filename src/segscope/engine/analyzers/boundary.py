@@ -22,7 +22,8 @@ from ...metrics.boundary import (
     bf_tolerance,
     boundary_width,
 )
-from ...metrics.region import nanmean
+from ...metrics.region import nanmean, per_class_metrics
+from .base import register
 
 __all__ = [
     "BoundaryAnalyzer",
@@ -31,6 +32,7 @@ __all__ = [
 _kernels = _lazy_kernels("segscope.metrics._boundary_kernels")
 
 # ====================================================================== the analyzer
+@register
 class BoundaryAnalyzer:
     """Boundary IoU, boundary F-score and trimap metrics as an analysis of ``segscope evaluate``.
 
@@ -51,6 +53,9 @@ class BoundaryAnalyzer:
     """
 
     name = "boundary"
+    needs = ("core",)  # the pooled confusion counts, for min(IoU, Boundary IoU)
+    keys = ("mboundary_iou", "mbf_score", "boundary_band_share", "trimap")
+    optional = True
 
     def __init__(self, spec, config):
         from ...classes import validate_exclude
@@ -80,7 +85,7 @@ class BoundaryAnalyzer:
             half = self._half_cache[theta] = _half_widths(theta)
         return half
 
-    def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict]:
+    def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict, None]:
         k = self.k
         pred = _as_labels(pred, "pred")
         gt = _as_labels(gt, "gt")
@@ -127,11 +132,13 @@ class BoundaryAnalyzer:
             "bf_count": defined.astype(np.int64),
             "trimap": np.cumsum(tri[:-1], axis=0) if nw else tri[:0],
         }
-        return state, row
+        return state, row, None
 
-    def finalize(self, state: dict, metrics: dict, rows: list[dict]) -> None:
+    def finalize(self, states, sink) -> dict:
         k = self.k
         names = self.spec.names
+        state = states[self.name]
+        region_iou = per_class_metrics(states["core"]["counts"])["iou"]
         inter = np.asarray(state["inter"], np.int64)
         union = np.asarray(state["union"], np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -141,13 +148,14 @@ class BoundaryAnalyzer:
         count = np.asarray(state["bf_count"], np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
             bf = np.where(count > 0, np.asarray(state["bf_sum"], np.float64) / BF_SCALE / np.maximum(count, 1), np.nan)
-        per_class = metrics.setdefault("per_class", {n: {} for n in names})
+        per_class: dict = {}
+        metrics: dict = {"per_class": per_class}
         keep = np.ones(k, bool)
         keep[list(self.exclude)] = False
         for i, name in enumerate(names):
-            entry = per_class.setdefault(name, {})
+            entry = per_class[name] = {}
             b = _num(biou[i])
-            iou = entry.get("iou")
+            iou = _num(region_iou[i])
             entry["boundary_iou"] = b
             entry["min_iou_boundary_iou"] = None if b is None or iou is None else min(iou, b)
             entry["bf_score"] = _num(bf[i])
@@ -164,7 +172,7 @@ class BoundaryAnalyzer:
             trimap[str(w)] = {"miou": _num(s["miou"]), "pixel_accuracy": _num(s["pixel_accuracy"]),
                               "pixels": s["pixels"]}
         metrics["trimap"] = trimap
-        config = metrics.setdefault("config", {})
+        config = metrics["config"] = {}
         config["boundary_px_used"] = sorted(int(v) for v in state["px_used"])
         config["bf_tolerance_px_used"] = sorted(float(v) for v in state["theta_used"])
         config["trimap"] = self.widths.tolist()
@@ -176,6 +184,10 @@ class BoundaryAnalyzer:
                 BoundaryWidthWarning,
                 stacklevel=2,
             )
+        return metrics
+
+    def write(self, states, metrics, sink, out_dir) -> None:
+        """No files of its own: its figures are in ``metrics.json`` and ``per_image.csv``."""
 
 
 def _num(x) -> float | None:

@@ -2,40 +2,54 @@
 
 from __future__ import annotations
 
-import csv
-import io as _io
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
 from ...io.masks import read_mask
-from ...io.results import atomic_write
 from ...metrics.confusion import confusion_counts
 from ...metrics.region import image_miou, nanmean, per_class_metrics, summary_metrics
 from ..config import EvalConfig
-from .base import ImageContext
+from ..sinks import Sink, TopK, chunked, write_csv, write_npz
+from .base import ImageContext, register
 
 __all__ = [
     "CoreAnalyzer",
+    "WIDE_CLASS_LIMIT",
 ]
+
+#: up to this many classes ``per_image.csv`` has one ``iou_<class>`` column per class; with
+#: more, the per-class figures of each image go to ``per_image_classes.csv`` (long format)
+WIDE_CLASS_LIMIT = 64
 
 
 # ---------------------------------------------------------------------- the core analyzer
+@register
 class CoreAnalyzer:
-    """Confusion counts and the region metrics of ``segscope.metrics``."""
+    """Confusion counts and the region metrics of ``segscope.metrics``.
+
+    State: the extended confusion counts and the worst images (a :class:`TopK` by image mIoU).
+    Record of an image: its per-class tp, fp, fn and its mIoU (for ``miou_image``, the mean
+    over images in image-id order, and ``per_image_counts.npz``).
+    """
 
     name = "core"
+    needs: tuple[str, ...] = ()
+    keys = ("pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "miou_image", "valid_pixels",
+            "unmatched_pred_pixels", "absent_classes", "excluded_classes", "worst_images", "confusion_matrix")
+    optional = False
 
     def __init__(self, spec: ClassSpec, config: EvalConfig):
         self.spec = spec
         self.config = config
         self.exclude = validate_exclude(spec, config.exclude)
+        self.wide = spec.num_classes <= WIDE_CLASS_LIMIT
 
-    def image(self, pred: np.ndarray, gt: np.ndarray, ctx: ImageContext) -> tuple[dict, dict]:
+    def image(self, pred: np.ndarray, gt: np.ndarray, ctx: ImageContext) -> tuple[dict, dict, dict]:
         spec = self.spec
         k = spec.num_classes
         ext = confusion_counts(pred, gt, k, spec.index_ignore)
@@ -50,16 +64,18 @@ class CoreAnalyzer:
             "pixel_accuracy": float(pc["tp"].sum() / valid) if valid else float("nan"),
             "miou": image_miou(ext, self.exclude),
         }
-        for name, value in zip(spec.names, pc["iou"]):
-            row[f"iou_{name}"] = float(value)
+        if self.wide:
+            for name, value in zip(spec.names, pc["iou"]):
+                row[f"iou_{name}"] = float(value)
+        miou = row["miou"]
+        worst = (miou, ctx.image_id) if isinstance(miou, float) and math.isfinite(miou) else None
         state = {
             "counts": ext,
-            "image_tp": [pc["tp"]],
-            "image_fp": [pc["fp"]],
-            "image_fn": [pc["fn"]],
-            "image_ids": [ctx.image_id],
+            "worst": TopK.of(self.config.worst_k, worst, {"image": ctx.image_id, "miou": miou,
+                                                          "pixel_accuracy": row["pixel_accuracy"]}),
         }
-        return state, row
+        record = {"tp": pc["tp"], "fp": pc["fp"], "fn": pc["fn"], "miou": miou}
+        return state, row, record
 
     def _check(self, ext: np.ndarray, pred, gt, ctx: ImageContext) -> None:
         k = self.spec.num_classes
@@ -80,8 +96,9 @@ class CoreAnalyzer:
                 ctx.pred_path or ctx.image_id,
             )
 
-    def finalize(self, state: dict, metrics: dict, rows: list[dict]) -> None:
+    def finalize(self, states: Mapping[str, dict], sink: Sink) -> dict:
         spec = self.spec
+        state = states[self.name]
         counts = state["counts"]
         pc = per_class_metrics(counts)
         summary = summary_metrics(counts, self.exclude)
@@ -104,14 +121,9 @@ class CoreAnalyzer:
                 "present": bool(pc["present"][i]),
                 "excluded": i in self.exclude,
             }
-        image_mious = [r["miou"] for r in rows]
-        ranked = sorted(
-            (r for r in rows if isinstance(r["miou"], float) and math.isfinite(r["miou"])),
-            key=lambda r: (r["miou"], r["image"]),
-        )
+        image_mious = np.fromiter((r["miou"] for r in sink.records(self.name, "sorted")), np.float64, len(sink))
         k = spec.num_classes
-        metrics.update(
-            {
+        return {
                 "pixel_accuracy": summary["pixel_accuracy"],
                 "mean_accuracy": summary["mean_accuracy"],
                 "miou": summary["miou"],
@@ -122,35 +134,49 @@ class CoreAnalyzer:
                 "unmatched_pred_pixels": int(counts[:k, k:].sum()),
                 "absent_classes": [n for n, p in zip(spec.names, pc["present"]) if not p],
                 "excluded_classes": [spec.names[i] for i in self.exclude],
-                "worst_images": [
-                    {"image": r["image"], "miou": r["miou"], "pixel_accuracy": r["pixel_accuracy"]}
-                    for r in ranked[: self.config.worst_k]
-                ],
+                "worst_images": [dict(v) for v in state["worst"].values()],
                 "per_class": per_class,
                 "confusion_matrix": counts[:k, :k].tolist(),
-            }
-        )
-
-    def write(self, state: dict, metrics: dict, out_dir: Path) -> None:
-        names = list(self.spec.names)
-        counts = state["counts"]
-        k = len(names)
-        buf = _io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["gt\\pred"] + names)
-        for name, row in zip(names, counts[:k, :k].tolist()):
-            w.writerow([name] + row)
-        with atomic_write(out_dir / "confusion_matrix.csv", "w", encoding="utf-8") as fh:
-            fh.write(buf.getvalue())
-        arrays = {
-            "image_ids": np.array(state["image_ids"], dtype=str),
-            "tp": np.array(state["image_tp"], dtype=np.int64).reshape(-1, k),
-            "fp": np.array(state["image_fp"], dtype=np.int64).reshape(-1, k),
-            "fn": np.array(state["image_fn"], dtype=np.int64).reshape(-1, k),
-            "classes": np.array(names, dtype=str),
         }
-        with atomic_write(out_dir / "per_image_counts.npz", "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+
+    def write(self, states: Mapping[str, dict], metrics: dict, sink: Sink, out_dir: Path) -> None:
+        """``confusion_matrix.csv``, ``per_image_counts.npz`` (images in arrival order) and, with
+        more than :data:`WIDE_CLASS_LIMIT` classes, ``per_image_classes.csv``."""
+        names = list(self.spec.names)
+        counts = states[self.name]["counts"]
+        k = len(names)
+        write_csv(out_dir / "confusion_matrix.csv", ["gt\\pred"] + names,
+                  ([name] + row for name, row in zip(names, counts[:k, :k].tolist())))
+        n = len(sink)
+        classes = np.array(names, dtype=str)
+        ids_dtype = f"<U{max(1, sink.max_id_len)}"
+
+        def column(key):
+            return (np.array([r[key] for r in block], np.int64).reshape(-1, k)
+                    for block in chunked(sink.records(self.name)))
+
+        write_npz(out_dir / "per_image_counts.npz", [
+            ("image_ids", ids_dtype, (n,), (np.array(b, ids_dtype) for b in chunked(sink.ids()))),
+            ("tp", np.int64, (n, k), column("tp")),
+            ("fp", np.int64, (n, k), column("fp")),
+            ("fn", np.int64, (n, k), column("fn")),
+            ("classes", classes.dtype, classes.shape, classes),
+        ])
+        if not self.wide:
+            write_csv(out_dir / "per_image_classes.csv", PER_IMAGE_CLASS_COLUMNS, self._class_rows(sink))
+
+    def _class_rows(self, sink: Sink):
+        names = self.spec.names
+        for image_id, r in zip(sink.ids("sorted"), sink.records(self.name, "sorted")):
+            tp, fp, fn = (np.asarray(r[key], np.int64) for key in ("tp", "fp", "fn"))
+            for c in np.flatnonzero(tp + fp + fn).tolist():
+                union = int(tp[c] + fp[c] + fn[c])
+                yield image_id, names[c], int(tp[c]), int(fp[c]), int(fn[c]), repr(round(float(tp[c]) / union, 10))
+
+
+#: the columns of ``per_image_classes.csv``: one line per image and class present in its GT or
+#: prediction (IoU is then defined)
+PER_IMAGE_CLASS_COLUMNS = ("image", "class", "tp", "fp", "fn", "iou")
 
 
 def _num(x) -> float | None:

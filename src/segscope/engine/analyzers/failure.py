@@ -9,10 +9,12 @@ and writes ``confusion_by_type.npz``, ``confusion_pairs.json``, ``missed_segment
 
 from __future__ import annotations
 
-import csv
-import io as _io
+import heapq
+import itertools
 import math
+from operator import itemgetter
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
 from ...io.files import AuxIndex
 from ...io.masks import load_probs, read_mask
-from ...io.results import atomic_write, write_json
+from ...io.results import write_json
 from ...metrics import annotations as ann
 from ...metrics import segments as segs
 from ...metrics.breakdown import (
@@ -35,6 +37,9 @@ from ...metrics.breakdown import (
     error_means,
     error_ratios,
 )
+from ...metrics.region import image_miou
+from ..sinks import Sink, TopK, chunked, write_csv, write_npz
+from .base import register
 
 __all__ = [
     "TOP_PAIRS",
@@ -42,12 +47,25 @@ __all__ = [
 ]
 
 TOP_PAIRS = 50
+# the rankings of failure cases: per-image column -> the state key of its TopK
+_RANKINGS = {"error_share": "error_share", **{f"e_{t}_ou": t for t in ERROR_TYPES}}
+_CASE_KEYS = ("image", "dominant_error", "error_share", "e_boundary_ou", "e_extent_ou", "e_segment_ou", "miou")
 
 
+@register
 class ErrorAnalyzer:
-    """Failure analysis: error breakdown, confusion by error type, segments, annotations, gains."""
+    """Failure analysis: error breakdown, confusion by error type, segments, annotations, gains.
+
+    State: additive counts, the band widths used, and bounded rankings (:class:`TopK`) of the
+    failure cases and of the images with most slivers. Record of an image: its per-class error
+    counts, its confusion pairs, its missed and invented segments (and instances, suspect labels).
+    """
 
     name = "errors"
+    needs = ("core",)  # the image's confusion counts, for the image mIoU of failure cases
+    keys = ("error_breakdown", "confusion_pairs", "segments", "annotations", "improvements", "recommendations",
+            "failure_cases", "failure_cases_by_type")
+    optional = True
 
     def __init__(self, spec: ClassSpec, config):
         self.spec = spec
@@ -89,7 +107,7 @@ class ErrorAnalyzer:
         return out
 
     # ------------------------------------------------------------------ per image
-    def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict]:
+    def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict, dict]:
         k = self.k
         cfg = self.config
         ign = self.spec.index_ignore
@@ -109,10 +127,9 @@ class ErrorAnalyzer:
             "fixed_gt": res.fixed_gt,
             "fixed_pred": res.fixed_pred,
             "sliver_px": res.sliver_px,
-            "pairs": [(image_id, pairs)],
-            "image_ids": [image_id],
-            "image_counts": [counts],
+            "band_px_used": {str(int(res.band_px)): 1},
         }
+        record = {"counts": counts, "pairs": pairs}
         row = self._image_row(counts, res)
         # segments (components, or instances)
         segments = None
@@ -126,6 +143,10 @@ class ErrorAnalyzer:
         seg_state, seg_row, facts = segs.image_segments(
             res, image_id, k, self.bins, float(cfg.miss_threshold), segments, return_facts=True
         )
+        record["missed"] = seg_state.pop("missed")
+        record["invented"] = seg_state.pop("invented")
+        if "instances" in seg_state:
+            record["instances"] = seg_state.pop("instances")[0]
         state["segments"] = seg_state
         row.update(seg_row)
         # a second annotation
@@ -149,9 +170,31 @@ class ErrorAnalyzer:
             probs = load_probs(path, k, g.shape)
             seg, n, cls, size, box = facts
             sus = ann.suspect_labels(image_id, seg, n, cls, size, box, g, probs)
-            state["suspects"] = sus
+            state["suspect_count"] = len(sus)
+            record["suspects"] = sus
             row["suspect_labels"] = len(sus)
-        return state, row
+        state.update(self._rankings(image_id, row, image_miou(ctx.states["core"]["counts"], self.exclude)))
+        return state, row, record
+
+    def _rankings(self, image_id: str, row: dict, miou: float) -> dict:
+        """This image's entries in the bounded rankings: failure cases (as
+        :func:`~segscope.analysis.recommend.rank_failure_cases` ranks them) and slivers."""
+        k = self.config.worst_k
+        case = {key: row.get(key) for key in _CASE_KEYS[:-1]}
+        case["image"] = image_id
+        case["miou"] = miou
+        usable = _finite(row.get("error_share"))
+        cases = {}
+        for col, key in _RANKINGS.items():
+            v = row.get(col)
+            take = usable and (col == "error_share" or (_finite(v) and v > 0))
+            # one dict shared by every ranking the image enters: equal by identity when merged back
+            cases[key] = TopK.of(k, (-v, image_id) if take else None, case)
+        sliver = row.get("sliver_px")
+        return {
+            "cases": cases,
+            "slivers": TopK.of(k, (-sliver, image_id) if sliver else None, {"image": image_id, "sliver_px": sliver}),
+        }
 
     def _image_row(self, counts: np.ndarray, res) -> dict:
         r = error_ratios(counts)
@@ -179,9 +222,55 @@ class ErrorAnalyzer:
         keep[list(self.exclude)] = False
         return keep
 
-    def finalize(self, state: dict, metrics: dict, rows: list[dict]) -> None:
+    def _confusions(self, state: dict, sink: Sink, drill_k: int = 5) -> list[dict]:
+        """:func:`~segscope.analysis.recommend.top_confusions` of the pooled counts, with the
+        drill-down images read from the records: per pair only the ``drill_k`` images where it
+        costs most are kept while reading, so memory does not grow with the run."""
+        names = list(self.spec.names)
+        counts = np.asarray(state["counts"], np.int64)
+        tp = counts[:, 0]
+        fp = counts[:, 1] + counts[:, 3] + counts[:, 5]
+        fn = counts[:, 2] + counts[:, 4] + counts[:, 6]
+        conf_fn = np.asarray(state["conf_fn"])
+        conf_fp = np.asarray(state["conf_fp"])
+        keep = self._keep()
+        picks = rec.top_confusions(conf_fn, conf_fp, tp, fp, fn, names, None, keep, top_k=TOP_PAIRS, drill_k=drill_k)
+        index = {name: i for i, name in enumerate(names)}
+        found: dict[tuple[int, int], list] = {(index[p["gt"]], index[p["pred"]]): [] for p in picks}
+
+        def by_cost(t):
+            return -t[0], t[1]
+
+        for image_id, r in zip(sink.ids(), sink.records(self.name)):
+            for a, b, n in np.asarray(r["pairs"]).reshape(-1, 3).tolist():
+                kept = found.get((a, b))
+                if kept is not None:
+                    kept.append((n, image_id))
+                    if len(kept) > 4 * drill_k:
+                        kept[:] = sorted(kept, key=by_cost)[:drill_k]  # stable: ties keep arrival order
+        pair_images = [(image_id, [(a, b, n)]) for (a, b), kept in found.items()
+                       for n, image_id in sorted(kept, key=by_cost)[:drill_k]]
+        return rec.top_confusions(conf_fn, conf_fp, tp, fp, fn, names, pair_images, keep,
+                                  top_k=TOP_PAIRS, drill_k=drill_k)
+
+    def _listed(self, sink: Sink, key: str):
+        """Every image's ``key`` rows (missed / invented segments, suspects), in arrival order."""
+        return (row for r in sink.records(self.name) for row in r.get(key, ()))
+
+    def _by_image(self, sink: Sink, key: str, sort_key):
+        """The ``key`` rows of every image, images in id order, each image's rows by ``sort_key``
+        (the order of one stable sort of all rows by (image, sort_key))."""
+        pairs = zip(sink.ids("sorted"), sink.records(self.name, "sorted"))
+        for _, group in itertools.groupby(pairs, key=itemgetter(0)):
+            rows = [row for _, r in group for row in r.get(key, ())]
+            rows.sort(key=sort_key)
+            yield from rows
+
+    def finalize(self, states: Mapping[str, dict], sink: Sink) -> dict:
         names = list(self.spec.names)
         k = self.k
+        state = states[self.name]
+        metrics: dict = {}
         counts = np.asarray(state["counts"], np.int64)
         keep = self._keep()
         ratios = error_ratios(counts)
@@ -191,24 +280,23 @@ class ErrorAnalyzer:
         gains = rec.scenario_gains(tp, fp, fn, state["fixed_gt"], state["fixed_pred"], keep)
         conf_fn = np.asarray(state["conf_fn"])
         conf_fp = np.asarray(state["conf_fp"])
-        pairs = rec.top_confusions(conf_fn, conf_fp, tp, fp, fn, names, state["pairs"], keep,
-                                   top_k=TOP_PAIRS, drill_k=5)
+        pairs = self._confusions(state, sink, drill_k=5)
         seg_state = state["segments"]
         sm = segs.segment_metrics(seg_state)
         labels = segs.bin_labels(self.bins)
         iiou = None
-        if "instances" in seg_state:
-            items = np.concatenate([np.asarray(a).reshape(-1, 3) for a in seg_state["instances"]] or
+        if self.config.instances_dir:
+            items = np.concatenate([np.asarray(r["instances"]).reshape(-1, 3) for r in sink.records(self.name)] or
                                    [np.zeros((0, 3), np.int64)])
             iiou = segs.iiou(items, fp, k)
         agree = None
         if "gt2" in state:
             agree = ann.agreement_metrics(state["gt2"]["conf2"], state["gt2"]["ambiguous"], tp, fp, fn)
         sliver = np.asarray(state["sliver_px"], np.int64)
-        per_class = metrics.setdefault("per_class", {})
+        per_class = metrics["per_class"] = {}
         total_fn = conf_fn[:, :, :k].sum(0)
         for c, name in enumerate(names):
-            entry = per_class.setdefault(name, {})
+            entry = per_class[name] = {}
             entry["errors"] = {key: int(v) for key, v in zip(COUNT_KEYS, counts[c])}
             for key in RATIO_KEYS:
                 entry[key] = _num(ratios[key][c])
@@ -271,8 +359,8 @@ class ErrorAnalyzer:
                 }
                 for b in range(len(labels))
             ],
-            "largest_missed": [self._missed_dict(r) for r in sorted(
-                seg_state["missed"], key=lambda r: (-r[2], r[0], r[4], r[5]))[:10]],
+            "largest_missed": [self._missed_dict(r) for r in heapq.nsmallest(
+                10, self._listed(sink, "missed"), key=lambda r: (-r[2], r[0], r[4], r[5]))],
         }
         if iiou is not None:
             segments_out["iiou"] = _num(rec.mean_iou(iiou, keep))
@@ -280,9 +368,7 @@ class ErrorAnalyzer:
         # annotations
         boundary_px = e_tot["boundary"]
         sliver_total = int(sliver.sum())
-        jitter_rank = sorted(
-            (r for r in rows if r.get("sliver_px")), key=lambda r: (-r["sliver_px"], r["image"])
-        )[: self.config.worst_k]
+        jitter_rank = state["slivers"].values()
         annotations = {
             "slivers": {
                 "max_width_px": SLIVER_MAX_WIDTH,
@@ -305,13 +391,14 @@ class ErrorAnalyzer:
             }
             low = [(names[c], float(iai[c])) for c in range(k) if keep[c] and np.isfinite(iai[c]) and iai[c] < 0.9]
         suspects = None
-        if "suspects" in state:
-            suspects = sorted(state["suspects"], key=lambda r: (r[7], -r[2], r[0], r[3], r[4]))
+        if self.config.probs_dir:
+            suspects = state.get("suspect_count", 0)
             annotations["suspect_labels"] = {
-                "count": len(suspects),
+                "count": suspects,
                 "max_label_prob": ann.SUSPECT_MAX_PROB,
                 "min_pixels": ann.SUSPECT_MIN_PIXELS,
-                "top": [self._suspect_dict(r) for r in suspects[:10]],
+                "top": [self._suspect_dict(r) for r in heapq.nsmallest(10, self._listed(sink, "suspects"),
+                                                                        key=_suspect_order)],
             }
         metrics["annotations"] = annotations
         # what to improve next
@@ -331,19 +418,21 @@ class ErrorAnalyzer:
             names, tp, fp, fn, counts, gains, pairs, keep, sm, self.bins,
             {
                 "low_agreement": low,
-                "suspect_labels": len(suspects) if suspects is not None else 0,
+                "suspect_labels": suspects or 0,
                 "suspect_max_prob": ann.SUSPECT_MAX_PROB,
                 "sliver_share": annotations["slivers"]["share_of_boundary_errors"],
                 "sliver_width": SLIVER_MAX_WIDTH,
             },
         )
-        ranked, by_type = rec.rank_failure_cases(rows, self.config.worst_k)
+        # every image among the worst k of some ranking ranks there as among all images
+        cases = {id(v): v for ranking in state["cases"].values() for v in ranking.values()}
+        ranked, by_type = rec.rank_failure_cases(sorted(cases.values(), key=itemgetter("image")),
+                                                 self.config.worst_k)
         metrics["failure_cases"] = ranked
         metrics["failure_cases_by_type"] = by_type
-        metrics.setdefault("config", {})["error_band_px_used"] = sorted({r.get("error_band_px") for r in rows
-                                                                          if r.get("error_band_px") is not None})
+        metrics["config"] = {"error_band_px_used": sorted(int(v) for v in state["band_px_used"])}
         self._pairs_all = pairs
-        self._suspects = suspects
+        return metrics
 
     def _missed_dict(self, r) -> dict:
         names = self.spec.names
@@ -359,52 +448,49 @@ class ErrorAnalyzer:
             "model_class": names[r[8]], "model_share": r[9],
         }
 
-    def write(self, state: dict, metrics: dict, out_dir: Path) -> None:
+    def write(self, states: Mapping[str, dict], metrics: dict, sink: Sink, out_dir: Path) -> None:
         names = list(self.spec.names)
         k = self.k
-        with atomic_write(out_dir / "confusion_by_type.npz", "wb") as fh:
-            np.savez_compressed(
-                fh, fn=np.asarray(state["conf_fn"]), fp=np.asarray(state["conf_fp"]),
-                classes=np.array(names, dtype=str), types=np.array(ERROR_TYPES, dtype=str),
-            )
+        state = states[self.name]
+        arrays = {"fn": np.asarray(state["conf_fn"]), "fp": np.asarray(state["conf_fp"]),
+                  "classes": np.array(names, dtype=str), "types": np.array(ERROR_TYPES, dtype=str)}
+        write_npz(out_dir / "confusion_by_type.npz", [(n, a.dtype, a.shape, a) for n, a in arrays.items()])
         pairs = getattr(self, "_pairs_all", None)
         if pairs is None:
-            counts = np.asarray(state["counts"], np.int64)
-            tp = counts[:, 0]
-            fp = counts[:, 1] + counts[:, 3] + counts[:, 5]
-            fn = counts[:, 2] + counts[:, 4] + counts[:, 6]
-            pairs = rec.top_confusions(np.asarray(state["conf_fn"]), np.asarray(state["conf_fp"]), tp, fp, fn,
-                                       names, state["pairs"], self._keep(), top_k=TOP_PAIRS)
+            pairs = self._confusions(state, sink)
         write_json(out_dir / "confusion_pairs.json", {"classes": names, "types": list(ERROR_TYPES), "pairs": pairs})
-        seg = state["segments"]
-        missed = sorted(seg["missed"], key=lambda r: (r[0], -r[2], r[4], r[5]))
+        missed = self._by_image(sink, "missed", lambda r: (-r[2], r[4], r[5]))
         _write_csv(out_dir / "missed_segments.csv", segs.MISSED_COLUMNS,
-                   [(r[0], names[r[1]], *r[2:10], names[r[10]] if r[10] >= 0 else "") for r in missed])
-        invented = sorted(seg["invented"], key=lambda r: (r[0], -r[2], r[4], r[5]))
+                   ((r[0], names[r[1]], *r[2:10], names[r[10]] if r[10] >= 0 else "") for r in missed))
+        invented = self._by_image(sink, "invented", lambda r: (-r[2], r[4], r[5]))
         _write_csv(out_dir / "invented_segments.csv", segs.INVENTED_COLUMNS,
-                   [(r[0], names[r[1]], *r[2:8], names[r[8]] if r[8] >= 0 else "") for r in invented])
-        if "suspects" in state:
-            sus = sorted(state["suspects"], key=lambda r: (r[7], -r[2], r[0], r[3], r[4]))
+                   ((r[0], names[r[1]], *r[2:8], names[r[8]] if r[8] >= 0 else "") for r in invented))
+        if self.config.probs_dir:
+            sus = sorted(self._listed(sink, "suspects"), key=_suspect_order)
             _write_csv(out_dir / "suspect_labels.csv", ann.SUSPECT_COLUMNS,
-                       [(r[0], names[r[1]], *r[2:8], names[r[8]], r[9]) for r in sus])
-        ids = list(state["image_ids"])
-        order = sorted(range(len(ids)), key=lambda i: ids[i])
-        with atomic_write(out_dir / "per_image_errors.npz", "wb") as fh:
-            np.savez_compressed(
-                fh, image_ids=np.array([ids[i] for i in order], dtype=str),
-                counts=np.array([state["image_counts"][i] for i in order], dtype=np.int64).reshape(-1, k, 7),
-                classes=np.array(names, dtype=str), columns=np.array(COUNT_KEYS, dtype=str),
-            )
+                       ((r[0], names[r[1]], *r[2:8], names[r[8]], r[9]) for r in sus))
+        n = len(sink)
+        ids_dtype = f"<U{max(1, sink.max_id_len)}"
+        classes, columns = np.array(names, dtype=str), np.array(COUNT_KEYS, dtype=str)
+        write_npz(out_dir / "per_image_errors.npz", [
+            ("image_ids", ids_dtype, (n,), (np.array(b, ids_dtype) for b in chunked(sink.ids("sorted")))),
+            ("counts", np.int64, (n, k, 7), (np.array([r["counts"] for r in block], np.int64).reshape(-1, k, 7)
+                                             for block in chunked(sink.records(self.name, "sorted")))),
+            ("classes", classes.dtype, classes.shape, classes),
+            ("columns", columns.dtype, columns.shape, columns),
+        ])
+
+
+def _suspect_order(r) -> tuple:
+    return r[7], -r[2], r[0], r[3], r[4]
 
 
 def _write_csv(path: Path, header, rows) -> None:
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for r in rows:
-        w.writerow([(repr(round(v, 8)) if isinstance(v, float) else v) for v in r])
-    with atomic_write(path, "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+    write_csv(path, header, ([(repr(round(v, 8)) if isinstance(v, float) else v) for v in r] for r in rows))
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 def _num(x):
