@@ -6,6 +6,8 @@ Analyzers (:mod:`segscope.engine.analyzers`)
     the registry and protocol; core, boundary and failure analysis
 Evaluation (:mod:`segscope.engine.evaluation`)
     Evaluation (update / merge / compute / save), evaluate_pair, evaluate_arrays
+Sinks (:mod:`segscope.engine.sinks`)
+    where per-image rows and records go: MemorySink, DiskSink; TopK, the bounded rankings
 Runners (:mod:`segscope.engine.runners`, :mod:`segscope.engine.dask`)
     run_evaluation: serial, one bounded process pool, or a Dask cluster
 """

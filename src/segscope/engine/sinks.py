@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: images per chunk when per-image arrays are assembled into an ``.npz``
-CHUNK = 4096
+CHUNK = 256
 
 _ROWS = "rows"
 _IDS = "ids"
@@ -294,8 +294,8 @@ class DiskSink(Sink):
     def _load_at(self, name: str, positions: np.ndarray) -> Iterator:
         offsets = np.fromfile(self.path / f"{name}.idx", dtype="<i8", count=self._n)
         with open(self.path / f"{name}.pkl", "rb") as fh:
-            for start in range(0, len(positions), CHUNK):
-                for off in offsets[positions[start:start + CHUNK]].tolist():
+            for block in chunked(range(len(positions))):
+                for off in offsets[positions[block[0]:block[-1] + 1]].tolist():
                     fh.seek(off)
                     yield pickle.load(fh)
 
@@ -345,8 +345,9 @@ def write_npz(path: str | Path, arrays: Sequence[tuple[str, Any, tuple, Iterable
                     raise ValueError(f"{name}: {rows} rows written, the header says {expected}")
 
 
-def chunked(values: Iterable, size: int = CHUNK) -> Iterator[list]:
-    """Lists of up to ``size`` consecutive values."""
+def chunked(values: Iterable, size: int | None = None) -> Iterator[list]:
+    """Lists of up to ``size`` (default :data:`CHUNK`) consecutive values."""
+    size = size or CHUNK
     it = iter(values)
     while True:
         block = list(itertools.islice(it, size))
