@@ -1,4 +1,4 @@
-"""Pictures: colourised masks, overlays, error maps, per-image panels and summary plots.
+"""Mask pictures: colourised masks, overlays, label edges, error maps and boundary comparisons.
 
 Everything here works on *class-index* masks (``0 .. K-1``, see :mod:`segscope.classes`) and
 returns NumPy RGB arrays or matplotlib figures; figures are drawn on the Agg canvas (no display,
