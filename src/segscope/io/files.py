@@ -155,7 +155,7 @@ def _jpeg_reason(jpegs: Sequence[str]) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters (newline, tab, ...) written as ``\\xNN`` escapes, for an
+    r"""``text`` with control characters (newline, tab, ...) written as ``\xNN`` escapes, for an
     image id or file name shown as one line of text or used in a file name.
 
     >>> printable("street\n01"), printable("plain")

@@ -23,10 +23,10 @@ __all__ = [
 
 
 def _plain(names) -> list[str]:
-    """Class names as matplotlib text: ``$`` escaped, so a name is never read as mathtext.
+    r"""Class names as matplotlib text: ``$`` escaped, so a name is never read as mathtext.
 
-    >>> _plain(["$\\frac{$", "road"])
-    ['\\$\\frac{\\$', 'road']
+    >>> print(*_plain(["$\\frac{$", "road"]))
+    \$\frac{\$ road
     """
     return [str(n).replace("$", r"\$") for n in names]
 
