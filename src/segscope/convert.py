@@ -45,7 +45,7 @@ from PIL import Image
 from .classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
 from .exceptions import SegscopeError
 from .io.files import MASK_SUFFIXES
-from .io.masks import read_npy_mask
+from .io.masks import open_image, read_npy_mask, split_alpha
 from .io.results import atomic_write
 
 __all__ = [
@@ -226,19 +226,20 @@ def _open(path: Path):
     if path.suffix.lower() == ".npy":
         return "npy", read_npy_mask(path, allow_integral_floats=False), None
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             mode = im.mode
             palette = im.getpalette() if mode == "P" else None
-            if mode in ("RGBA", "RGB"):
-                arr = np.asarray(im.convert("RGB"))
-            elif mode == "LA":
-                arr = np.asarray(im.getchannel(0))
-            else:
-                arr = np.asarray(im)
+            arr = np.asarray(im)
+            if mode in ("RGBA", "LA"):
+                arr, _ = split_alpha(arr, path)
+    except SegscopeError:
+        raise
     except FileNotFoundError:
         raise SegscopeError("no such file", path) from None
     except Exception as exc:
         raise SegscopeError(f"cannot read mask: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", path) from None
+    if arr.size == 0:
+        raise SegscopeError("the mask is empty", path)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if arr.dtype.byteorder == ">":

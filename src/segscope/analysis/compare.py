@@ -18,8 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
-import io as _io
 import math
 from pathlib import Path
 from typing import Sequence
@@ -27,7 +25,8 @@ from typing import Sequence
 import numpy as np
 
 from ..exceptions import SegscopeError
-from ..io.results import atomic_write, write_json
+from ..io.results import write_json
+from ..io.tables import round_repr, write_csv
 
 __all__ = [
     "load_counts",
@@ -263,33 +262,20 @@ def write_comparison(result: dict, out_dir: str | Path) -> list[Path]:
         for k in row:
             if k not in metrics:
                 metrics.append(k)
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["class"] + [f"{k}_{s}" for k in metrics for s in ("a", "b", "delta")]
-               + ["iou_delta_ci_low", "iou_delta_ci_high"])
     boot = result["bootstrap"]["per_class"]
+    class_rows = []
     for name, row in result["per_class"].items():
         cells = [name]
         for k in metrics:
             v = row.get(k, {})
-            cells += [_csv(v.get("a")), _csv(v.get("b")), _csv(v.get("delta"))]
-        cells += [_csv(boot[name]["ci_low"]), _csv(boot[name]["ci_high"])]
-        w.writerow(cells)
-    with atomic_write(out_dir / "per_class_deltas.csv", "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["image", "miou_a", "miou_b", "delta"])
-    for r in result["images"]:
-        w.writerow([r["image"], _csv(r["miou_a"]), _csv(r["miou_b"]), _csv(r["delta"])])
-    with atomic_write(out_dir / "per_image_deltas.csv", "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+            cells += [v.get("a"), v.get("b"), v.get("delta")]
+        cells += [boot[name]["ci_low"], boot[name]["ci_high"]]
+        class_rows.append(cells)
+    write_csv(out_dir / "per_class_deltas.csv",
+              ["class"] + [f"{k}_{s}" for k in metrics for s in ("a", "b", "delta")]
+              + ["iou_delta_ci_low", "iou_delta_ci_high"], class_rows, number=round_repr(10))
+    write_csv(out_dir / "per_image_deltas.csv", ["image", "miou_a", "miou_b", "delta"],
+              ([r["image"], r["miou_a"], r["miou_b"], r["delta"]] for r in result["images"]),
+              number=round_repr(10))
     return [out_dir / "compare.json", out_dir / "per_class_deltas.csv", out_dir / "per_image_deltas.csv"]
 
-
-def _csv(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else repr(round(v, 10))
-    return v

@@ -29,6 +29,7 @@ from ..classes import ClassSpec
 from ..exceptions import SegscopeError
 from ..io.files import Pair
 from ..io.masks import read_mask
+from ..io.tables import csv_text
 from ..io.results import atomic_write, write_json
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
@@ -129,11 +130,12 @@ class Evaluation:
         """Add one image. ``pred`` and ``gt`` hold raw label ids (``raw=False``: class indices)."""
         pred = np.asarray(pred)
         gt = np.asarray(gt)
+        extras = {"raw_masks": (pred, gt)} if raw else {}
         if raw:
             pred = self.spec.to_index(pred, "pred")
             gt = self.spec.to_index(gt, "gt")
         image_id = image_id if image_id is not None else f"image_{len(self.rows):05d}"
-        ctx = ImageContext(image_id, self.spec, self.config)
+        ctx = ImageContext(image_id, self.spec, self.config, extras=extras)
         result = analyze_arrays(pred, gt, ctx, self.analyzers)
         self.add(result)
         return result.row
@@ -214,6 +216,8 @@ def write_per_image_csv(path: Path, rows: list[dict]) -> None:
 def _csv_value(v):
     if isinstance(v, float):
         return "" if not math.isfinite(v) else repr(round(v, 10))
+    if isinstance(v, str):
+        return csv_text(v)
     return "" if v is None else v
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ __all__ = [
     "pair_masks",
     "STRIP_SUFFIXES",
     "AuxIndex",
+    "printable",
 ]
 
 MASK_SUFFIXES = (".png", ".npy", ".bmp", ".tif", ".tiff")
@@ -104,7 +106,13 @@ def pair_masks(
     which evaluates the pairs that exist). Predictions with no GT are an error too.
     """
     pred = list_masks(pred_dir, pred_suffix)
-    gt = list_masks(gt_dir, gt_suffix)
+    try:
+        gt = list_masks(gt_dir, gt_suffix)
+    except SegscopeError:
+        jpegs = _jpegs(gt_dir)
+        if not jpegs:
+            raise
+        raise SegscopeError(f"no GT mask files found, only JPEG: {_jpeg_reason(jpegs)}", gt_dir) from None
     pred, gt = _flatten_keys(pred, gt)
     missing = sorted(set(gt) - set(pred))
     extra = sorted(set(pred) - set(gt))
@@ -121,6 +129,9 @@ def pair_masks(
             parts.append(f"{len(missing)} GT file(s) have no prediction: {_some(missing)}")
         if extra:
             parts.append(f"{len(extra)} prediction(s) have no GT: {_some(extra)}")
+            jpegs = _jpegs(gt_dir)
+            if jpegs:
+                parts.append(f"the GT folder holds JPEG files, not read: {_jpeg_reason(jpegs)}")
         raise SegscopeError("; ".join(parts) + " (--allow-missing evaluates the pairs that exist)", pred_dir)
     if missing or extra:
         warnings.warn(
@@ -128,6 +139,31 @@ def pair_masks(
             f"were skipped", stacklevel=2
         )
     return [Pair(k, pred[k], gt[k]) for k in common]
+
+
+def _jpegs(folder: str | Path) -> list[str]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(f.relative_to(folder).as_posix() for f in folder.rglob("*")
+                  if f.suffix.lower() in (".jpg", ".jpeg") and f.is_file())
+
+
+def _jpeg_reason(jpegs: Sequence[str]) -> str:
+    return (f"{_some(list(jpegs), 3)} cannot be label masks (JPEG's lossy compression changes label values); "
+            "export the GT as PNG")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control characters (newline, tab, ...) written as ``\xNN`` escapes, for an
+    image id or file name shown as one line of text or used in a file name.
+
+    >>> printable("street\n01"), printable("plain")
+    ('street\\x0a01', 'plain')
+    """
+    if text.isprintable():
+        return text
+    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def _some(names: Sequence[str], limit: int = 5) -> str:

@@ -160,6 +160,12 @@ def _compose(title: str, tiles: list, legend: list, tile_width: int = 300, gap: 
     ``(colour, label)`` swatches below (``None`` starts a new group)."""
     from PIL import Image, ImageDraw
 
+    from ..io.files import printable
+
+    title = printable(title)
+    tiles = [(printable(caption), rgb) for caption, rgb in tiles]
+    legend = [None if item is None else (item[0], printable(item[1])) for item in legend]
+
     h0, w0 = next((t[1].shape[:2] for t in tiles), (1, 1))
     tile_h = int(min(max(tile_width * h0 / max(w0, 1), 60), 2.2 * tile_width))
     f_title, f_small = _font(15), _font(12)

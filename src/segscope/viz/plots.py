@@ -22,6 +22,15 @@ __all__ = [
 ]
 
 
+def _plain(names) -> list[str]:
+    r"""Class names as matplotlib text: ``$`` escaped, so a name is never read as mathtext.
+
+    >>> print(*_plain(["$\\frac{$", "road"]))
+    \$\frac{\$ road
+    """
+    return [str(n).replace("$", r"\$") for n in names]
+
+
 def _figure(width_in: float, height_in: float, dpi: int = 100):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -89,7 +98,7 @@ def plot_class_imbalance(metrics: dict, class_colors: dict | None = None, max_cl
     ax1.set_xlim(0, 1.14)
     ax1.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax1.set_yticks(y)
-    ax1.set_yticklabels([r[0] for r in rows], fontsize=8)
+    ax1.set_yticklabels(_plain(r[0] for r in rows), fontsize=8)
     ax1.invert_yaxis()
     ax1.set_xlabel("IoU")
     ax1.set_title("IoU per class" + note, fontsize=9.5)
@@ -144,9 +153,9 @@ def plot_confusion(metrics: dict, top_k: int = 20):
     ax = fig.add_axes([0.22, 0.2, 0.66, 0.72])
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(n_c))
-    ax.set_xticklabels(cols, rotation=55, ha="right", fontsize=8)
+    ax.set_xticklabels(_plain(cols), rotation=55, ha="right", fontsize=8)
     ax.set_yticks(range(n_r))
-    ax.set_yticklabels([names[i] for i in sel], fontsize=8)
+    ax.set_yticklabels(_plain(names[i] for i in sel), fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("ground truth")
     title = "confusion (row-normalised)"
@@ -208,7 +217,7 @@ def plot_error_breakdown(metrics: dict):
         ax.barh(y, vals, left=left, color=np.array(col) / 255.0, edgecolor="white", linewidth=0.4, label=label)
         left += vals
     ax.set_yticks(y)
-    ax.set_yticklabels([r[0] for r in rows], fontsize=8)
+    ax.set_yticklabels(_plain(r[0] for r in rows), fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the class's union (prediction ∪ GT)")
@@ -232,7 +241,7 @@ def plot_segment_recall(table: dict):
         if not any(np.isfinite(rec)):
             continue
         col = entry.get("color")
-        ax.plot(x[: len(rec)], rec, marker="o", lw=1.4, label=name,
+        ax.plot(x[: len(rec)], rec, marker="o", lw=1.4, label=_plain([name])[0],
                 color=np.array(col) / 255.0 if col is not None else None)
     ax.set_xticks(x)
     ax.set_xticklabels(bins, fontsize=8)

@@ -13,7 +13,9 @@ from .._common import (
     GtIdsOpt,
     IgnoreOpt,
     JobsOpt,
+    MaxPixelsOpt,
     NumClassesOpt,
+    apply_max_pixels,
     err_console,
     out_console,
     progress,
@@ -58,6 +60,7 @@ def check(
     max_imbalance: float = typer.Option(1000.0, "--max-imbalance", help="Flag a largest/smallest class pixel ratio above this.", min=1.0),
     skip: Optional[List[str]] = typer.Option(None, "--skip", help="A check id not to run. Repeatable."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary line."),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Read every mask once and report what breaks the annotation standard: unknown ids and
     colours, mixed formats, 0/255 binary masks, labelIds vs trainIds, unreduced or twice-reduced
@@ -70,6 +73,7 @@ def check(
     from ...io.files import MASK_SUFFIXES
     from ...io.results import write_json
 
+    apply_max_pixels(max_pixels)
     if (classes is None) == (num_classes is None):
         raise usage_error("give the classes: either --classes SPEC or --num-classes N")
     from ...check import CHECKS

@@ -13,6 +13,8 @@ from .._common import (
     ClassesOpt,
     IgnoreOpt,
     JobsOpt,
+    MaxPixelsOpt,
+    apply_max_pixels,
     err_console,
     out_console,
     parse_ignore,
@@ -54,6 +56,7 @@ def convert(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace output files that exist already."),
     jobs: int = JobsOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No value table."),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Convert label masks between formats: RGB colour <-> index PNG (through the class spec's
     colours), palette <-> index PNG, Cityscapes labelIds -> trainIds, ADE zero label <-> reduced,
@@ -62,6 +65,7 @@ def convert(
     from ...convert import check_formats, plan_conversion, refusal, run_conversion
     from ...exceptions import SegscopeError
 
+    apply_max_pixels(max_pixels)
     try:
         check_formats(from_format, to_format)
     except SegscopeError as exc:

@@ -15,8 +15,10 @@ from .._common import (
     GtIdsOpt,
     IgnoreOpt,
     JobsOpt,
+    MaxPixelsOpt,
     NumClassesOpt,
     PredIdsOpt,
+    apply_max_pixels,
     err_console,
     existing_dir,
     progress,
@@ -102,9 +104,11 @@ def evaluate(
     worst_k: int = typer.Option(10, "--worst-k", help="How many worst images to list.", min=1),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report into OUT/report/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Evaluate predicted masks against ground truth and write OUT/metrics.json, per_image.csv
     and confusion_matrix.csv."""
+    apply_max_pixels(max_pixels)
     spec = spec_from_options(classes, num_classes, ignore_index, pred_ids, gt_ids)
     existing_dir(preds, "prediction")
     existing_dir(gts, "GT")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io as _io
 import math
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
 from ...io.masks import read_mask
 from ...io.results import atomic_write
+from ...io.tables import write_csv
 from ...metrics.confusion import confusion_counts
 from ...metrics.region import image_miou, nanmean, per_class_metrics, summary_metrics
 from ..config import EvalConfig
@@ -64,13 +63,14 @@ class CoreAnalyzer:
     def _check(self, ext: np.ndarray, pred, gt, ctx: ImageContext) -> None:
         k = self.spec.num_classes
         if ext[k].sum():
-            raw = read_mask(ctx.gt_path, self.spec) if ctx.gt_path else gt
+            raw = read_mask(ctx.gt_path, self.spec) if ctx.gt_path else ctx.extras.get("raw_masks", (pred, gt))[1]
             raise SegscopeError(
                 f"GT has ids not in the class spec: {self.spec.describe_unknown(raw, 'gt')}",
                 ctx.gt_path or ctx.image_id,
             )
         if ext[:k, k + 1].sum() and not self.config.allow_unknown_pred:
-            raw = read_mask(ctx.pred_path, self.spec, "pred") if ctx.pred_path else pred
+            raw = (read_mask(ctx.pred_path, self.spec, "pred") if ctx.pred_path
+                   else ctx.extras.get("raw_masks", (pred, gt))[0])
             hint = ""
             if self.spec.name.startswith("cityscapes") and self.spec.pred_map is None:
                 hint = " (predictions in labelIds? pass --pred-ids label)"
@@ -135,13 +135,8 @@ class CoreAnalyzer:
         names = list(self.spec.names)
         counts = state["counts"]
         k = len(names)
-        buf = _io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["gt\\pred"] + names)
-        for name, row in zip(names, counts[:k, :k].tolist()):
-            w.writerow([name] + row)
-        with atomic_write(out_dir / "confusion_matrix.csv", "w", encoding="utf-8") as fh:
-            fh.write(buf.getvalue())
+        write_csv(out_dir / "confusion_matrix.csv", ["gt\\pred"] + names,
+                  ([name] + row for name, row in zip(names, counts[:k, :k].tolist())))
         arrays = {
             "image_ids": np.array(state["image_ids"], dtype=str),
             "tp": np.array(state["image_tp"], dtype=np.int64).reshape(-1, k),

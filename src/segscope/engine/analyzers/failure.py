@@ -9,8 +9,6 @@ and writes ``confusion_by_type.npz``, ``confusion_pairs.json``, ``missed_segment
 
 from __future__ import annotations
 
-import csv
-import io as _io
 import math
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from ...exceptions import SegscopeError
 from ...io.files import AuxIndex
 from ...io.masks import load_probs, read_mask
 from ...io.results import atomic_write, write_json
+from ...io.tables import round_repr, write_csv
 from ...metrics import annotations as ann
 from ...metrics import segments as segs
 from ...metrics.breakdown import (
@@ -398,13 +397,7 @@ class ErrorAnalyzer:
 
 
 def _write_csv(path: Path, header, rows) -> None:
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for r in rows:
-        w.writerow([(repr(round(v, 8)) if isinstance(v, float) else v) for v in r])
-    with atomic_write(path, "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+    write_csv(path, header, rows, number=round_repr(8, nonfinite=None))
 
 
 def _num(x):
