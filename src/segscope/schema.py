@@ -15,8 +15,8 @@ against it (:func:`check_metrics`), the report takes its labels from it (:func:`
 >>> f = schema.describe("iou_car", "per_image.csv")
 >>> f.key, f.type, f.unit, f.analysis
 ('iou_<class>', 'float', 'fraction', 'core')
->>> schema.label("trimap.4.miou")
-'mIoU within 4 px of a boundary'
+>>> schema.label("trimap.4")
+'within 4 px of a boundary'
 >>> schema.check_metrics({"classes": ["a"], "miou": 0.5, "per_class": {"a": {"iou": 0.5, "mystery": 1}}})
 Traceback (most recent call last):
 ...
@@ -54,6 +54,7 @@ __all__ = [
     "fields",
     "describe",
     "label",
+    "definition",
     "known",
     "check_metrics",
     "check_columns",
@@ -344,14 +345,14 @@ _BOUNDARY = _section(
         ("boundary_band_share", "float", "fraction", "pixels in the boundary band",
          "the share of the labelled pixels that lie in the GT band of their class; above 0.8, boundary IoU is "
          "close to IoU"),
-        ("trimap", "object", "-", "trimap", "width → the metrics over the pixels near a GT label change"),
+        ("trimap", "object", "-", "trimap band", "width → the metrics over the pixels near a GT label change"),
         ("trimap.<width>", "object", "-", "within <width> px of a boundary",
          "the labelled pixels whose distance to the nearest GT label change is < <width> px"),
-        ("trimap.<width>.miou", "float", "fraction", "mIoU within <width> px of a boundary",
+        ("trimap.<width>.miou", "float", "fraction", "mIoU",
          "mIoU over the classes present in the band, not excluded; null for an empty band"),
-        ("trimap.<width>.pixel_accuracy", "float", "fraction", "pixel accuracy within <width> px of a boundary",
+        ("trimap.<width>.pixel_accuracy", "float", "fraction", "pixel accuracy",
          "pixel accuracy in the band; null for an empty band"),
-        ("trimap.<width>.pixels", "int", "pixels", "pixels within <width> px of a boundary",
+        ("trimap.<width>.pixels", "int", "pixels", "pixels in the band",
          "labelled pixels in the band, over all images"),
     ])
 
@@ -866,7 +867,19 @@ def label(key: str, file: str = "metrics.json", default: str | None = None) -> s
         if default is not None:
             return default
         raise KeyError(f"{key!r} is not in the results schema of {file}")
-    text = found.label
+    return _fill(found.label, values)
+
+
+def definition(key: str, file: str = "metrics.json") -> str:
+    """The definition of ``key``, with its placeholders filled in.
+
+    >>> definition("per_class.road.fn_segment_ou")
+    'FN segment errors / (tp + fp + fn)'
+    """
+    return _fill(describe(key, file).definition, _resolve(key, file)[1])
+
+
+def _fill(text: str, values: dict) -> str:
     for holder, value in values.items():
         text = text.replace(holder, value if holder == "<class>" else value.replace("_", " "))
     return text
