@@ -25,7 +25,6 @@ segscope.exceptions.SegscopeError: metrics.json: key 'per_class.a.mystery' is no
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 import sys
@@ -195,7 +194,7 @@ def _section(title: str, file: str, text: str, analysis: str, prefix: str, rows)
     return Section(title, file, text, tuple(out))
 
 
-NULL = True  # marks a nullable non-float field in the rows below
+_NULL = True  # marks a nullable non-float field in the rows below
 
 _RUN = _section("The run", "metrics.json", "What was evaluated.", "core", "", [
     ("segscope_version", "str", "text", "segscope version", "the version of segscope that wrote the results"),
@@ -381,7 +380,7 @@ _ERRORS = _section(
         ("error_breakdown.me_<type>_renormed", "float", "fraction", "mean <type> error rate, renormalised",
          "mean over the classes of per_class.<class>.e_<type>_renormed"),
         ("error_breakdown.band_px", "int", "px", "error band width setting",
-         "--error-band-px; null when the width follows the ratio", NULL),
+         "--error-band-px; null when the width follows the ratio", _NULL),
         ("error_breakdown.band_ratio", "float", "fraction", "error band ratio",
          "--error-band-ratio (of the image diagonal); null with a fixed width"),
         ("error_breakdown.error_pixels", "object", "-", "error pixels", "error pixels by type"),
@@ -454,7 +453,7 @@ _ERRORS = _section(
         ("segments.largest_missed[].iou", "float", "fraction", "segment IoU",
          "those pixels / (its size + the FP pixels of the predicted components of its class overlapping it)"),
         ("segments.largest_missed[].predicted_as", "str", "text", "predicted as",
-         "the other class most of its pixels are predicted as; null when none", NULL),
+         "the other class most of its pixels are predicted as; null when none", _NULL),
         ("annotations", "object", "-", "annotation checks",
          "signals that the labels, not the model, are in doubt"),
         ("annotations.slivers", "object", "-", "slivers",
@@ -518,7 +517,7 @@ _ERRORS = _section(
         ("recommendations", "list[object]", "-", "recommendations",
          "what to try next, ranked by the mIoU gain of the repair behind each, then the annotation notes"),
         ("recommendations[].rank", "int", "count", "rank", "1 for the first"),
-        ("recommendations[].class", "str", "text", "class", "the class it is about; null for run-wide notes", NULL),
+        ("recommendations[].class", "str", "text", "class", "the class it is about; null for run-wide notes", _NULL),
         ("recommendations[].kind", "str", "text", "kind",
          "the rule that fired: small_segments, missed_segments, invented_segments, boundary, extent, confusion, "
          "ambiguous, suspect_labels or annotation_jitter"),
@@ -554,7 +553,7 @@ _CONFIG = _section(
         ("class_spec", "str", "text", "class spec", "the class spec: a preset name or the file it was read from"),
         ("num_classes", "int", "count", "number of classes", "the classes of the spec"),
         ("class_ids", "list[int]", "id", "label ids", "the label id of each class, in order"),
-        ("ignore_index", "int", "id", "ignore label", "GT pixels with this id count nowhere; null: none", NULL),
+        ("ignore_index", "int", "id", "ignore label", "GT pixels with this id count nowhere; null: none", _NULL),
         ("exclude", "list[str]", "text", "excluded classes", "--exclude: classes left out of the means"),
         ("allow_unknown_pred", "bool", "flag", "unknown predicted ids allowed",
          "--allow-unknown-pred: unknown predicted ids count as misses instead of failing"),
@@ -565,17 +564,17 @@ _CONFIG = _section(
         ("pred_suffix", "str", "text", "prediction suffix", "the file-name suffix stripped from predictions"),
         ("gt_suffix", "str", "text", "GT suffix", "the file-name suffix stripped from GT masks"),
         ("pred_ids", "str", "text", "prediction id kind",
-         "Cityscapes specs: the ids the predictions hold (--pred-ids); null for other specs", NULL),
+         "Cityscapes specs: the ids the predictions hold (--pred-ids); null for other specs", _NULL),
         ("gt_ids", "str", "text", "GT id kind",
-         "Cityscapes specs: the ids the GT masks hold (--gt-ids); null for other specs", NULL),
-        ("images_dir", "str", "text", "images folder", "where the images for the panels are (--images)", NULL),
+         "Cityscapes specs: the ids the GT masks hold (--gt-ids); null for other specs", _NULL),
+        ("images_dir", "str", "text", "images folder", "where the images for the panels are (--images)", _NULL),
         ("predictions", "str", "text", "predictions", "segscope demo: baseline or synthetic predictions"),
         ("checkpoint_epoch", "int", "count", "checkpoint epoch",
          "validation runs of the baseline: the epoch of the checkpoint evaluated"),
         ("boundary_ratio", "float", "fraction", "boundary ratio",
          "--boundary-ratio: band width d = max(1, round(ratio × image diagonal))", "boundary"),
         ("boundary_px", "int", "px", "boundary width setting",
-         "--boundary-px: a fixed band width d; null when it follows the ratio", "boundary", NULL),
+         "--boundary-px: a fixed band width d; null when it follows the ratio", "boundary", _NULL),
         ("bf_ratio", "float", "fraction", "BF tolerance ratio",
          "--bf-ratio: tolerance θ = ratio × image diagonal", "boundary"),
         ("trimap", "list[int]", "px", "trimap widths", "--trimap: the widths of the trimap bands", "boundary"),
@@ -586,16 +585,16 @@ _CONFIG = _section(
         ("error_band_ratio", "float", "fraction", "error band ratio",
          "--error-band-ratio: error band width d = round(ratio × image diagonal)", "errors"),
         ("error_band_px", "int", "px", "error band width setting",
-         "--error-band-px: a fixed error band width; null when it follows the ratio", "errors", NULL),
+         "--error-band-px: a fixed error band width; null when it follows the ratio", "errors", _NULL),
         ("error_band_px_used", "list[int]", "px", "error band widths used",
          "the error band widths d used", "errors"),
         ("segment_bins", "list[float]", "fraction", "segment size bins",
          "--segment-bins: the size bin edges as fractions of the image area", "errors"),
         ("miss_threshold", "float", "fraction", "miss threshold",
          "--miss-threshold: a GT segment with recall below it is missed", "errors"),
-        ("instances_dir", "str", "text", "instance masks folder", "--instances: the instance masks", "errors", NULL),
-        ("gt2_dir", "str", "text", "second annotation folder", "--gt2: the second annotation", "errors", NULL),
-        ("probs_dir", "str", "text", "probabilities folder", "--probs: the model probabilities", "errors", NULL),
+        ("instances_dir", "str", "text", "instance masks folder", "--instances: the instance masks", "errors", _NULL),
+        ("gt2_dir", "str", "text", "second annotation folder", "--gt2: the second annotation", "errors", _NULL),
+        ("probs_dir", "str", "text", "probabilities folder", "--probs: the model probabilities", "errors", _NULL),
     ])
 
 _PER_IMAGE = _section(
