@@ -194,6 +194,8 @@ class Evaluation:
                 writer(self.states[analyzer.name], metrics, out_dir)
         write_per_image_csv(out_dir / "per_image.csv", self.per_image_rows())
         write_json(out_dir / "class_spec.json", self.spec.to_dict())
+        from ..schema import check_metrics
+        check_metrics(metrics)
         write_json(out_dir / "metrics.json", metrics)
         return metrics
 
