@@ -140,8 +140,8 @@ def _config(options: dict, images) -> EvalConfig:
         if isinstance(value, list):
             values[key] = tuple(value)
         elif key in PATH_OPTIONS and value is not None:
-            values[key] = str(value)
-    return EvalConfig(**values, images_dir=str(images) if images is not None else None)
+            values[key] = str(Path(value))
+    return EvalConfig(**values, images_dir=str(Path(images)) if images is not None else None)
 
 
 def _ids(spec: ClassSpec, opt: dict) -> tuple[str | None, str | None]:

@@ -231,8 +231,8 @@ def test_a_full_disk_keeps_the_old_run(data, refs, tmp_path, monkeypatch, capsys
     assert snapshot(out) == refs["snap"]["full"] and _leftovers(out) == []
 
 
-@pytest.mark.parametrize("where", ["file", "inside", "holds_input", "foreign"])
-def test_bad_out_is_one_line(data, tmp_path, capsys, where):
+@pytest.mark.parametrize("where", ["file", "inside", "holds_input", "foreign", "cwd"])
+def test_bad_out_is_one_line(data, tmp_path, capsys, monkeypatch, where):
     if where == "file":
         out = tmp_path / "results"
         out.write_text("not a folder")
@@ -243,11 +243,16 @@ def test_bad_out_is_one_line(data, tmp_path, capsys, where):
     elif where == "holds_input":
         out = data["gt"].parent
         message = "lies inside the results folder"
-    else:
+    elif where == "foreign":
         out = tmp_path / "mine"
         out.mkdir()
         (out / "thesis.tex").write_text("mine")
         message = "not a segscope results folder"
+    else:
+        out = tmp_path / "results"
+        (out / "here").mkdir(parents=True)
+        monkeypatch.chdir(out / "here")
+        message = "holds the working directory"
     before = snapshot(out) if out.is_dir() else None
     assert main(_args(data, out)) == 1
     lines = capsys.readouterr().err.splitlines()
@@ -273,3 +278,33 @@ def test_report_out_keeps_the_users_files(data, refs, tmp_path, capsys):
     assert len(panels) == 2
     assert (folder / "panels" / "mine.png").read_bytes() == b"my own picture"
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_ctrl_c_keeps_the_old_run(data, refs, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(refs["full"], out)
+
+    def interrupt(done, total):
+        if done == total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        segscope.evaluate_folders(data["pred"], data["gt"], str(data["classes"]), out=out, jobs=1,
+                                  analyses=(), progress=interrupt)
+    assert snapshot(out) == refs["snap"]["full"] and _leftovers(out) == []
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(data, refs, tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    out = tmp_path / "out"
+    shutil.copytree(refs["full"], out)
+
+    def read_only(*a, **k):
+        raise PermissionError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    assert main(_args(data, out)) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"segscope: error: {out}: cannot write the results folder: {os.strerror(errno.EROFS)}"]
+    assert snapshot(out) == refs["snap"]["full"] and _leftovers(out) == []

@@ -173,21 +173,22 @@ def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | No
     >>> sorted(p.name for p in out.iterdir())
     ['manifest.json', 'metrics.json']
     """
-    out = Path(out)
+    shown = Path(out)
+    out = Path(os.path.abspath(shown))
     if out.is_symlink():
         out = out.resolve()
-    _check_target(out, inputs or {})
-    with _full_disk(out), contextlib.ExitStack() as held:
+    _check_target(out, shown, inputs or {})
+    with _full_disk(shown), contextlib.ExitStack() as held:
         try:
-            held.enter_context(_lock(out))
+            held.enter_context(_lock(out, shown))
             _recover(out)
             stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise SegscopeError(f"cannot write the results folder: {exc.strerror}", out) from None
+                raise SegscopeError(f"cannot write the results folder: {exc.strerror}", shown) from None
             raise
         try:
-            _check_target(out, inputs or {})
+            _check_target(out, shown, inputs)
             os.chmod(stage, 0o777 & ~_umask())
             yield stage
             write_manifest(stage, _files_under(stage))
@@ -197,20 +198,25 @@ def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | No
             raise
 
 
-def _check_target(out: Path, inputs: Mapping[str, str | Path | None]) -> None:
+def _check_target(out: Path, shown: Path, inputs: Mapping[str, str | Path | None] | None) -> None:
+    """Refuse a results folder that is a file, holds other files, or overlaps the inputs or the
+    working directory (``out``: absolute; ``shown``: as the user gave it)."""
     if out.exists() and not out.is_dir():
-        raise SegscopeError("the results folder is a file, not a folder", out)
+        raise SegscopeError("the results folder is a file, not a folder", shown)
     target = out.resolve()
-    for role, folder in inputs.items():
+    for role, folder in (inputs or {}).items():
         if folder is None:
             continue
         src = Path(folder).resolve()
         if target == src or src in target.parents:
-            raise SegscopeError(f"the results folder lies inside the {role} folder {folder}; choose another --out", out)
+            raise SegscopeError(f"the results folder lies inside the {role} folder {folder}; choose another --out", shown)
         if target in src.parents:
-            raise SegscopeError(f"the {role} folder {folder} lies inside the results folder; choose another --out", out)
+            raise SegscopeError(f"the {role} folder {folder} lies inside the results folder; choose another --out", shown)
+    cwd = Path.cwd().resolve()
+    if target == cwd or target in cwd.parents:
+        raise SegscopeError("the results folder holds the working directory; choose another --out", shown)
     if out.is_dir() and read_manifest(out) is None and not (out / "metrics.json").is_file() and any(out.iterdir()):
-        raise SegscopeError("not a segscope results folder (it holds other files); choose another --out", out)
+        raise SegscopeError("not a segscope results folder (it holds other files); choose another --out", shown)
 
 
 @contextlib.contextmanager
@@ -225,7 +231,7 @@ def _full_disk(out: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _lock(out: Path) -> Iterator[None]:
+def _lock(out: Path, shown: Path) -> Iterator[None]:
     """Hold ``.NAME.lock`` beside ``out`` (flock) for the duration; fail at once if it is held."""
     import fcntl
 
@@ -238,7 +244,7 @@ def _lock(out: Path) -> Iterator[None]:
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             os.close(fd)
-            raise SegscopeError(f"another segscope run is writing {out} (pid {pid})") from None
+            raise SegscopeError(f"another segscope run is writing {shown} (pid {pid})") from None
         except BaseException:
             os.close(fd)
             raise
@@ -260,7 +266,8 @@ def _lock(out: Path) -> Iterator[None]:
 
 
 def _leftovers(out: Path) -> list[Path]:
-    return sorted(p for pat in (f".{out.name}.staging-*", f".{out.name}.old-*") for p in out.parent.glob(pat))
+    prefixes = (f".{out.name}.staging-", f".{out.name}.old-")
+    return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefixes))
 
 
 def _recover(out: Path) -> None:
