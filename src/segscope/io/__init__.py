@@ -5,7 +5,8 @@ Files (:mod:`segscope.io.files`)
 Masks (:mod:`segscope.io.masks`)
     read_mask, write_mask, read_image, read_npy_mask, rgb_to_ids, load_probs
 Results (:mod:`segscope.io.results`)
-    atomic_write, write_json, clean_json
+    atomic_write, write_json, clean_json, staged_results (one complete run per folder),
+    write_manifest, read_manifest
 """
 
 from .files import *  # noqa: F401,F403

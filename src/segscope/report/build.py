@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .. import schema
 from .._version import __version__
 from ..exceptions import SegscopeError
-from ..io.results import atomic_write
+from ..io.results import atomic_write, read_manifest, write_manifest
 from .data import (
     SEGMENT_KEYS,
     Results,
@@ -149,13 +149,21 @@ def _save_plot(fig, path: Path, rel: str) -> str | None:
     return rel
 
 
-def _clear_pngs(folder: Path) -> None:
-    if folder.is_dir():
-        for f in folder.glob("*.png"):
-            try:
-                f.unlink()
-            except OSError:
-                pass
+#: the manifest of a report folder: the files the report made, the only ones it ever removes
+REPORT_MANIFEST = ".segscope-report.json"
+
+
+def _clear_own_files(folder: Path) -> None:
+    """Remove the files the previous report in ``folder`` listed in its manifest, nothing else."""
+    for name in read_manifest(folder, REPORT_MANIFEST) or ():
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass
+
+
+def _write_own_files(folder: Path, files) -> None:
+    write_manifest(folder, ["index.html", *(f for f in files if f)], REPORT_MANIFEST)
 
 
 # ---------------------------------------------------------------------- sections
@@ -321,6 +329,7 @@ def _config_rows(m: dict) -> list[tuple[str, str]]:
 def build_report(
     results_dir: str | Path, out: str | Path | None = None, worst_k: int = 12, max_panels: int = 200,
     jobs: int | None = None, progress: Callable[[int], None] | bool | None = None,
+    shown_as: str | Path | None = None,
 ) -> Path:
     """Write the HTML report of a results folder and return the path of its ``index.html``.
 
@@ -336,16 +345,24 @@ def build_report(
         ``max_panels`` lowest image mIoU and the gallery (the others: ``segscope show ID``).
     jobs : worker processes for the panels (None: all cores).
     progress : ``advance(n)`` callable, or True/False to force the terminal progress bar.
+    shown_as : the path the report names as its results folder (default ``results_dir``; a
+        run being staged gives its final path).
 
     Returns
     -------
     Path of ``index.html``.
+
+    Notes
+    -----
+    The report removes only files it made: those listed in ``.segscope-report.json`` by its
+    previous build in the same folder; other files there are left alone.
     """
     if worst_k < 0 or max_panels < 0:
         raise SegscopeError("--worst-k and --max-panels must be >= 0")
     res = load_results(results_dir)
     out_dir = Path(out) if out is not None else res.dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_own_files(out_dir)
     m = res.metrics
     from .. import viz
 
@@ -374,7 +391,6 @@ def build_report(
     cfg = res.config
     exclude = tuple(res.names.index(n) for n in m.get("excluded_classes") or [] if n in res.names)
     panel_dir = out_dir / "panels"
-    _clear_pngs(panel_dir)
     res_rows = res.row_by_id()
     tasks = []
     for image_id in wanted:
@@ -452,8 +468,8 @@ def build_report(
     shown += [(c["key"], "per_image.csv") for c in image_table["columns"]]
 
     context: dict[str, Any] = {
-        "title": f"segscope report · {res.dir.name}",
-        "results_dir": str(res.dir),
+        "title": f"segscope report · {Path(shown_as or res.dir).name}",
+        "results_dir": str(shown_as or res.dir),
         "m": m,
         "sections": sections,
         "cards": _cards(m),
@@ -490,7 +506,9 @@ def build_report(
         "definitions": _definitions(m, shown),
         "config_rows": _config_rows(m),
     }
-    return render_page("report.html", out_dir / "index.html", **context)
+    index = render_page("report.html", out_dir / "index.html", **context)
+    _write_own_files(out_dir, [*plots.values(), *panels.values()])
+    return index
 
 
 # ---------------------------------------------------------------------- the comparison page
@@ -504,12 +522,12 @@ def build_compare_report(
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_own_files(out_dir)
     ra, rb = load_results(result["a"]), load_results(result["b"])
     src_a = locate_sources(ra.dir, ra.metrics) if ra.spec is not None else Sources(reason=ra.spec_note)
     src_b = locate_sources(rb.dir, rb.metrics) if rb.spec is not None else Sources(reason=rb.spec_note)
     by_id = {r["image"]: r for r in result["images"]}
     panel_dir = out_dir / "panels"
-    _clear_pngs(panel_dir)
     tasks = []
     for image_id in list(dict.fromkeys(result["regressed"] + result["improved"])):
         pa, pb = src_a.pairs.get(image_id), src_b.pairs.get(image_id)
@@ -558,7 +576,7 @@ def build_compare_report(
     summary_rows = [(k, v["a"], v["b"], v["delta"]) for k, v in result["summary"].items()]
     sections = [("summary", "Summary"), ("classes", "Classes"), ("gallery", "Changed images"), ("images", "Images"),
                 ("config", "Method")]
-    return render_page(
+    index = render_page(
         "compare.html", out_dir / "index.html",
         title=f"segscope comparison · {Path(result['a']).name} → {Path(result['b']).name}",
         results_dir=f"{result['a']} → {result['b']}", r=result, boot=boot, label_a=label_a, label_b=label_b,
@@ -567,3 +585,5 @@ def build_compare_report(
         panel_reason=src_a.reason or src_b.reason, image_json=_json_script(image_table),
         num_rows=len(result["images"]), panel_count=len(panels), max_panels=len(panels),
     )
+    _write_own_files(out_dir, panels.values())
+    return index

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from ...engine.config import EvalConfig
-from ...engine.runners import run_evaluation
-from ...io.files import pair_masks
+from ...run import evaluate_folders
 from .._common import (
     ClassesOpt,
     GtIdsOpt,
@@ -115,7 +114,6 @@ def evaluate(
     for opt, path in (("--instances", instances), ("--gt2", gt2), ("--probs", probs), ("--images", images)):
         if path is not None:
             existing_dir(path, opt)
-    pairs = pair_masks(preds, gts, pred_suffix, gt_suffix, allow_missing=allow_missing)
     skipped = set(skip or ())
     unknown = skipped - {"boundary", "errors"}
     if unknown:
@@ -123,43 +121,52 @@ def evaluate(
 
         raise SegscopeError(f"--skip: unknown analysis {sorted(unknown)}; choose from boundary, errors")
     analyses = tuple(a for a in ("boundary", "errors") if a not in skipped)
-    config = EvalConfig(
-        exclude=tuple(exclude or ()),
-        allow_unknown_pred=allow_unknown_pred,
-        analyses=analyses,
-        worst_k=worst_k,
-        boundary_ratio=boundary_ratio,
-        boundary_px=boundary_px,
-        bf_ratio=bf_ratio,
-        trimap=parse_trimap(trimap),
-        error_band_ratio=error_band_ratio,
-        error_band_px=error_band_px,
-        segment_bins=parse_bins(segment_bins),
-        miss_threshold=miss_threshold,
-        instances_dir=str(instances) if instances else None,
-        gt2_dir=str(gt2) if gt2 else None,
-        probs_dir=str(probs) if probs else None,
-        images_dir=str(images) if images else None,
-    )
-    with progress(len(pairs), "evaluating") as advance:
-        ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=lambda _r: advance(), scheduler=scheduler)
-    metrics = ev.compute()
-    metrics["config"].update({
-        "pred_dir": str(preds), "gt_dir": str(gts), "pred_suffix": pred_suffix, "gt_suffix": gt_suffix,
-        "pred_ids": pred_ids if spec.name.startswith("cityscapes") else None,
-        "gt_ids": gt_ids if spec.name.startswith("cityscapes") else None,
-    })
+    with _ProgressBar() as bar:
+        run = evaluate_folders(
+            preds, gts, spec, out=out, images=images, report=report, jobs=jobs,
+            pred_suffix=pred_suffix, gt_suffix=gt_suffix, allow_missing=allow_missing, scheduler=scheduler,
+            progress=bar, pred_ids=pred_ids, gt_ids=gt_ids,
+            exclude=tuple(exclude or ()),
+            allow_unknown_pred=allow_unknown_pred,
+            analyses=analyses,
+            worst_k=worst_k,
+            boundary_ratio=boundary_ratio,
+            boundary_px=boundary_px,
+            bf_ratio=bf_ratio,
+            trimap=parse_trimap(trimap),
+            error_band_ratio=error_band_ratio,
+            error_band_px=error_band_px,
+            segment_bins=parse_bins(segment_bins),
+            miss_threshold=miss_threshold,
+            instances_dir=str(instances) if instances else None,
+            gt2_dir=str(gt2) if gt2 else None,
+            probs_dir=str(probs) if probs else None,
+        )
+    metrics, ev = run.metrics, run.evaluation
     for line in sanity_warnings(metrics, spec, ev.rows):
         err_console.print(f"[yellow]segscope: warning:[/] {line}")
-    ev.save(out, metrics)
-    if report:
-        from ...report import build_report
-
-        index = build_report(out)
-        err_console.print(f"report: {index}")
+    if run.report is not None:
+        err_console.print(f"report: {run.report}")
     if not quiet:
         print_summary(metrics)
     err_console.print(f"wrote {out}/metrics.json, per_image.csv, confusion_matrix.csv")
+
+
+class _ProgressBar(contextlib.ExitStack):
+    """The ``progress(done, total)`` of :func:`evaluate_folders` as a terminal bar, closed when the
+    last image is in (before the report draws its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._advance = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._advance is None:
+            self._advance = self.enter_context(progress(total, "evaluating"))
+        else:
+            self._advance()
+        if done >= total:
+            self.close()
 
 
 def register(app: typer.Typer) -> None:
