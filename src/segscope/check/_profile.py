@@ -14,13 +14,13 @@ import numpy as np
 from PIL import Image
 
 from ..classes import ClassSpec
+from ..io.files import JPEG_SUFFIXES
 from ._kernels import scan_mask
 
-__all__ = ["CheckOptions", "MaskProfile", "profile_mask", "classify_values", "JPEG_SUFFIXES"]
+__all__ = ["CheckOptions", "MaskProfile", "profile_mask", "classify_values"]
 
 Image.MAX_IMAGE_PIXELS = None
 
-JPEG_SUFFIXES = (".jpg", ".jpeg")
 WHITE = 0xFFFFFF
 
 #: class-index codes used by :func:`classify_values`
