@@ -62,6 +62,7 @@ import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
 from ..exceptions import SegscopeError
+from ._bands import diagonal, ratio_width
 from .region import summary_metrics
 
 __all__ = [
@@ -134,11 +135,6 @@ def _pair(pred, gt, num_classes, ignore_index):
     return pred, gt
 
 
-def _diagonal(shape) -> float:
-    h, w = shape
-    return math.sqrt(h * h + w * w)
-
-
 def boundary_width(shape: Sequence[int], ratio: float = 0.02, px: int | None = None) -> int:
     """The band width ``d`` in pixels for an image of ``shape`` (H, W).
 
@@ -157,7 +153,7 @@ def boundary_width(shape: Sequence[int], ratio: float = 0.02, px: int | None = N
     if not ratio > 0:
         raise SegscopeError(f"boundary ratio must be > 0, got {ratio}")
     h, w = (shape[0], shape[1]) if len(shape) > 1 else (1, shape[0])
-    return max(1, int(round(ratio * _diagonal((h, w)))))
+    return max(1, ratio_width((h, w), ratio))
 
 
 def bf_tolerance(shape: Sequence[int], ratio: float = 0.0075) -> float:
@@ -169,7 +165,7 @@ def bf_tolerance(shape: Sequence[int], ratio: float = 0.0075) -> float:
     if not ratio >= 0:
         raise SegscopeError(f"boundary F-score ratio must be >= 0, got {ratio}")
     h, w = (shape[0], shape[1]) if len(shape) > 1 else (1, shape[0])
-    return float(ratio * _diagonal((h, w)))
+    return float(ratio * diagonal((h, w)))
 
 
 def _half_widths(theta: float) -> np.ndarray:

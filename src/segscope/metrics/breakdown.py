@@ -38,6 +38,7 @@ import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
 from ..exceptions import SegscopeError
+from ._bands import band_width
 
 __all__ = [
     "COUNT_KEYS",
@@ -80,26 +81,6 @@ _TP, _FPB, _FNB, _FPE, _FNE, _FPS, _FNS = range(7)
 
 
 # ---------------------------------------------------------------------- band width and disk
-def band_width(shape, band_px: int | None = None, band_ratio: float = 0.01) -> int:
-    """The band width ``d`` in pixels (§2 of the method).
-
-    ``band_px`` (an integer >= 0) is used as is; otherwise ``d = round(band_ratio * sqrt(H² + W²))``
-    in IEEE double, rounded half to even, with no minimum (``d = 0`` means no boundary errors).
-
-    >>> band_width((1024, 2048)), band_width((30, 40)), band_width((8, 8), band_px=2)
-    (23, 0, 2)
-    """
-    if band_px is not None:
-        if isinstance(band_px, bool) or int(band_px) != band_px or band_px < 0:
-            raise SegscopeError(f"the error band must be an integer >= 0 pixels, got {band_px!r}")
-        return int(band_px)
-    ratio = float(band_ratio)
-    if not 0.0 < ratio < 1.0:
-        raise SegscopeError(f"the error band ratio must lie in (0, 1), got {band_ratio!r}")
-    h, w = int(shape[0]), int(shape[1])
-    return int(round(ratio * math.sqrt(float(h * h + w * w))))
-
-
 def _row_widths(d: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the disk, nearest first: offsets dy and half-widths w(dy) = isqrt(d(d+1) - dy²)."""
     r2 = d * (d + 1)

@@ -19,7 +19,6 @@ Colour conventions
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -237,13 +236,6 @@ def error_types(
     return wrong, wrong.copy(), False
 
 
-def _band_width(shape, band_px: int | None, band_ratio: float) -> int:
-    if band_px is not None:
-        return int(band_px)
-    h, w = int(shape[0]), int(shape[1])
-    return int(round(band_ratio * math.sqrt(float(h * h + w * w))))
-
-
 def band_outline(gt, width: int, valid: np.ndarray | None = None) -> np.ndarray:
     """The outline of the error band: pixels within ``width`` (Euclidean) of a GT label change,
     reduced to the band's own edge pixels.
@@ -349,7 +341,9 @@ def error_map(
         tp = valid & (p == c) & (gi == c)
         out[tp] = 0.5 * out[tp] + 0.5 * np.array([90.0, 200.0, 90.0])
     if outline:
-        d = _band_width(g.shape, band_px, band_ratio)
+        from ..metrics._bands import band_width
+
+        d = band_width(g.shape, band_px, band_ratio)
         if d > 0:
             line = band_outline(g, d, valid if ignore_index is not None else None)
             out[line] = 0.45 * out[line] + 0.55 * 255.0

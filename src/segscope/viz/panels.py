@@ -18,7 +18,6 @@ from .masks import (
     TYPE_NAMES,
     Color,
     _as_rgb,
-    _band_width,
     _muted,
     _valid,
     boundary_comparison,
@@ -74,6 +73,8 @@ def panel_data(
     ``stats`` holds the number of error pixels of each type (each wrong pixel counted once, by
     the more severe of its two types) and ``dominant`` = the type with the most pixels.
     """
+    from ..metrics._bands import band_width
+
     p = np.asarray(pred)
     g = np.asarray(gt)
     if p.shape != g.shape:
@@ -108,7 +109,7 @@ def panel_data(
     window = worst_window(t > 0)
     return PanelData(
         image_id, p, g, img, tuple(names), tuple(tuple(c) for c in colors), ignore_index, iou, gt_n, miou,
-        worst, fp_t, fn_t, typed, _band_width(g.shape, band_px, band_ratio), window, stats,
+        worst, fp_t, fn_t, typed, band_width(g.shape, band_px, band_ratio), window, stats,
     )
 
 
