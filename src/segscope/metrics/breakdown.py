@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
+from .._numbers import nanmean, ratio
 from ..exceptions import SegscopeError
 from ._bands import band_width
 
@@ -299,13 +300,6 @@ def error_type_maps(
     return res.fp_type, res.fn_type
 
 
-def _div(a, b) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
-
-
 def error_ratios(counts) -> dict[str, np.ndarray]:
     """Per-class ratios (§8) from (pooled) counts of shape (K, 7); 0/0 is NaN.
 
@@ -323,14 +317,14 @@ def error_ratios(counts) -> dict[str, np.ndarray]:
     fn = {"boundary": c[:, _FNB], "extent": c[:, _FNE], "segment": c[:, _FNS]}
     e = {t: fp[t] + fn[t] for t in ERROR_TYPES}
     union = tp + sum(e.values())
-    out = {"iou": _div(tp, union), "union": union}
+    out = {"iou": ratio(tp, union), "union": union}
     for t in ERROR_TYPES:
-        out[f"fp_{t}_ou"] = _div(fp[t], union)
-        out[f"fn_{t}_ou"] = _div(fn[t], union)
-        out[f"e_{t}_ou"] = _div(e[t], union)
-    out["e_boundary_renormed"] = _div(e["boundary"], tp + e["boundary"])
-    out["e_extent_renormed"] = _div(e["extent"], tp + e["boundary"] + e["extent"])
-    out["e_segment_renormed"] = _div(e["segment"], union)
+        out[f"fp_{t}_ou"] = ratio(fp[t], union)
+        out[f"fn_{t}_ou"] = ratio(fn[t], union)
+        out[f"e_{t}_ou"] = ratio(e[t], union)
+    out["e_boundary_renormed"] = ratio(e["boundary"], tp + e["boundary"])
+    out["e_extent_renormed"] = ratio(e["extent"], tp + e["boundary"] + e["extent"])
+    out["e_segment_renormed"] = ratio(e["segment"], union)
     return out
 
 
@@ -351,9 +345,7 @@ def error_means(counts, keep=None) -> dict[str, float]:
     keep = np.ones(len(r["iou"]), bool) if keep is None else np.asarray(keep, bool)
 
     def mean(v):
-        v = np.asarray(v)[keep]
-        v = v[np.isfinite(v)]
-        return float(v.mean()) if v.size else float("nan")
+        return nanmean(v, keep)
 
     out = {"miou": mean(r["iou"])}
     for key in RATIO_KEYS:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._numbers import is_number
 from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
 from ..exceptions import SegscopeError
 from ..io.files import IMAGE_SUFFIXES, list_files
@@ -34,10 +35,6 @@ __all__ = [
     "is_number",
 ]
 
-
-
-def is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ..._lazy import kernels as _lazy_kernels
+from ..._numbers import finite_or_none
 from ...metrics.boundary import (
     BAND_WARN_SHARE,
     BF_SCALE,
@@ -146,22 +147,22 @@ class BoundaryAnalyzer:
         keep[list(self.exclude)] = False
         for i, name in enumerate(names):
             entry = per_class.setdefault(name, {})
-            b = _num(biou[i])
+            b = finite_or_none(biou[i])
             iou = entry.get("iou")
             entry["boundary_iou"] = b
             entry["min_iou_boundary_iou"] = None if b is None or iou is None else min(iou, b)
-            entry["bf_score"] = _num(bf[i])
+            entry["bf_score"] = finite_or_none(bf[i])
             entry["boundary_intersection"] = int(inter[i])
             entry["boundary_union"] = int(union[i])
         share = state["band_pixels"] / state["valid_pixels"] if state["valid_pixels"] else float("nan")
-        metrics["mboundary_iou"] = _num(nanmean(biou, keep))
-        metrics["mbf_score"] = _num(nanmean(bf, keep))
-        metrics["boundary_band_share"] = _num(share)
+        metrics["mboundary_iou"] = finite_or_none(nanmean(biou, keep))
+        metrics["mbf_score"] = finite_or_none(nanmean(bf, keep))
+        metrics["boundary_band_share"] = finite_or_none(share)
         trimap = {}
         counts = np.asarray(state["trimap"], np.int64)
         for w, ext in zip(self.widths.tolist(), counts):
             s = _trimap_summary(ext, self.exclude)
-            trimap[str(w)] = {"miou": _num(s["miou"]), "pixel_accuracy": _num(s["pixel_accuracy"]),
+            trimap[str(w)] = {"miou": finite_or_none(s["miou"]), "pixel_accuracy": finite_or_none(s["pixel_accuracy"]),
                               "pixels": s["pixels"]}
         metrics["trimap"] = trimap
         config = metrics.setdefault("config", {})
@@ -176,8 +177,3 @@ class BoundaryAnalyzer:
                 BoundaryWidthWarning,
                 stacklevel=2,
             )
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None

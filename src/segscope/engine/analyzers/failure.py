@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import math
 from pathlib import Path
 
 import numpy as np
 
+from ..._numbers import finite_or_none, share
 from ...analysis import recommend as rec
 from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
@@ -211,35 +211,35 @@ class ErrorAnalyzer:
             entry = per_class.setdefault(name, {})
             entry["errors"] = {key: int(v) for key, v in zip(COUNT_KEYS, counts[c])}
             for key in RATIO_KEYS:
-                entry[key] = _num(ratios[key][c])
-            entry["iou_gain"] = {s: _num(g["iou_gain"][c]) for s, g in gains.items()}
+                entry[key] = finite_or_none(ratios[key][c])
+            entry["iou_gain"] = {s: finite_or_none(g["iou_gain"][c]) for s, g in gains.items()}
             row = total_fn[c].copy()
             row[c] = 0
             top = [int(j) for j in np.argsort(-row, kind="stable")[:3] if row[j] > 0]
             entry["confused_with"] = [
-                {"class": names[j], "pixels": int(row[j]), "share_of_errors": _share(row[j], fn[c])} for j in top
+                {"class": names[j], "pixels": int(row[j]), "share_of_errors": share(row[j], fn[c])} for j in top
             ]
             entry["segments"] = {
                 "bins": labels,
                 "count": sm["count"][c].tolist(),
                 "missed": sm["missed"][c].tolist(),
-                "missed_rate": [_num(x) for x in sm["missed_rate"][c]],
-                "recall": [_num(x) for x in sm["recall"][c]],
-                "iou": [_num(x) for x in sm["iou"][c]],
+                "missed_rate": [finite_or_none(x) for x in sm["missed_rate"][c]],
+                "recall": [finite_or_none(x) for x in sm["recall"][c]],
+                "iou": [finite_or_none(x) for x in sm["iou"][c]],
             }
-            entry["missed_segment_rate"] = _num(sm["class_missed_rate"][c])
+            entry["missed_segment_rate"] = finite_or_none(sm["class_missed_rate"][c])
             entry["invented_segments"] = int(seg_state["invented_n"][c])
             entry["sliver_pixels"] = int(sliver[c])
             if iiou is not None:
-                entry["iiou"] = _num(iiou[c])
+                entry["iiou"] = finite_or_none(iiou[c])
             if agree is not None:
                 for key in ("inter_annotator_iou", "ambiguous_error_share", "iou_unambiguous"):
-                    entry[key] = _num(agree[key][c])
+                    entry[key] = finite_or_none(agree[key][c])
                 entry["ambiguous_pixels"] = int(agree["ambiguous_pixels"][c])
         means = error_means(counts, keep)
         e_tot = {t: int(counts[:, 1 + 2 * i].sum() + counts[:, 2 + 2 * i].sum()) for i, t in enumerate(ERROR_TYPES)}
         all_err = sum(e_tot.values())
-        breakdown = {key: _num(v) for key, v in means.items()}
+        breakdown = {key: finite_or_none(v) for key, v in means.items()}
         breakdown.update({
             "band_px": self.config.error_band_px,
             "band_ratio": None if self.config.error_band_px is not None else self.config.error_band_ratio,
@@ -265,9 +265,9 @@ class ErrorAnalyzer:
                 {
                     "bin": labels[b],
                     "count": int(tot["seg_n"][b]),
-                    "missed_rate": _share(tot["seg_missed"][b], tot["seg_n"][b]),
-                    "recall": _share(tot["seg_tp"][b], tot["seg_size"][b]),
-                    "iou": _share(tot["seg_tp"][b], tot["seg_union"][b]),
+                    "missed_rate": share(tot["seg_missed"][b], tot["seg_n"][b]),
+                    "recall": share(tot["seg_tp"][b], tot["seg_size"][b]),
+                    "iou": share(tot["seg_tp"][b], tot["seg_union"][b]),
                 }
                 for b in range(len(labels))
             ],
@@ -275,7 +275,7 @@ class ErrorAnalyzer:
                 seg_state["missed"], key=lambda r: (-r[2], r[0], r[4], r[5]))[:10]],
         }
         if iiou is not None:
-            segments_out["iiou"] = _num(rec.mean_iou(iiou, keep))
+            segments_out["iiou"] = finite_or_none(rec.mean_iou(iiou, keep))
         metrics["segments"] = segments_out
         # annotations
         boundary_px = e_tot["boundary"]
@@ -296,10 +296,10 @@ class ErrorAnalyzer:
         if agree is not None:
             iai = agree["inter_annotator_iou"]
             annotations["gt2"] = {
-                "inter_annotator_miou": _num(rec.mean_iou(iai, keep)),
-                "miou_unambiguous": _num(rec.mean_iou(agree["iou_unambiguous"], keep)),
+                "inter_annotator_miou": finite_or_none(rec.mean_iou(iai, keep)),
+                "miou_unambiguous": finite_or_none(rec.mean_iou(agree["iou_unambiguous"], keep)),
                 "ambiguous_pixels": int(agree["ambiguous_pixels"].sum()),
-                "ambiguous_error_share": _share(
+                "ambiguous_error_share": share(
                     state["gt2"]["ambiguous"][:, 1].sum() + state["gt2"]["ambiguous"][:, 2].sum(), fp.sum() + fn.sum()
                 ),
             }
@@ -316,13 +316,13 @@ class ErrorAnalyzer:
         metrics["annotations"] = annotations
         # what to improve next
         improvements = {
-            "miou": _num(means["miou"]),
+            "miou": finite_or_none(means["miou"]),
             "if_fixed": {
-                s: {"miou_gain": _num(g["miou_gain"]), "miou_after": _num(g["miou_after"]), "pixels": g["pixels"]}
+                s: {"miou_gain": finite_or_none(g["miou_gain"]), "miou_after": finite_or_none(g["miou_after"]), "pixels": g["pixels"]}
                 for s, g in gains.items()
             },
             "if_confusion_resolved": [
-                {"gt": p_["gt"], "pred": p_["pred"], "pixels": p_["pixels"], "miou_gain": _num(p_["miou_gain"])}
+                {"gt": p_["gt"], "pred": p_["pred"], "pixels": p_["pixels"], "miou_gain": finite_or_none(p_["miou_gain"])}
                 for p_ in pairs[:10]
             ],
         }
@@ -405,14 +405,3 @@ def _write_csv(path: Path, header, rows) -> None:
         w.writerow([(repr(round(v, 8)) if isinstance(v, float) else v) for v in r])
     with atomic_write(path, "w", encoding="utf-8") as fh:
         fh.write(buf.getvalue())
-
-
-def _num(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _share(a, b):
-    return float(a) / float(b) if b else None
