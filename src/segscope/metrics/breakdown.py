@@ -142,7 +142,9 @@ class ImageErrors:
     codes: tuple[np.ndarray, np.ndarray]
 
 
-def _to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool, allow_unknown_gt: bool = False):
+def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool, allow_unknown_gt: bool = False):
+    """Check a (pred, GT) pair of class indices and turn it into the kernels' signed codes (ignored
+    and unknown labels get codes of their own); bad shapes or dtypes are a :class:`SegscopeError`."""
     pred = np.asarray(pred)
     gt = np.asarray(gt)
     if pred.shape != gt.shape:
@@ -271,7 +273,7 @@ def error_counts(
     >>> error_counts(pred, gt, 2, band_px=2)[1].tolist()
     [24, 24, 0, 0, 0, 0, 0]
     """
-    p, g = _to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
+    p, g = to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
     d = band_width(p.shape, band_px, band_ratio)
     return analyze_image(p, g, num_classes, d).counts
 
@@ -294,7 +296,7 @@ def error_type_maps(
     >>> fp[0].tolist(), fn[0].tolist()
     ([0, 0, 1, 0], [0, 0, 1, 0])
     """
-    p, g = _to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
+    p, g = to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
     d = band_width(p.shape, band_px, band_ratio)
     res = analyze_image(p, g, num_classes, d)
     return res.fp_type, res.fn_type
@@ -368,7 +370,7 @@ def reference_error_counts(
 
     pred = np.asarray(pred)
     gt = np.asarray(gt)
-    p, g = _to_codes(pred, gt, num_classes, ignore_index, False)
+    p, g = to_codes(pred, gt, num_classes, ignore_index, False)
     h, w = g.shape
     d = band_width(g.shape, band_px, band_ratio)
     r2 = d * (d + 1)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._numbers import is_number
 from .masks import ERROR_COLORS, TYPE_NAMES
-from .panels import _fmt, save_rgb
+from .panels import fmt_number, save_rgb
 
 __all__ = [
     "figure_rgb",
@@ -81,7 +81,7 @@ def plot_class_imbalance(metrics: dict, class_colors: dict | None = None, max_cl
     cols = [np.array(colors.get(r[0], (120, 120, 120))) / 255.0 for r in rows]
     ax1.barh(y, ious, color=cols, edgecolor="0.25", linewidth=0.5)
     for yi, r in zip(y, rows):
-        ax1.text(ious[yi] + 0.015, yi, _fmt(r[1]) if is_number(r[1]) else "absent", va="center", fontsize=7.5)
+        ax1.text(ious[yi] + 0.015, yi, fmt_number(r[1]) if is_number(r[1]) else "absent", va="center", fontsize=7.5)
     ax1.set_xlim(0, 1.14)
     ax1.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax1.set_yticks(y)

@@ -14,12 +14,12 @@ from ...metrics.boundary import (
     BAND_WARN_SHARE,
     BF_SCALE,
     BoundaryWidthWarning,
-    _as_labels,
-    _bf_from_counts,
-    _boundary_counts_raw,
-    _half_widths,
-    _trimap_summary,
-    _widths,
+    as_labels,
+    bf_from_counts,
+    boundary_counts_raw,
+    disk_half_widths,
+    trimap_summary,
+    trimap_widths,
     bf_tolerance,
     boundary_width,
 )
@@ -60,11 +60,9 @@ class BoundaryAnalyzer:
         self.config = config
         self.k = spec.num_classes
         self.exclude = validate_exclude(spec, config.exclude)
-        self.widths = _widths(config.trimap) if config.trimap else np.zeros(0, np.int64)
+        self.widths = trimap_widths(config.trimap) if config.trimap else np.zeros(0, np.int64)
         self._half_cache: dict[float, np.ndarray] = {}
         self._local = threading.local()  # per-thread scratch masks, reused image after image
-        boundary_width((1, 1), config.boundary_ratio, config.boundary_px)  # validate early
-        bf_tolerance((1, 1), config.bf_ratio)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -78,13 +76,13 @@ class BoundaryAnalyzer:
     def _half(self, theta: float) -> np.ndarray:
         half = self._half_cache.get(theta)
         if half is None:
-            half = self._half_cache[theta] = _half_widths(theta)
+            half = self._half_cache[theta] = disk_half_widths(theta)
         return half
 
     def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict]:
         k = self.k
-        pred = _as_labels(pred, "pred")
-        gt = _as_labels(gt, "gt")
+        pred = as_labels(pred, "pred")
+        gt = as_labels(gt, "gt")
         d = boundary_width(gt.shape, self.config.boundary_ratio, self.config.boundary_px)
         theta = bf_tolerance(gt.shape, self.config.bf_ratio)
         inter = np.zeros(k, np.int64)
@@ -98,12 +96,12 @@ class BoundaryAnalyzer:
             scratch = getattr(self._local, "masks", None)
             if scratch is None or scratch[0].shape != gt.shape:
                 scratch = self._local.masks = tuple(np.empty(gt.shape, np.uint8) for _ in range(3))
-            _boundary_counts_raw(pred, gt, k, d, inter, gband, pband, valid, scratch)
+            boundary_counts_raw(pred, gt, k, d, inter, gband, pband, valid, scratch)
             _kernels.bf_kernel(pred, gt, k, self._half(theta), theta, bf)
             if nw:
                 _kernels.trimap_kernel(pred, gt, k, self.widths * self.widths, tri)
         union = gband + pband - inter
-        bf_image = _bf_from_counts(bf)
+        bf_image = bf_from_counts(bf)
         defined = np.isfinite(bf_image)
         # image level: classes present in this image's GT, as for the image mIoU
         keep = gband > 0  # a class present in the GT always has a non-empty band
@@ -161,7 +159,7 @@ class BoundaryAnalyzer:
         trimap = {}
         counts = np.asarray(state["trimap"], np.int64)
         for w, ext in zip(self.widths.tolist(), counts):
-            s = _trimap_summary(ext, self.exclude)
+            s = trimap_summary(ext, self.exclude)
             trimap[str(w)] = {"miou": finite_or_none(s["miou"]), "pixel_accuracy": finite_or_none(s["pixel_accuracy"]),
                               "pixels": s["pixels"]}
         metrics["trimap"] = trimap

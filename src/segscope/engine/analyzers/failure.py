@@ -29,7 +29,7 @@ from ...metrics.breakdown import (
     ERROR_TYPES,
     RATIO_KEYS,
     SLIVER_MAX_WIDTH,
-    _to_codes,
+    to_codes,
     analyze_image,
     band_width,
     error_means,
@@ -54,16 +54,7 @@ class ErrorAnalyzer:
         self.config = config
         self.k = spec.num_classes
         self.exclude = validate_exclude(spec, config.exclude)
-        bins = tuple(float(b) for b in config.segment_bins)
-        if any(not 0.0 < b < 1.0 for b in bins) or list(bins) != sorted(set(bins)):
-            raise SegscopeError(f"segment bins must be increasing fractions in (0, 1), got {config.segment_bins!r}")
-        self.bins = bins
-        if not 0.0 < float(config.miss_threshold) <= 1.0:
-            raise SegscopeError(f"the miss threshold must lie in (0, 1], got {config.miss_threshold!r}")
-        if config.error_band_px is None:
-            band_width((1, 1), None, config.error_band_ratio)  # validates the ratio
-        else:
-            band_width((1, 1), config.error_band_px)
+        self.bins = tuple(float(b) for b in config.segment_bins)  # validated by EvalConfig
         self._aux: dict[str, AuxIndex] = {}
 
     def _index(self, kind: str) -> AuxIndex | None:
@@ -93,7 +84,7 @@ class ErrorAnalyzer:
         k = self.k
         cfg = self.config
         ign = self.spec.index_ignore
-        p, g = _to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
+        p, g = to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
         d = band_width(g.shape, cfg.error_band_px, cfg.error_band_ratio)
         res = analyze_image(p, g, k, d)
         counts = res.counts
@@ -135,7 +126,7 @@ class ErrorAnalyzer:
             raw = self.spec.to_index(read_mask(path, self.spec), "gt")
             if raw.shape != g.shape:
                 raise SegscopeError(f"second annotation size {raw.shape} differs from the GT's {g.shape}", path)
-            _, g2 = _to_codes(raw, raw, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
+            _, g2 = to_codes(raw, raw, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
             agree = ann.agreement_counts(p, g, g2, k)
             state["gt2"] = agree
             a = agree["ambiguous"]
