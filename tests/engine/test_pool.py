@@ -1,4 +1,5 @@
-"""The one process pool: input order, a bounded window, the start method, worker set-up."""
+"""The one process pool: input order, the start method, worker set-up (the bounded window is
+tested through the runners, tests/test_runners.py)."""
 
 from __future__ import annotations
 
@@ -41,32 +42,3 @@ def test_start_method_env_overrides_the_preference(monkeypatch):
     assert pool.start_method("forkserver") == "forkserver"
     monkeypatch.setenv("SEGSCOPE_START_METHOD", "spawn")
     assert pool.start_method("forkserver") == "spawn"
-
-
-class _Recorder:
-    """An executor that runs each task at submit time and counts uncollected results."""
-
-    def __init__(self):
-        self.pending = self.most = 0
-
-    def submit(self, fn, item):
-        from concurrent.futures import Future
-
-        rec = self
-        rec.pending += 1
-        rec.most = max(rec.most, rec.pending)
-
-        class _F(Future):
-            def result(self, timeout=None):
-                rec.pending -= 1
-                return super().result(timeout)
-
-        fut = _F()
-        fut.set_result(fn(item))
-        return fut
-
-
-def test_windowed_bounds_pending_tasks_and_keeps_order():
-    rec = _Recorder()
-    assert list(pool.windowed(rec, lambda x: -x, range(20), window=3)) == [-x for x in range(20)]
-    assert rec.most == 3 and rec.pending == 0

@@ -6,11 +6,11 @@ import contextlib
 import hashlib
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .._progress import progress_bar
 from ..classes import ClassSpec
 from ..engine.pool import default_jobs, pool_map
 from ..exceptions import SegscopeError
@@ -134,30 +134,6 @@ def _run(job):
 
 def _init_worker() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
-
-
-@contextlib.contextmanager
-def progress_bar(total: int, description: str, enabled: bool | None = None):
-    """Yield ``advance()`` for a rich progress bar on stderr (shown on a terminal only, unless
-    ``enabled`` says otherwise)."""
-    show = (sys.stderr.isatty() and total > 1) if enabled is None else enabled
-    if not show or total <= 0:
-        yield lambda n=1: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
 
 
 def render_all(

@@ -80,11 +80,7 @@ def panel_data(
     if p.shape != g.shape:
         raise ValueError(f"prediction size {p.shape} differs from GT size {g.shape}")
     k = len(names)
-    img = None
-    if image is not None:
-        img = as_rgb(image)
-        if img.shape[:2] != g.shape:
-            img = _resize_rgb(img, g.shape)
+    img = _backdrop(image, g.shape)
     iou, gt_n = image_class_iou(p, g, k, ignore_index)
     keep = gt_n > 0
     keep[list(exclude)] = False
@@ -113,10 +109,16 @@ def panel_data(
     )
 
 
-def _resize_rgb(img: np.ndarray, shape) -> np.ndarray:
-    from PIL import Image
+def _backdrop(image, shape) -> np.ndarray | None:
+    """The image as H×W×3 uint8 at the masks' size (resized bilinearly), or None without one."""
+    if image is None:
+        return None
+    img = as_rgb(image)
+    if img.shape[:2] != tuple(shape):
+        from PIL import Image
 
-    return np.asarray(Image.fromarray(img).resize((int(shape[1]), int(shape[0])), Image.BILINEAR))
+        img = np.asarray(Image.fromarray(img).resize((int(shape[1]), int(shape[0])), Image.BILINEAR))
+    return img
 
 
 def fmt_number(x: float | None, digits: int = 3) -> str:
@@ -302,11 +304,7 @@ def compare_image(
     a = np.asarray(pred_a)
     b = np.asarray(pred_b)
     k = len(names)
-    img = None
-    if image is not None:
-        img = as_rgb(image)
-        if img.shape[:2] != g.shape:
-            img = _resize_rgb(img, g.shape)
+    img = _backdrop(image, g.shape)
     show = (lambda m: overlay(img, m, colors, 0.6, ignore_index)) if img is not None else (
         lambda m: colorize(m, colors, ignore_index))
     valid = known_class_mask(g.astype(np.int64, copy=False), k)
