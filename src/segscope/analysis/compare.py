@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .._numbers import finite_or_none, is_number, nanmean
 from ..exceptions import SegscopeError
 from ..io.results import write_json
 from ..io.tables import round_repr, write_csv
@@ -129,8 +130,6 @@ def bootstrap_delta(
     n, k = ta.shape
     keep = np.ones(k, dtype=bool)
     keep[list(exclude)] = False
-    from ..metrics.region import nanmean
-
     iou_a = dataset_iou(ta.sum(0), fa.sum(0), na.sum(0))
     iou_b = dataset_iou(tb.sum(0), fb.sum(0), nb.sum(0))
     miou_a, miou_b = nanmean(iou_a, keep), nanmean(iou_b, keep)
@@ -154,8 +153,8 @@ def bootstrap_delta(
         else:
             lo, hi = (float(v) for v in np.quantile(s, [alpha, 1.0 - alpha]))
             p = float((s > 0).mean())
-        return {"a": _num(a), "b": _num(b), "delta": _num(delta), "ci_low": _num(lo), "ci_high": _num(hi),
-                "p_better": _num(p), "resamples": int(s.size)}
+        return {"a": finite_or_none(a), "b": finite_or_none(b), "delta": finite_or_none(delta), "ci_low": finite_or_none(lo), "ci_high": finite_or_none(hi),
+                "p_better": finite_or_none(p), "resamples": int(s.size)}
 
     return {
         "miou": summary(miou_a, miou_b, d_miou),
@@ -167,14 +166,8 @@ def bootstrap_delta(
     }
 
 
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def _numeric_items(d: dict) -> dict:
-    return {k: v for k, v in d.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return {k: v for k, v in d.items() if is_number(v)}
 
 
 def _delta(a, b):

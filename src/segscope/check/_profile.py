@@ -16,11 +16,11 @@ from PIL import Image
 from ..classes import ClassSpec
 from ..exceptions import SegscopeError
 from ..io.masks import npy_labels, open_image, read_npy
+from ..io.files import JPEG_SUFFIXES
 from ._kernels import scan_mask
 
-__all__ = ["CheckOptions", "MaskProfile", "profile_mask", "classify_values", "JPEG_SUFFIXES"]
+__all__ = ["CheckOptions", "MaskProfile", "profile_mask", "classify_values"]
 
-JPEG_SUFFIXES = (".jpg", ".jpeg")
 WHITE = 0xFFFFFF
 
 #: class-index codes used by :func:`classify_values`

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
+from .._progress import progress_bar
 from ..classes import ClassSpec, load_spec
 from ..exceptions import SegscopeError
 
@@ -64,29 +63,10 @@ def spec_from_options(
     )
 
 
-@contextlib.contextmanager
 def progress(total: int, description: str, enabled: bool | None = None):
     """Yield an ``advance()`` callable driving a progress bar on stderr (on a terminal only,
     unless ``enabled`` says otherwise)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    show = (sys.stderr.isatty() and total > 1) if enabled is None else enabled
-    if not show:
-        yield lambda n=1: None
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+    return progress_bar(total, description, enabled, console=err_console)
 
 
 def fmt(x, digits: int = 3) -> str:

@@ -8,6 +8,8 @@ Evaluation (:mod:`segscope.engine.evaluation`)
     Evaluation (update / merge / compute / save), evaluate_pair, evaluate_arrays
 Runners (:mod:`segscope.engine.runners`, :mod:`segscope.engine.dask`)
     run_evaluation: serial, one bounded process pool, or a Dask cluster
+Pool (:mod:`segscope.engine.pool`)
+    the bounded process pool every parallel loop uses (evaluation, checks, conversion, panels)
 """
 
 from .config import EvalConfig

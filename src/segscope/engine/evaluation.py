@@ -28,7 +28,7 @@ from .._version import __version__
 from ..classes import ClassSpec
 from ..exceptions import SegscopeError
 from ..io.files import Pair
-from ..io.masks import read_mask
+from ..io.masks import read_pair
 from ..io.tables import csv_text
 from ..io.results import atomic_write, write_json
 from .analyzers.base import ImageContext, make_analyzers
@@ -94,8 +94,7 @@ def _size(a: np.ndarray) -> str:
 def evaluate_pair(pair: Pair, spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) -> ImageResult:
     """Read one prediction/GT pair from disk and analyse it (the unit of parallel work)."""
     analyzers = analyzers if analyzers is not None else make_analyzers(spec, config)
-    gt = spec.to_index(read_mask(pair.gt, spec), "gt")
-    pred = spec.to_index(read_mask(pair.pred, spec, "pred"), "pred")
+    pred, gt = read_pair(pair, spec)
     ctx = ImageContext(pair.image_id, spec, config, pair.pred, pair.gt)
     return analyze_arrays(pred, gt, ctx, analyzers)
 

@@ -27,6 +27,7 @@ __all__ = [
     "npy_labels",
     "rgb_to_ids",
     "read_mask",
+    "read_pair",
     "read_npy_mask",
     "read_image",
     "write_mask",
@@ -345,6 +346,28 @@ def npy_labels(arr: np.ndarray, path: str | Path | None, allow_integral_floats: 
             f"range {lo}..{hi} (e.g. {bad!r})", path,
         )
     return arr.astype(np.int64)
+def read_pair(pair, spec: ClassSpec, gt: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read a prediction and its GT as class indices, each in its own id space.
+
+    The GT is read and mapped with role "gt", the prediction with role "pred" (a spec may store
+    the two differently: Cityscapes labelIds GT beside trainIds or colour predictions, ``pred_map``).
+
+    Parameters
+    ----------
+    pair : a :class:`~segscope.io.files.Pair` (or anything with ``pred`` and ``gt`` paths), or
+        the prediction's path when ``gt`` is given.
+    spec : the class spec.
+    gt : the GT's path, when ``pair`` is a path.
+
+    Returns
+    -------
+    ``(pred, gt)`` class-index arrays (see :meth:`ClassSpec.to_index`). Sizes are not compared
+    here; the caller decides what a size mismatch means.
+    """
+    pred_path, gt_path = (pair, gt) if gt is not None else (pair.pred, pair.gt)
+    g = spec.to_index(read_mask(gt_path, spec, "gt"), "gt")
+    p = spec.to_index(read_mask(pred_path, spec, "pred"), "pred")
+    return p, g
 
 
 def read_npy_mask(path: str | Path, allow_integral_floats: bool = True) -> np.ndarray:

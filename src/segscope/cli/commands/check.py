@@ -67,10 +67,8 @@ def check(
     zero labels, shifted ids, JPEG damage, size mismatches, missing and duplicate files, ignored or
     empty masks, absent, rare and imbalanced classes, and annotation noise."""
     from ...check import CheckOptions, run_checks
-    from ...check._profile import JPEG_SUFFIXES
-    from ...check._runner import list_files
+    from ...check import list_check_masks
     from ...exceptions import SegscopeError
-    from ...io.files import MASK_SUFFIXES
     from ...io.results import write_json
 
     apply_max_pixels(max_pixels)
@@ -88,7 +86,7 @@ def check(
         min_fragment=min_fragment, max_ignore=max_ignore, min_images=min_images, max_imbalance=max_imbalance,
         skip=tuple(skip or ()), suffix=suffix, image_suffix=image_suffix,
     )
-    n = len(list_files(gts, MASK_SUFFIXES + JPEG_SUFFIXES, suffix))
+    n = len(list_check_masks(gts, suffix))
     with progress(n, "checking") as advance:
         report = run_checks(gts, spec, images, options, jobs=jobs, advance=advance)
     if json_out is not None:

@@ -74,9 +74,9 @@ def convert(
         raise usage_error(f"--from {from_format} --to {to_format} changes nothing; give --mapping")
     spec = load_spec(classes) if classes is not None else None
     ignore = parse_ignore(ignore_index)
-    from ...io.files import MASK_SUFFIXES
+    from ...convert import list_sources
 
-    n = sum(1 for f in src.rglob("*") if f.suffix.lower() in MASK_SUFFIXES) if src.is_dir() else 1
+    n = len(list_sources(src, suffix)) if src.is_dir() else 1
     with progress(n, "reading") as advance:
         plan = plan_conversion(src, dst, from_format, to_format, spec, mapping, ignore, suffix, jobs, advance)
     if not quiet:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._numbers import finite_or_none
 from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
 from ...io.masks import read_mask
@@ -90,11 +91,11 @@ class CoreAnalyzer:
         for i, name in enumerate(spec.names):
             per_class[name] = {
                 "id": spec.ids[i],
-                "iou": _num(pc["iou"][i]),
-                "dice": _num(pc["dice"][i]),
-                "precision": _num(pc["precision"][i]),
-                "recall": _num(pc["recall"][i]),
-                "accuracy": _num(pc["accuracy"][i]),
+                "iou": finite_or_none(pc["iou"][i]),
+                "dice": finite_or_none(pc["dice"][i]),
+                "precision": finite_or_none(pc["precision"][i]),
+                "recall": finite_or_none(pc["recall"][i]),
+                "accuracy": finite_or_none(pc["accuracy"][i]),
                 "gt_pixels": int(pc["gt_pixels"][i]),
                 "pred_pixels": int(pc["pred_pixels"][i]),
                 "gt_share": float(pc["gt_pixels"][i] / total_gt) if total_gt else 0.0,
@@ -146,8 +147,3 @@ class CoreAnalyzer:
         }
         with atomic_write(out_dir / "per_image_counts.npz", "wb") as fh:
             np.savez_compressed(fh, **arrays)
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
