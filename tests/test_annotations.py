@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segscope.metrics.annotations import agreement_counts, agreement_metrics, suspect_labels
-from segscope.metrics.breakdown import _to_codes, analyze_image
+from segscope.metrics.breakdown import to_codes, analyze_image
 
 
 def test_agreement_counts_by_hand():
@@ -44,7 +44,7 @@ def sliver_case(shift):
     gt[10:50, 10:30] = 1
     pred = gt.copy()
     pred[10:50, 30:30 + shift] = 1
-    p, g = _to_codes(pred, gt, 2, None, False)
+    p, g = to_codes(pred, gt, 2, None, False)
     return analyze_image(p, g, 2, 4)
 
 

@@ -1,32 +1,19 @@
 """The report as a person sees it: headless Chromium loads index.html from disk, with no console
 errors, every picture decodes and shows, the tables sort, the image filter and the lightbox work.
 
-Chromium is driven over the DevTools protocol through a pipe (``--remote-debugging-pipe``):
-no extra package, no browser download. Skipped when the ``chromium`` package is not installed.
+Chromium is driven by Playwright with the system's Chromium as its executable (no browser
+download). Skipped when Playwright or the ``chromium`` package is not installed.
 """
 
 from __future__ import annotations
 
-import base64
-import fcntl
 import json
-import os
-import select
 import shutil
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars",
-    "--mute-audio", "--remote-debugging-pipe",
-)
 
 
 def find_chromium() -> str | None:
@@ -37,192 +24,54 @@ def find_chromium() -> str | None:
     return None
 
 
-class Browser:
-    """A minimal DevTools-protocol client over Chromium's debugging pipe (fds 3 and 4)."""
-
-    def __init__(self, exe: str, width: int = 1280, height: int = 900):
-        self.profile = tempfile.mkdtemp(prefix="segscope-chromium-")
-        cmd_r, self._w = os.pipe()  # we write commands, the browser reads fd 3
-        self._r, ev_w = os.pipe()  # the browser writes fd 4, we read
-        child_in = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10)
-        child_out = fcntl.fcntl(ev_w, fcntl.F_DUPFD, 10)
-        os.close(cmd_r)
-        os.close(ev_w)
-
-        def wire():  # runs in the child, before exec
-            os.dup2(child_in, 3)
-            os.dup2(child_out, 4)
-
-        self.log = open(os.path.join(self.profile, "chromium.log"), "wb")
-        self.proc = subprocess.Popen(
-            [exe, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
-             "about:blank"],
-            preexec_fn=wire, close_fds=False, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-        )
-        os.close(child_in)
-        os.close(child_out)
-        self._buf = b""
-        self._id = 0
-        self.events: list[dict] = []
-        self.width, self.height = width, height
-
-    # -- protocol
-    def _read(self, timeout: float) -> dict | None:
-        deadline = time.monotonic() + timeout
-        while b"\0" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([self._r], [], [], left)
-            if not ready:
-                return None
-            chunk = os.read(self._r, 1 << 20)
-            if not chunk:
-                raise RuntimeError("chromium closed the pipe:\n" + self.tail())
-            self._buf += chunk
-        msg, self._buf = self._buf.split(b"\0", 1)
-        return json.loads(msg)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60) -> dict:
-        self._id += 1
-        msg = {"id": self._id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        os.write(self._w, json.dumps(msg).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read(max(0.0, deadline - time.monotonic()))
-            if reply is None:
-                raise TimeoutError(f"no reply to {method}:\n{self.tail()}")
-            if reply.get("id") == self._id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def wait_event(self, method: str, session: str | None = None, timeout: float = 60) -> dict:
-        for i, ev in enumerate(self.events):
-            if ev.get("method") == method and (session is None or ev.get("sessionId") == session):
-                return self.events.pop(i)
-        deadline = time.monotonic() + timeout
-        while True:
-            ev = self._read(max(0.0, deadline - time.monotonic()))
-            if ev is None:
-                raise TimeoutError(f"no {method} event")
-            if ev.get("method") == method and (session is None or ev.get("sessionId") == session):
-                return ev
-            self.events.append(ev)
-
-    def tail(self) -> str:
-        try:
-            self.log.flush()
-            return Path(self.profile, "chromium.log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=5)
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        for fd in (self._w, self._r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.log.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-    # -- a page
-    def open(self, url: str) -> "Page":
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        page = Page(self, session)
-        for domain in ("Page", "Runtime", "Log"):
-            self.send(f"{domain}.enable", session=session)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False}, session)
-        self.send("Page.navigate", {"url": url}, session)
-        self.wait_event("Page.loadEventFired", session)
-        return page
-
-
 class Page:
-    def __init__(self, browser: Browser, session: str):
-        self.b = browser
-        self.session = session
+    """A Playwright page with the few verbs these tests use, recording console errors."""
 
-    def eval(self, expression: str, timeout: float = 60):
-        res = self.b.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
-                                               "returnByValue": True}, self.session, timeout)
-        if "exceptionDetails" in res:
-            raise AssertionError(f"page script failed: {res['exceptionDetails']}")
-        return res["result"].get("value")
+    def __init__(self, page):
+        self.p = page
+        self._errors: list[str] = []
+        page.on("console", lambda m: self._errors.append(m.text) if m.type in ("error", "assert") else None)
+        page.on("pageerror", lambda e: self._errors.append(str(e)))
+        page.on("requestfailed", lambda r: self._errors.append(f"failed to load {r.url}"))
+
+    def eval(self, expression: str):
+        return self.p.evaluate(expression)
 
     def click(self, selector: str) -> None:
-        """Scroll ``selector`` into view and click its centre with the mouse."""
-        box = self.eval(
-            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
-            " if (!e) return null; e.scrollIntoView({block: 'center', behavior: 'instant'});"
-            " const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()"
-        )
-        assert box is not None, f"nothing matches {selector}"
-        x, y = box
-        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            params = {"type": kind, "x": x, "y": y, "button": "left" if kind != "mouseMoved" else "none"}
-            if kind != "mouseMoved":
-                params["clickCount"] = 1
-            self.b.send("Input.dispatchMouseEvent", params, self.session)
+        self.p.click(selector)
 
     def key(self, key: str) -> None:
-        for kind in ("keyDown", "keyUp"):
-            self.b.send("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": key}, self.session)
+        self.p.keyboard.press(key)
 
     def errors(self) -> list[str]:
-        """Console errors, uncaught exceptions and failed loads seen so far."""
-        out = []
-        for ev in self.b.events:
-            if ev.get("sessionId") != self.session:
-                continue
-            m, p = ev.get("method"), ev.get("params", {})
-            if m == "Runtime.exceptionThrown":
-                out.append(json.dumps(p.get("exceptionDetails", {}))[:500])
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append(" ".join(str(a.get("value", a.get("description"))) for a in p.get("args", [])))
-            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                out.append(p["entry"].get("text", "") + " " + p["entry"].get("url", ""))
-        return out
+        return list(self._errors)
 
-    def screenshot(self, path: Path, full: bool = True, clip: dict | None = None) -> Path:
-        params: dict = {"format": "png", "captureBeyondViewport": full}
-        if clip is not None:
-            params["clip"] = dict(clip, scale=1)
-        elif full:
-            h = self.eval("Math.ceil(document.documentElement.scrollHeight)")
-            params["clip"] = {"x": 0, "y": 0, "width": self.b.width, "height": min(int(h), 16000), "scale": 1}
-        data = self.b.send("Page.captureScreenshot", params, self.session)["data"]
-        path.write_bytes(base64.b64decode(data))
+    def screenshot(self, path: Path) -> Path:
+        self.p.screenshot(path=str(path), full_page=True)
         return path
+
+
+class Browser:
+    def __init__(self, browser):
+        self.b = browser
+
+    def open(self, url: str) -> Page:
+        page = self.b.new_page(viewport={"width": 1280, "height": 900})
+        wrapped = Page(page)
+        page.goto(url, wait_until="load")
+        return wrapped
 
 
 @pytest.fixture(scope="module")
 def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     exe = find_chromium()
     if exe is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    b = Browser(exe)
-    try:
-        b.send("Browser.getVersion", timeout=60)
-    except Exception as exc:  # pragma: no cover - a broken install
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        yield Browser(b)
         b.close()
-        pytest.skip(f"chromium does not start: {exc}")
-    yield b
-    b.close()
 
 
 @pytest.fixture(scope="module")

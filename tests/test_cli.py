@@ -160,3 +160,38 @@ def test_stats_without_a_spec_counts_values(tmp_path, capsys):
     assert code == 0
     s = json.loads((tmp_path / "s.json").read_text())
     assert s["class_counts"] == {"0": 1, "1": 0, "2": 0, "3": 2} and s["ignore_pixels"] == 1
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
+    """SIGINT during a run: one line on stderr, exit code 130 (typer alone exits 130 silently)."""
+    import signal
+    import time
+
+    from segscope.synth import write_dataset
+
+    paths = write_dataset(tmp_path / "data", num_images=400, height=64, width=96, seed=2)
+    cmd = [sys.executable, "-m", "segscope", "evaluate", str(paths["pred"]), str(paths["gt"]),
+           "--classes", str(paths["classes"]), "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not _reads_masks(proc.pid, paths["gt"]):
+        time.sleep(0.05)  # until the run is under way (it has a GT mask open)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "segscope: interrupted"
+
+
+def _reads_masks(pid: int, folder: Path) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(str(folder)):
+                return True
+        except OSError:
+            continue
+    return False

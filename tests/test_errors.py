@@ -281,12 +281,12 @@ def test_protrusion_is_fp_extent():
 
 
 def test_class_swap_is_a_confusion():
-    from segscope.metrics.breakdown import analyze_image, _to_codes
+    from segscope.metrics.breakdown import analyze_image, to_codes
 
     gt = scene()
     pred = gt.copy()
     pred[gt == 1] = 2  # the square is predicted as class 2
-    p, g = _to_codes(pred, gt, 3, None, False)
+    p, g = to_codes(pred, gt, 3, None, False)
     res = analyze_image(p, g, 3, 1)
     total = res.conf_fn.sum(0)
     assert total[1, 2] == 900 and total[1].sum() == 900

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from segscope import synth
-from segscope.metrics.breakdown import _to_codes, analyze_image, error_type_maps
+from segscope.metrics.breakdown import to_codes, analyze_image, error_type_maps
 from segscope.engine.config import EvalConfig
 from segscope.engine.evaluation import Evaluation
 from segscope.metrics.region import iou_per_class
@@ -45,7 +45,7 @@ def test_scenario_gains_equal_the_iou_of_the_repaired_prediction(scenario, codes
     pred, _ = synth.make_prediction(scene, 2, severity=1.5)
     gt = scene.mask
     k = len(synth.CLASSES)
-    p, g = _to_codes(pred, gt, k, 255, False)
+    p, g = to_codes(pred, gt, k, 255, False)
     res = analyze_image(p, g, k, 2)
     fp, fn = res.fp_type, res.fn_type
     fixed = pred.copy()

@@ -177,7 +177,7 @@ def test_without_optional_keys(tmp_path):
     ids = _section_ids(html)
     assert {"summary", "classes", "confusion", "gallery", "images", "config"} <= ids
     assert not ids & {"boundaries", "errors", "small-objects", "recommendations", "more"}
-    assert "boundary IoU" not in html and "segment err." not in html
+    assert "boundary IoU" not in html and "segment errors, share of the union" not in html
     # the confusion view falls back on the pairs of the confusion matrix: car -> road is the largest
     assert re.search(r"<td data-v=\"car\">car</td><td data-v=\"road\">road</td>", html)
     # no masks recorded: the report says so instead of failing
@@ -212,11 +212,11 @@ def test_with_failure_analysis_keys(tmp_path):
     ids = _section_ids(html)
     assert {"errors", "small-objects", "recommendations", "more"} <= ids
     assert (index.parent / "img" / "errors.png").is_file() and (index.parent / "img" / "segments.png").is_file()
-    assert "me boundary ou" in html  # error_breakdown cards
+    assert "mean boundary errors, share of the union" in html  # error_breakdown cards
     assert "Oversample small poles." in html and "segment errors dominate" in html and "iou gain" in html
     assert "Check the car boundaries." in html
     # the class table gains the error shares: car's segment share = (1 + 9) / 98
-    assert "segment err." in html and 'data-v="0.10204081632653061"' in html
+    assert "segment errors, share of the union" in html and 'data-v="0.10204081632653061"' in html
     # small objects: bins from edges, counts in brackets
     assert "recall &lt; 0.1%" in html and "recall 0.1%–1%" in html and "(4)" in html
     # failure cases grouped by their dominant type, in the order segment, boundary

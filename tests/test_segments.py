@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segscope.metrics.breakdown import _to_codes, analyze_image
+from segscope.metrics.breakdown import to_codes, analyze_image
 from segscope.metrics.segments import (
     bin_labels,
     iiou,
@@ -17,7 +17,7 @@ from segscope.metrics.segments import (
 
 
 def run(pred, gt, k, bins=(0.001, 0.01), tau=0.5, segments=None, band=1):
-    p, g = _to_codes(np.asarray(pred), np.asarray(gt), k, 255, True)
+    p, g = to_codes(np.asarray(pred), np.asarray(gt), k, 255, True)
     res = analyze_image(p, g, k, band)
     return res, image_segments(res, "img", k, bins, tau, segments)
 
@@ -85,7 +85,7 @@ def test_instances_split_touching_objects_and_iiou():
     inst[5:10, 4:12] = 1002                  # a big car (40 px)
     pred = gt.copy()
     pred[5:10, 2:4] = 0                      # the small car is missed
-    p, g = _to_codes(pred, gt, 2, 255, True)
+    p, g = to_codes(pred, gt, 2, 255, True)
     res = analyze_image(p, g, 2, 1)
     seg = instance_segments(inst, lambda lids: np.where(lids == 1, 1, -1), res)
     state, row = image_segments(res, "img", 2, (0.001, 0.01), 0.5, seg)
@@ -105,7 +105,7 @@ def test_unknown_instance_class_keeps_components():
     gt[1:3, 1:3] = 1
     inst = np.zeros((6, 6), np.int32)
     inst[1:3, 1:3] = 9001
-    p, g = _to_codes(gt, gt, 2, 255, True)
+    p, g = to_codes(gt, gt, 2, 255, True)
     res = analyze_image(p, g, 2, 1)
     labels, n, cls, is_inst = instance_segments(inst, lambda lids: np.full(lids.shape, -1), res)
     assert not is_inst.any()

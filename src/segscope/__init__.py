@@ -28,7 +28,7 @@ error_counts, error_ratios, error_type_maps
 
 Evaluating a run
 ----------------
-EvalConfig, Evaluation, evaluate_arrays
+EvalConfig, Evaluation, evaluate_arrays, evaluate_folders, FolderRun
 
 Class imbalance
 ---------------
@@ -53,6 +53,7 @@ from .metrics.boundary import bf_score, boundary_iou, trimap_scores
 from .metrics.breakdown import error_counts, error_ratios, error_type_maps
 from .metrics.confusion import ConfusionState, confusion_matrix
 from .metrics.region import iou_per_class, per_class_metrics, summary_metrics
+from .run import FolderRun, evaluate_folders
 from .stats import class_counts, class_weights
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "ConfusionState",
     "EvalConfig",
     "Evaluation",
+    "FolderRun",
     "SegscopeError",
     "bf_score",
     "boundary_iou",
@@ -71,6 +73,7 @@ __all__ = [
     "error_ratios",
     "error_type_maps",
     "evaluate_arrays",
+    "evaluate_folders",
     "iou_per_class",
     "load_spec",
     "pair_masks",

@@ -9,6 +9,8 @@ mask is used as it is (no copy).
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -41,20 +43,45 @@ def generate_palette(n: int) -> list[Color]:
     return colours
 
 
-def _parse_colour(value, where: str) -> Color:
-    if isinstance(value, str):
-        text = value.strip().lstrip("#")
-        if len(text) != 6:
-            raise SegscopeError(f"colour {value!r} is not #rrggbb", where)
-        try:
-            return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
-        except ValueError:
-            raise SegscopeError(f"colour {value!r} is not #rrggbb", where) from None
+#: Class ids and positive ignore labels: what a 16-bit PNG mask can hold.
+MAX_ID = 65535
+
+_HEX = re.compile(r"#?[0-9a-fA-F]{6}")
+
+
+def _parse_colour(value, where: str, name: str = "") -> Color:
+    """``'#rrggbb'`` or ``[r, g, b]`` with integers 0..255, strictly.
+
+    >>> _parse_colour("#ff8000", "spec.yaml"), _parse_colour([1, 2, 3], "spec.yaml")
+    ((255, 128, 0), (1, 2, 3))
+    >>> _parse_colour("#-1-1-1", "spec.yaml", "road")
+    Traceback (most recent call last):
+    ...
+    segscope.exceptions.SegscopeError: spec.yaml: class 'road': colour '#-1-1-1' must be '#rrggbb' (six hex digits) or [r, g, b] with integers 0..255
+    """
+    if isinstance(value, str) and _HEX.fullmatch(value):
+        text = value.lstrip("#")
+        return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
     if isinstance(value, (list, tuple)) and len(value) == 3 and all(
-        isinstance(v, int) and 0 <= v <= 255 for v in value
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value
     ):
-        return tuple(value)  # type: ignore[return-value]
-    raise SegscopeError(f"colour {value!r} must be [r, g, b] with 0..255 or '#rrggbb'", where)
+        return tuple(int(v) for v in value)  # type: ignore[return-value]
+    who = f"class {name!r}: " if name else ""
+    raise SegscopeError(
+        f"{who}colour {value!r} must be '#rrggbb' (six hex digits) or [r, g, b] with integers 0..255", where
+    )
+
+
+def _check_name(name: object, where: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise SegscopeError(f"class name {name!r} must be a non-empty string", where)
+    bad = [c for c in name if unicodedata.category(c) == "Cc"]
+    if bad:
+        raise SegscopeError(f"class name {name!r} holds control character(s) {''.join(bad)!r}", where)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,8 @@ class ClassSpec:
     gt_map, pred_map : optional raw-value -> class-id maps applied before lookup (e.g. Cityscapes
         labelIds -> trainIds); raw values not in the map become ``ignore`` (GT) or "no class" (pred).
     name : where the spec came from (preset name or file), for the record.
+    transparent : what transparent pixels of RGBA/LA masks mean: None (such masks are refused)
+        or "ignore" (they take the ignore label).
 
     Examples
     --------
@@ -86,6 +115,7 @@ class ClassSpec:
     pred_map: dict[int, int] | None = field(default=None, compare=False)
     name: str = "custom"
     colors_given: bool = field(default=True, compare=False)
+    transparent: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
         where = self.name
@@ -93,6 +123,23 @@ class ClassSpec:
             raise SegscopeError("the class spec defines no classes", where)
         if len(self.names) != len(self.ids) or len(self.names) != len(self.colors):
             raise SegscopeError("names, ids and colours differ in number", where)
+        for n in self.names:
+            _check_name(n, where)
+        for n, i in zip(self.names, self.ids):
+            if not _is_int(i):
+                raise SegscopeError(f"class {n!r} has a non-integer id {i!r}", where)
+            if not 0 <= i <= MAX_ID:
+                raise SegscopeError(
+                    f"class {n!r} has id {i}: ids must lie in 0..{MAX_ID} (what a 16-bit PNG mask holds)", where
+                )
+        if self.ignore_index is not None and (not _is_int(self.ignore_index) or self.ignore_index > MAX_ID
+                                              or self.ignore_index < -(1 << 31)):
+            raise SegscopeError(
+                f"ignore label {self.ignore_index!r} must be an integer <= {MAX_ID} (negative: -1 as in "
+                "torchmetrics), or none", where,
+            )
+        if self.transparent not in (None, "ignore"):
+            raise SegscopeError(f"transparent must be 'ignore' or absent, got {self.transparent!r}", where)
         dup_ids = sorted({i for i in self.ids if self.ids.count(i) > 1})
         if dup_ids:
             raise SegscopeError(f"duplicate class id(s) {dup_ids}", where)
@@ -116,8 +163,8 @@ class ClassSpec:
     @classmethod
     def anonymous(cls, num_classes: int, ignore_index: int | None = None) -> "ClassSpec":
         """Classes named "0".."N-1" with ids 0..N-1 and generated colours."""
-        if num_classes < 1:
-            raise SegscopeError(f"--num-classes must be >= 1, got {num_classes}")
+        if not _is_int(num_classes) or not 1 <= num_classes <= MAX_ID + 1:
+            raise SegscopeError(f"--num-classes must be in 1..{MAX_ID + 1}, got {num_classes!r}")
         return cls(
             names=tuple(str(i) for i in range(num_classes)),
             ids=tuple(range(num_classes)),
@@ -146,13 +193,16 @@ class ClassSpec:
                 entry = {"name": entry}
             if not isinstance(entry, dict) or "name" not in entry:
                 raise SegscopeError(f"class entry #{pos} needs at least a 'name'", name)
+            if isinstance(entry["name"], (dict, list)) or entry["name"] is None:
+                raise SegscopeError(f"class entry #{pos}: name {entry['name']!r} must be a string", name)
             names.append(str(entry["name"]))
+            _check_name(names[-1], name)
             cid = entry.get("id", pos)
             if not isinstance(cid, int) or isinstance(cid, bool):
                 raise SegscopeError(f"class {entry['name']!r} has a non-integer id {cid!r}", name)
             ids.append(cid)
             colour = entry.get("color", entry.get("colour"))
-            colours.append(None if colour is None else _parse_colour(colour, name))
+            colours.append(None if colour is None else _parse_colour(colour, name, names[-1]))
         used = {c for c in colours if c is not None}
         fresh = (c for c in generate_palette(len(colours) + len(used) + 1)[1:] if c not in used)
         colours = [c if c is not None else next(fresh) for c in colours]
@@ -163,10 +213,14 @@ class ClassSpec:
         if ignore is not None and (not isinstance(ignore, int) or isinstance(ignore, bool)):
             raise SegscopeError(f"ignore_index must be an integer or null, got {ignore!r}", name)
         given = any(entry.get("color", entry.get("colour")) is not None for entry in raw if isinstance(entry, dict))
-        return cls(tuple(names), tuple(ids), tuple(colours), ignore, name=name, colors_given=given)
+        transparent = data.get("transparent")
+        if transparent is not None and transparent != "ignore":
+            raise SegscopeError(f"transparent must be 'ignore' or absent, got {transparent!r}", name)
+        return cls(tuple(names), tuple(ids), tuple(colours), ignore, name=name, colors_given=given,
+                   transparent=transparent)
 
     def with_ignore(self, ignore_index: int | None) -> "ClassSpec":
-        """The same classes with another ignore label."""
+        """The same classes with another ignore label (a negative one such as -1 too)."""
         return replace(self, ignore_index=ignore_index)
 
     # ----------------------------------------------------------------- queries
@@ -181,7 +235,7 @@ class ClassSpec:
             self.ids == tuple(range(self.num_classes))
             and self.gt_map is None
             and self.pred_map is None
-            and (self.ignore_index is None or self.ignore_index >= self.num_classes)
+            and (self.ignore_index is None or not 0 <= self.ignore_index < self.num_classes)
         )
 
     @property
@@ -217,6 +271,8 @@ class ClassSpec:
                 {"id": i, "name": n, "color": list(c)} for i, n, c in zip(self.ids, self.names, self.colors)
             ],
         }
+        if self.transparent is not None:
+            out["transparent"] = self.transparent
         return out
 
     # ----------------------------------------------------------------- mapping masks
@@ -248,7 +304,7 @@ class ClassSpec:
         [[0, 1, 255, 254]]
         """
         if self.is_identity:
-            return mask
+            return self._negatives_unknown(mask)
         if mask.dtype == np.uint8:
             return self._cached_lut(role, 256)[mask]
         if mask.dtype == np.uint16:
@@ -258,6 +314,22 @@ class ClassSpec:
         out = np.full(m.shape, self.index_invalid, dtype=lut.dtype)
         inside = (m >= 0) & (m < 65536)
         out[inside] = lut[m[inside]]
+        if self.ignore_index is not None and self.ignore_index < 0:
+            out[m == self.ignore_index] = self.index_ignore
+        return out
+
+    def _negatives_unknown(self, mask: np.ndarray) -> np.ndarray:
+        """An identity spec uses masks as they are; negative values other than the ignore label
+        become ``num_classes``, an unknown id (-1 with no ignore label must not pass as ignore)."""
+        if mask.dtype.kind != "i" or not mask.size or mask.min() >= 0:
+            return mask
+        bad = mask < 0
+        if self.ignore_index is not None:
+            bad &= mask != self.ignore_index
+        if not bad.any():
+            return mask
+        out = mask.astype(np.int64)
+        out[bad] = self.num_classes
         return out
 
     def _cached_lut(self, role: str, size: int) -> np.ndarray:
@@ -272,7 +344,7 @@ class ClassSpec:
         index = self.to_index(mask, role)
         if self.is_identity:
             bad = (index < 0) | (index >= self.num_classes)
-            if self.index_ignore >= 0:
+            if self.ignore_index is not None:
                 bad &= index != self.index_ignore
         else:
             bad = index == self.index_invalid

@@ -44,13 +44,13 @@ from PIL import Image
 
 from .classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
 from .exceptions import SegscopeError
-from .io.files import MASK_SUFFIXES
-from .io.masks import read_npy_mask
+from .io.files import JPEG_SUFFIXES, MASK_SUFFIXES, list_files
+from .io.masks import open_image, read_npy_mask, split_alpha
 from .io.results import atomic_write
 
 __all__ = [
     "FORMATS", "ConversionPlan", "plan_conversion", "run_conversion", "convert", "convert_values",
-    "load_mapping", "decode_mask", "encode_mask",
+    "load_mapping", "decode_mask", "encode_mask", "list_sources",
 ]
 
 FORMATS = ("index", "rgb", "palette", "labelids", "trainids", "zero-label", "reduced")
@@ -62,7 +62,6 @@ WHITE = (255, 255, 255)
 UNKNOWN = -1  # decoded id of a colour the spec does not know
 NO_PLACE = None
 TRAIN_TO_LABEL = {t: label for label, t in CITYSCAPES_LABEL_TO_TRAIN.items()}
-JPEG = (".jpg", ".jpeg")
 
 
 def check_formats(src: str, dst: str) -> None:
@@ -226,19 +225,20 @@ def _open(path: Path):
     if path.suffix.lower() == ".npy":
         return "npy", read_npy_mask(path, allow_integral_floats=False), None
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             mode = im.mode
             palette = im.getpalette() if mode == "P" else None
-            if mode in ("RGBA", "RGB"):
-                arr = np.asarray(im.convert("RGB"))
-            elif mode == "LA":
-                arr = np.asarray(im.getchannel(0))
-            else:
-                arr = np.asarray(im)
+            arr = np.asarray(im)
+            if mode in ("RGBA", "LA"):
+                arr, _ = split_alpha(arr, path)
+    except SegscopeError:
+        raise
     except FileNotFoundError:
         raise SegscopeError("no such file", path) from None
     except Exception as exc:
         raise SegscopeError(f"cannot read mask: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", path) from None
+    if arr.size == 0:
+        raise SegscopeError("the mask is empty", path)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if arr.dtype.byteorder == ">":
@@ -253,7 +253,7 @@ def decode_mask(path: str | Path, fmt: str) -> tuple[np.ndarray, np.ndarray | No
     ``palette`` it holds the palette indices and ``palette`` is the 256×3 colour table.
     """
     path = Path(path)
-    if path.suffix.lower() in JPEG:
+    if path.suffix.lower() in JPEG_SUFFIXES:
         raise SegscopeError("JPEG masks are lossy already (segscope check explains); convert reads lossless masks only", path)
     mode, arr, palette = _open(path)
     if fmt == "rgb":
@@ -413,29 +413,17 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-def _list_sources(src: Path, suffix: str) -> list[Path]:
-    files = []
-    jpeg = []
-    for f in sorted(src.rglob("*")):
-        if not f.is_file() or f.name.startswith("."):
-            continue
-        low = f.suffix.lower()
-        stem = f.name[: -len(f.suffix)] if f.suffix else f.name
-        if suffix and not stem.endswith(suffix):
-            continue
-        if low in JPEG:
-            jpeg.append(f)
-        elif low in MASK_SUFFIXES:
-            files.append(f)
+def list_sources(src: str | Path, suffix: str = "") -> list[Path]:
+    """The mask files convert reads under the folder ``src`` (a JPEG mask among them is an error:
+    JPEG is lossy already)."""
+    jpeg = list_files(src, JPEG_SUFFIXES, suffix=suffix, allow_empty=True, duplicates="extension")
     if jpeg:
+        first = next(iter(jpeg.values()))
         raise SegscopeError(
-            f"{len(jpeg)} JPEG mask(s) (e.g. {jpeg[0].relative_to(src)}): JPEG is lossy already "
+            f"{len(jpeg)} JPEG mask(s) (e.g. {first.relative_to(src)}): JPEG is lossy already "
             "(segscope check explains); convert reads lossless masks only", src,
         )
-    if not files:
-        what = f" ending in {suffix!r}" if suffix else ""
-        raise SegscopeError(f"no mask files{what} ({', '.join(MASK_SUFFIXES)}) found", src)
-    return files
+    return sorted(list_files(src, MASK_SUFFIXES, suffix=suffix, duplicates="extension").values())
 
 
 def _out_name(src_file: Path, to_format: str) -> str:
@@ -453,7 +441,7 @@ def _pairs(src: Path, dst: Path, to_format: str, suffix: str) -> list[tuple[Path
         if dst.exists() and not dst.is_dir():
             raise SegscopeError("the source is a folder, so the destination must be a folder", dst)
         pairs = []
-        for f in _list_sources(src, suffix):
+        for f in list_sources(src, suffix):
             rel = f.relative_to(src)
             pairs.append((f, dst / rel.parent / _out_name(f, to_format)))
         seen: dict[Path, Path] = {}
@@ -507,11 +495,11 @@ def plan_conversion(
     pairs = _pairs(src, dst, to_format, suffix)
     plan = ConversionPlan(src, dst, from_format, to_format, spec, dict(mapping) if mapping else None, ignore, pairs)
     plan.existing = [o for _, o in pairs if o.exists()]
-    from .check._runner import pool_map
+    from .engine.pool import pool_map
 
     pixels: Counter = Counter()
     files: Counter = Counter()
-    for hist in pool_map(_scan_file, [(str(s), from_format) for s, _ in pairs], (), jobs, advance):
+    for hist in pool_map(_scan_file, [(str(s), from_format) for s, _ in pairs], (), jobs, advance, method="forkserver"):
         pixels.update(hist)
         files.update(hist.keys())
     table = colour_table(spec, ignore) if from_format in COLOUR else None
@@ -599,9 +587,9 @@ def run_conversion(
         raise SegscopeError(refuse, plan.dst)
     tasks = [(str(s), str(o)) for s, o in plan.files]
     args = (plan.from_format, plan.to_format, plan.spec, plan.ignore_index, plan.table)
-    from .check._runner import pool_map
+    from .engine.pool import pool_map
 
-    return sum(pool_map(_convert_file, tasks, args, jobs, advance))
+    return sum(pool_map(_convert_file, tasks, args, jobs, advance, method="forkserver"))
 
 
 def refusal(plan: ConversionPlan, force_lossy: bool = False, overwrite: bool = False) -> str | None:

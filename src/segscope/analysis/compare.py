@@ -18,16 +18,16 @@ Examples
 
 from __future__ import annotations
 
-import csv
-import io as _io
 import math
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from .._numbers import finite_or_none, is_number, nanmean
 from ..exceptions import SegscopeError
-from ..io.results import atomic_write, write_json
+from ..io.results import write_json
+from ..io.tables import round_repr, write_csv
 
 __all__ = [
     "load_counts",
@@ -130,8 +130,6 @@ def bootstrap_delta(
     n, k = ta.shape
     keep = np.ones(k, dtype=bool)
     keep[list(exclude)] = False
-    from ..metrics.region import nanmean
-
     iou_a = dataset_iou(ta.sum(0), fa.sum(0), na.sum(0))
     iou_b = dataset_iou(tb.sum(0), fb.sum(0), nb.sum(0))
     miou_a, miou_b = nanmean(iou_a, keep), nanmean(iou_b, keep)
@@ -155,8 +153,8 @@ def bootstrap_delta(
         else:
             lo, hi = (float(v) for v in np.quantile(s, [alpha, 1.0 - alpha]))
             p = float((s > 0).mean())
-        return {"a": _num(a), "b": _num(b), "delta": _num(delta), "ci_low": _num(lo), "ci_high": _num(hi),
-                "p_better": _num(p), "resamples": int(s.size)}
+        return {"a": finite_or_none(a), "b": finite_or_none(b), "delta": finite_or_none(delta), "ci_low": finite_or_none(lo), "ci_high": finite_or_none(hi),
+                "p_better": finite_or_none(p), "resamples": int(s.size)}
 
     return {
         "miou": summary(miou_a, miou_b, d_miou),
@@ -168,14 +166,8 @@ def bootstrap_delta(
     }
 
 
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def _numeric_items(d: dict) -> dict:
-    return {k: v for k, v in d.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return {k: v for k, v in d.items() if is_number(v)}
 
 
 def _delta(a, b):
@@ -263,33 +255,20 @@ def write_comparison(result: dict, out_dir: str | Path) -> list[Path]:
         for k in row:
             if k not in metrics:
                 metrics.append(k)
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["class"] + [f"{k}_{s}" for k in metrics for s in ("a", "b", "delta")]
-               + ["iou_delta_ci_low", "iou_delta_ci_high"])
     boot = result["bootstrap"]["per_class"]
+    class_rows = []
     for name, row in result["per_class"].items():
         cells = [name]
         for k in metrics:
             v = row.get(k, {})
-            cells += [_csv(v.get("a")), _csv(v.get("b")), _csv(v.get("delta"))]
-        cells += [_csv(boot[name]["ci_low"]), _csv(boot[name]["ci_high"])]
-        w.writerow(cells)
-    with atomic_write(out_dir / "per_class_deltas.csv", "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["image", "miou_a", "miou_b", "delta"])
-    for r in result["images"]:
-        w.writerow([r["image"], _csv(r["miou_a"]), _csv(r["miou_b"]), _csv(r["delta"])])
-    with atomic_write(out_dir / "per_image_deltas.csv", "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+            cells += [v.get("a"), v.get("b"), v.get("delta")]
+        cells += [boot[name]["ci_low"], boot[name]["ci_high"]]
+        class_rows.append(cells)
+    write_csv(out_dir / "per_class_deltas.csv",
+              ["class"] + [f"{k}_{s}" for k in metrics for s in ("a", "b", "delta")]
+              + ["iou_delta_ci_low", "iou_delta_ci_high"], class_rows, number=round_repr(10))
+    write_csv(out_dir / "per_image_deltas.csv", ["image", "miou_a", "miou_b", "delta"],
+              ([r["image"], r["miou_a"], r["miou_b"], r["delta"]] for r in result["images"]),
+              number=round_repr(10))
     return [out_dir / "compare.json", out_dir / "per_class_deltas.csv", out_dir / "per_image_deltas.csv"]
 
-
-def _csv(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else repr(round(v, 10))
-    return v

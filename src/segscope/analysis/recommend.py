@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from .._numbers import is_number, number_or_none
 from ..metrics.breakdown import ERROR_TYPES, FIX_SCENARIOS
 
 __all__ = [
@@ -173,32 +174,24 @@ def rank_failure_cases(rows: list[dict], k: int = 10) -> tuple[list[dict], dict]
         return {
             "image": r["image"],
             "dominant_error": r.get("dominant_error", "none"),
-            "error_share": _f(r.get("error_share")),
-            "boundary": _f(r.get("e_boundary_ou")),
-            "extent": _f(r.get("e_extent_ou")),
-            "segment": _f(r.get("e_segment_ou")),
-            "miou": _f(r.get("miou")),
+            "error_share": number_or_none(r.get("error_share")),
+            "boundary": number_or_none(r.get("e_boundary_ou")),
+            "extent": number_or_none(r.get("e_extent_ou")),
+            "segment": number_or_none(r.get("e_segment_ou")),
+            "miou": number_or_none(r.get("miou")),
         }
 
     def key_of(name):
-        return lambda r: (-(r.get(name) if _finite(r.get(name)) else -1.0), r["image"])
+        return lambda r: (-(r.get(name) if is_number(r.get(name)) else -1.0), r["image"])
 
-    usable = [r for r in rows if _finite(r.get("error_share"))]
+    usable = [r for r in rows if is_number(r.get("error_share"))]
     ranked = [entry(r) for r in sorted(usable, key=key_of("error_share"))[:k] if r["error_share"] > 0]
     by_type = {}
     for t in ERROR_TYPES:
         col = f"e_{t}_ou"
-        rs = [r for r in usable if _finite(r.get(col)) and r[col] > 0]
+        rs = [r for r in usable if is_number(r.get(col)) and r[col] > 0]
         by_type[t] = [entry(r) for r in sorted(rs, key=key_of(col))[:k]]
     return ranked, by_type
-
-
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _f(x):
-    return float(x) if _finite(x) else None
 
 
 # ---------------------------------------------------------------------- recommendations

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..classes import ClassSpec
 from ..exceptions import SegscopeError
-from ..io.files import _flatten_keys, _some, list_images
+from ..io.files import flatten_ids, some_names, list_images
 from ..io.masks import read_image, read_mask
 
 __all__ = [
@@ -58,15 +58,15 @@ def pair_images(
 
     images = list_images(images_dir, image_suffix)
     masks = list_masks(masks_dir, mask_suffix)
-    masks, images = _flatten_keys(masks, images)
+    masks, images = flatten_ids(masks, images)
     missing = sorted(set(masks) - set(images))
     if missing:
-        raise SegscopeError(f"{len(missing)} mask(s) have no image: {_some(missing)}", masks_dir)
+        raise SegscopeError(f"{len(missing)} mask(s) have no image: {some_names(missing)}", masks_dir)
     unlabelled = sorted(set(images) - set(masks))
     if unlabelled:
         import warnings
 
-        warnings.warn(f"{len(unlabelled)} image(s) without a mask were skipped: {_some(unlabelled)}", stacklevel=2)
+        warnings.warn(f"{len(unlabelled)} image(s) without a mask were skipped: {some_names(unlabelled)}", stacklevel=2)
     return [Sample(k, images[k], masks[k]) for k in sorted(masks)]
 
 

@@ -18,7 +18,6 @@ uninterrupted one (on the same device and thread count).
 
 from __future__ import annotations
 
-import csv
 import io as _io
 import math
 import time
@@ -36,6 +35,7 @@ from ..engine.evaluation import Evaluation
 from ..exceptions import SegscopeError
 from ..io.masks import read_mask
 from ..io.results import atomic_write, write_json
+from ..io.tables import write_csv
 from . import LOSSES
 from .data import CropSampler, Dataset, pair_images, split_ids
 from .losses import make_loss, median_frequency_weights
@@ -314,14 +314,11 @@ def _write_history(out: Path, history: list[dict], spec: ClassSpec) -> None:
     write_json(out / "history.json", history)
     cols = ["epoch", "train_loss", "lr", "seconds", "images_per_s", "val_miou", "val_pixel_accuracy",
             "val_mean_accuracy"] + [f"val_iou_{n}" for n in spec.names] + ["best"]
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
+    rows = []
     for h in history:
         flat = {**h, **{f"val_iou_{n}": v for n, v in (h.get("val_iou") or {}).items()}}
-        w.writerow(["" if flat.get(c) is None else flat.get(c) for c in cols])
-    with atomic_write(out / "metrics.csv", "w", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+        rows.append([flat.get(c) for c in cols])
+    write_csv(out / "metrics.csv", cols, rows, number=str)
 
 
 def plot_curve(history: list[dict], path: Path) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import classic_checks, dataset_checks, format_checks, noise_checks  # noqa: E402,F401  (register)
 from ._profile import CheckOptions, MaskProfile, classify_values, profile_mask
 from ._registry import CHECKS, SEVERITIES, CheckContext, CheckInfo, Finding, check
-from ._runner import CheckReport, list_files, pool_map, run_checks
+from ._runner import CheckReport, list_check_masks, run_checks
 
 __all__ = [
     "CHECKS",
@@ -28,8 +28,7 @@ __all__ = [
     "MaskProfile",
     "check",
     "classify_values",
-    "list_files",
-    "pool_map",
+    "list_check_masks",
     "profile_mask",
     "run_checks",
 ]

@@ -14,13 +14,13 @@ import numpy as np
 from PIL import Image
 
 from ..classes import ClassSpec
+from ..exceptions import SegscopeError
+from ..io.masks import npy_labels, open_image, read_npy
+from ..io.files import JPEG_SUFFIXES
 from ._kernels import scan_mask
 
-__all__ = ["CheckOptions", "MaskProfile", "profile_mask", "classify_values", "JPEG_SUFFIXES"]
+__all__ = ["CheckOptions", "MaskProfile", "profile_mask", "classify_values"]
 
-Image.MAX_IMAGE_PIXELS = None
-
-JPEG_SUFFIXES = (".jpg", ".jpeg")
 WHITE = 0xFFFFFF
 
 #: class-index codes used by :func:`classify_values`
@@ -140,26 +140,14 @@ def _read_raw(path: Path, spec: ClassSpec, prof: MaskProfile):
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            prof.error = f"cannot read .npy mask: {_one_line(exc)}"
+            arr = read_npy(path)
+            prof.kind, prof.mode, prof.dtype = "npy", f"npy {arr.dtype}", str(arr.dtype)
+            return npy_labels(arr, path)
+        except SegscopeError as exc:
+            prof.error = _reason(exc)
             return None
-        prof.kind, prof.mode, prof.dtype = "npy", f"npy {arr.dtype}", str(arr.dtype)
-        if arr.ndim == 3 and arr.shape[-1] == 1:
-            arr = arr[..., 0]
-        if arr.ndim != 2:
-            prof.error = f"a mask must be 2-D, this array has shape {arr.shape}"
-            return None
-        if arr.dtype == bool:
-            return arr.astype(np.uint8)
-        if not np.issubdtype(arr.dtype, np.integer):
-            if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-                return arr.astype(np.int64)
-            prof.error = f"a mask must hold integer labels, this array is {arr.dtype}"
-            return None
-        return arr
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             mode = im.mode
             prof.mode = mode
             if mode == "P":
@@ -183,11 +171,17 @@ def _read_raw(path: Path, spec: ClassSpec, prof: MaskProfile):
             else:
                 prof.error = f"unsupported mask mode {mode!r}"
                 return None
+    except SegscopeError as exc:
+        prof.error = _reason(exc)
+        return None
     except FileNotFoundError:
         prof.error = "no such file"
         return None
     except Exception as exc:  # PIL raises many types on corrupt data
         prof.error = f"cannot read mask: {_one_line(exc)}"
+        return None
+    if arr.size == 0:
+        prof.error = "the mask is empty"
         return None
     if suffix in JPEG_SUFFIXES:
         prof.kind = "jpeg"
@@ -279,6 +273,13 @@ def _profile_image(path: Path, prof: MaskProfile) -> None:
         prof.image_hash = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
     except Exception as exc:
         prof.image_error = f"cannot read image: {_one_line(exc)}"
+
+
+def _reason(exc: SegscopeError) -> str:
+    """The message of an error without the file name (a profile names its file itself)."""
+    text = str(exc)
+    prefix = f"{exc.path}: " if exc.path else ""
+    return text[len(prefix):] if prefix and text.startswith(prefix) else text
 
 
 def _one_line(exc: BaseException) -> str:

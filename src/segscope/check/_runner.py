@@ -2,100 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable
 
 from ..classes import ClassSpec
 from ..exceptions import SegscopeError
-from ..io.files import IMAGE_SUFFIXES, MASK_SUFFIXES
-from ._profile import JPEG_SUFFIXES, CheckOptions, MaskProfile, profile_mask
+from ..engine.pool import pool_map
+from ..io.files import IMAGE_SUFFIXES, JPEG_SUFFIXES, MASK_SUFFIXES, list_files
+from ._profile import CheckOptions, MaskProfile, profile_mask
 from ._registry import CHECKS, SEVERITIES, CheckContext, Finding
 
-__all__ = ["run_checks", "CheckReport", "pool_map", "list_files"]
-
-
-# ---------------------------------------------------------------------- a small process pool
-_worker_state: dict = {}
-#: with ``jobs=0`` smaller batches are read in this process
-AUTO_POOL_MIN = 32
-
-
-def _init(func, args) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    _worker_state["func"] = func
-    _worker_state["args"] = args
-
-
-def _call(task):
-    return _worker_state["func"](*task, *_worker_state["args"])
-
-
-def pool_map(
-    func: Callable, tasks: Sequence[tuple], args: tuple = (), jobs: int | None = None,
-    advance: Callable[[int], None] | None = None,
-) -> Iterator:
-    """Yield ``func(*task, *args)`` for every task, in order, over ``jobs`` processes (1: in this
-    process; 0/None: all cores, except that fewer than ``AUTO_POOL_MIN`` tasks run in this process,
-    where starting workers would cost more than it saves). At most two tasks per worker are in
-    flight."""
-    from ..engine.runners import default_jobs
-
-    if not jobs or jobs < 1:
-        jobs = default_jobs() if len(tasks) >= AUTO_POOL_MIN else 1
-    jobs = min(jobs, len(tasks)) or 1
-    if jobs == 1:
-        for task in tasks:
-            out = func(*task, *args)
-            if advance:
-                advance(1)
-            yield out
-        return
-    import multiprocessing as mp
-
-    ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(func, args)) as pool:
-        it = iter(tasks)
-        futures = [pool.submit(_call, t) for _, t in zip(range(2 * jobs), it)]
-        while futures:
-            out = futures.pop(0).result()
-            nxt = next(it, None)
-            if nxt is not None:
-                futures.append(pool.submit(_call, nxt))
-            if advance:
-                advance(1)
-            yield out
+__all__ = ["run_checks", "CheckReport", "list_check_masks"]
 
 
 # ---------------------------------------------------------------------- listing files
-def _key(path: Path, root: Path, suffix: str) -> str:
-    rel = path.relative_to(root)
-    stem = rel.name[: -len(rel.suffix)] if rel.suffix else rel.name
-    if suffix and stem.endswith(suffix):
-        stem = stem[: -len(suffix)]
-    return (rel.parent / stem).as_posix() if rel.parent != Path(".") else stem
-
-
-def list_files(folder: Path, suffixes: Iterable[str], suffix: str = "") -> dict[str, Path]:
-    """id -> file for the files under ``folder`` (recursive) with one of ``suffixes`` whose stem
-    ends with ``suffix``; a second file with the same id gets its extension appended to the id."""
-    found: dict[str, Path] = {}
-    suffixes = tuple(suffixes)
-    for f in sorted(folder.rglob("*")):
-        if not f.is_file() or f.name.startswith(".") or f.suffix.lower() not in suffixes:
-            continue
-        stem = f.name[: -len(f.suffix)]
-        if suffix and not stem.endswith(suffix):
-            continue
-        key = _key(f, folder, suffix)
-        if key in found:
-            key = f"{key}{f.suffix}"
-        found[key] = f
-    return found
+def list_check_masks(folder: str | Path, suffix: str = "") -> dict[str, Path]:
+    """id -> file for the masks ``segscope check`` reads under ``folder`` (JPEG ones included, to
+    be reported); a second file with the same id gets its extension appended to the id."""
+    return list_files(folder, MASK_SUFFIXES + JPEG_SUFFIXES, suffix=suffix, duplicates="extension")
 
 
 def _pair_keys(masks: dict[str, Path], images: dict[str, Path]) -> dict[str, Path]:
@@ -179,23 +104,18 @@ def run_checks(
     _load_checks()
     options = options or CheckOptions()
     gt_dir = Path(gt_dir)
-    if not gt_dir.is_dir():
-        raise SegscopeError("no such folder" if not gt_dir.exists() else "not a folder", gt_dir)
     unknown = set(options.skip) - set(CHECKS)
     if unknown:
         raise SegscopeError(f"unknown check(s) {sorted(unknown)}; checks are {', '.join(sorted(CHECKS))}")
-    masks = list_files(gt_dir, MASK_SUFFIXES + JPEG_SUFFIXES, options.suffix)
-    if not masks:
-        what = f" ending in {options.suffix!r}" if options.suffix else ""
-        raise SegscopeError(f"no mask files{what} ({', '.join(MASK_SUFFIXES)}) found", gt_dir)
+    masks = list_check_masks(gt_dir, options.suffix)
     images = None
     if images_dir is not None:
         images_dir = Path(images_dir)
-        if not images_dir.is_dir():
-            raise SegscopeError("no such folder" if not images_dir.exists() else "not a folder", images_dir)
-        images = _pair_keys(masks, list_files(images_dir, IMAGE_SUFFIXES, options.image_suffix))
+        found = list_files(images_dir, IMAGE_SUFFIXES, suffix=options.image_suffix, duplicates="extension",
+                           allow_empty=True, what="images")
+        images = _pair_keys(masks, found)
     tasks = [(k, str(p), str(images[k]) if images and k in images else None) for k, p in masks.items()]
-    profiles: list[MaskProfile] = list(pool_map(_profile_task, tasks, (spec, options), jobs, advance))
+    profiles: list[MaskProfile] = list(pool_map(_profile_task, tasks, (spec, options), jobs, advance, method="forkserver"))
     ctx = CheckContext(
         spec=spec, options=options,
         profiles=[p for p in profiles if p.error is None],

@@ -60,6 +60,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"segscope: warning: {message}", file=sys.stderr)
 
 
+#: the exit code of a run stopped by Ctrl-C (128 + SIGINT)
+INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input gives one line on stderr and exit 1, usage errors exit 2."""
     warnings.showwarning = _show_warning
@@ -75,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return _exit(exc.exit_code, argv)
     except typer.Exit as exc:
-        return _exit(getattr(exc, "exit_code", getattr(exc, "code", 0)) or 0, argv)
+        result = getattr(exc, "exit_code", getattr(exc, "code", 0)) or 0
     except (typer.Abort, KeyboardInterrupt):
-        print("segscope: interrupted", file=sys.stderr)
-        return _exit(130, argv)
+        result = INTERRUPTED
     except BrokenPipeError:
         return _exit(0, argv)
     code = result if isinstance(result, int) else 0
+    if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
+        print("segscope: interrupted", file=sys.stderr)
     return _exit(code, argv)
 
 

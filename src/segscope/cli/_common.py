@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
+from .._progress import progress_bar
 from ..classes import ClassSpec, load_spec
 from ..exceptions import SegscopeError
 
@@ -21,22 +20,38 @@ CLASSES_HELP = "Class spec: a YAML/JSON file, or a preset (voc, cityscapes, ade2
 ClassesOpt = typer.Option(None, "--classes", "-c", help=CLASSES_HELP, metavar="SPEC")
 NumClassesOpt = typer.Option(None, "--num-classes", "-n", help="Anonymous classes 0..N-1 instead of a spec.", min=1)
 IgnoreOpt = typer.Option(
-    None, "--ignore-index", help="Ignore label (overrides the spec's; 'none' for no ignore label).", metavar="I"
+    None, "--ignore-index", help="Ignore label (overrides the spec's; negative such as -1 allowed; 'none' for no ignore label).",
+    metavar="I",
 )
 PredIdsOpt = typer.Option("train", "--pred-ids", help="cityscapes: predictions hold 'train' ids or official 'label' ids.")
 GtIdsOpt = typer.Option("label", "--gt-ids", help="cityscapes: GT holds official 'label' ids or 'train' ids.")
 JobsOpt = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores).", min=0)
+MaxPixelsOpt = typer.Option(
+    None, "--max-pixels",
+    help="Refuse images and masks larger than this many pixels, before decoding (default 268435456 = 16384², "
+         "or SEGSCOPE_MAX_PIXELS; 0 or 'none': no limit).",
+    metavar="N",
+)
 
 
 def parse_ignore(value: Optional[str]):
+    """``--ignore-index``: "keep" when not given, None for 'none'/'null', else the integer (-1 too)."""
     if value is None:
         return "keep"
-    if value.lower() in ("none", "null", "-1"):
+    if value.strip().lower() in ("none", "null"):
         return None
     try:
         return int(value)
     except ValueError:
         raise SegscopeError(f"--ignore-index must be an integer or 'none', got {value!r}") from None
+
+
+def apply_max_pixels(value: Optional[str]) -> None:
+    """Put ``--max-pixels`` in force for this run (and its worker processes)."""
+    if value is not None:
+        from ..io.masks import set_max_pixels
+
+        set_max_pixels(value)
 
 
 def spec_from_options(
@@ -48,29 +63,10 @@ def spec_from_options(
     )
 
 
-@contextlib.contextmanager
 def progress(total: int, description: str, enabled: bool | None = None):
     """Yield an ``advance()`` callable driving a progress bar on stderr (on a terminal only,
     unless ``enabled`` says otherwise)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    show = (sys.stderr.isatty() and total > 1) if enabled is None else enabled
-    if not show:
-        yield lambda n=1: None
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+    return progress_bar(total, description, enabled, console=err_console)
 
 
 def fmt(x, digits: int = 3) -> str:

@@ -10,6 +10,8 @@ Sinks (:mod:`segscope.engine.sinks`)
     where per-image rows and records go: MemorySink, DiskSink; TopK, the bounded rankings
 Runners (:mod:`segscope.engine.runners`, :mod:`segscope.engine.dask`)
     run_evaluation: serial, one bounded process pool, or a Dask cluster
+Pool (:mod:`segscope.engine.pool`)
+    the bounded process pool every parallel loop uses (evaluation, checks, conversion, panels)
 """
 
 from .config import EvalConfig

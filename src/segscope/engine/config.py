@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from ..exceptions import SegscopeError
+
 __all__ = [
     "EvalConfig",
 ]
@@ -32,7 +34,24 @@ class EvalConfig:
     probs_dir: str | None = None
     images_dir: str | None = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self):
+        """Validate every policy once, where the config is made (a bad value is a
+        :class:`SegscopeError` before any image is read)."""
+        from ..metrics._bands import band_width
+        from ..metrics.boundary import bf_tolerance, boundary_width, trimap_widths
+
+        boundary_width((1, 1), self.boundary_ratio, self.boundary_px)
+        bf_tolerance((1, 1), self.bf_ratio)
+        if self.trimap:
+            trimap_widths(self.trimap)
+        band_width((1, 1), self.error_band_px, self.error_band_ratio)
+        bins = tuple(float(b) for b in self.segment_bins)
+        if any(not 0.0 < b < 1.0 for b in bins) or list(bins) != sorted(set(bins)):
+            raise SegscopeError(
+                f"segment bins (--segment-bins) must be increasing fractions in (0, 1), got {self.segment_bins!r}"
+            )
+        if not 0.0 < float(self.miss_threshold) <= 1.0:
+            raise SegscopeError(f"the miss threshold must lie in (0, 1], got {self.miss_threshold!r}")
         from .analyzers.base import check_analyses
 
         object.__setattr__(self, "analyses", check_analyses(self.analyses))

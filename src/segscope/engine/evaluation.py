@@ -17,7 +17,6 @@ its part of ``metrics.json`` and its files.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -28,11 +27,12 @@ from .._version import __version__
 from ..classes import ClassSpec
 from ..exceptions import SegscopeError
 from ..io.files import Pair
-from ..io.masks import read_mask
+from ..io.masks import read_pair
+from ..io.tables import round_repr, write_csv
 from ..io.results import write_json
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
-from .sinks import DiskSink, MemorySink, Sink, write_csv
+from .sinks import DiskSink, MemorySink, Sink
 
 __all__ = [
     "merge_states",
@@ -102,8 +102,7 @@ def _size(a: np.ndarray) -> str:
 def evaluate_pair(pair: Pair, spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) -> ImageResult:
     """Read one prediction/GT pair from disk and analyse it (the unit of parallel work)."""
     analyzers = analyzers if analyzers is not None else make_analyzers(spec, config)
-    gt = spec.to_index(read_mask(pair.gt, spec), "gt")
-    pred = spec.to_index(read_mask(pair.pred, spec, "pred"), "pred")
+    pred, gt = read_pair(pair, spec)
     ctx = ImageContext(pair.image_id, spec, config, pair.pred, pair.gt)
     return analyze_arrays(pred, gt, ctx, analyzers)
 
@@ -152,11 +151,12 @@ class Evaluation:
         """Add one image. ``pred`` and ``gt`` hold raw label ids (``raw=False``: class indices)."""
         pred = np.asarray(pred)
         gt = np.asarray(gt)
+        extras = {"raw_masks": (pred, gt)} if raw else {}
         if raw:
             pred = self.spec.to_index(pred, "pred")
             gt = self.spec.to_index(gt, "gt")
         image_id = image_id if image_id is not None else f"image_{len(self.sink):05d}"
-        ctx = ImageContext(image_id, self.spec, self.config)
+        ctx = ImageContext(image_id, self.spec, self.config, extras=extras)
         result = analyze_arrays(pred, gt, ctx, self.analyzers)
         self.add(result)
         return result.row
@@ -219,7 +219,7 @@ class Evaluation:
         """Write ``metrics.json``, ``per_image.csv``, ``confusion_matrix.csv`` and analyzer files.
 
         With a :class:`~segscope.engine.sinks.DiskSink` in ``out_dir``, this completes that
-        folder: the record files are removed once the outputs are written.
+        folder: the record files move out of it once the outputs are written.
         """
         out_dir = Path(out_dir)
         metrics = metrics if metrics is not None else self.compute()
@@ -228,9 +228,11 @@ class Evaluation:
             analyzer.write(self._states_for(analyzer), metrics, self.sink, out_dir)
         write_per_image_csv(out_dir / "per_image.csv", self.sink.view("rows", "sorted"))
         write_json(out_dir / "class_spec.json", self.spec.to_dict())
+        from ..schema import check_metrics
+        check_metrics(metrics)
         write_json(out_dir / "metrics.json", metrics)
         if isinstance(self.sink, DiskSink) and self.sink.folder.resolve() == out_dir.resolve():
-            self.sink.remove()
+            self.sink.release()
         return metrics
 
 
@@ -257,13 +259,7 @@ def write_per_image_csv(path: Path, rows) -> None:
             shapes.add(shape)
             columns.update(dict.fromkeys(shape))
     names = list(columns)
-    write_csv(path, names, ([_csv_value(row.get(k)) for k in names] for row in rows))
-
-
-def _csv_value(v):
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else repr(round(v, 10))
-    return "" if v is None else v
+    write_csv(path, names, ([row.get(k) for k in names] for row in rows), number=round_repr(10))
 
 
 def evaluate_arrays(

@@ -10,7 +10,8 @@ The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
   the workers inherit the loaded kernels instead of each importing numba and loading them again;
 - a task is one :class:`~segscope.io.Pair` (two paths); a worker reads and decodes its own masks,
   so masks never cross process boundaries, only the small per-image states do;
-- at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list;
+- at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list
+  (the window, start method and worker set-up are those of :mod:`segscope.engine.pool`);
 - with ``sink_dir``, per-image rows and records stream to files there
   (:class:`~segscope.engine.sinks.DiskSink`), so the parent's memory stays flat too.
 
@@ -19,9 +20,7 @@ The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
 
 from __future__ import annotations
 
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -32,6 +31,7 @@ from ..io.files import Pair
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
 from .evaluation import Evaluation, ImageResult, analyze_arrays, evaluate_pair
+from .pool import default_jobs, init_worker, process_pool, start_method, windowed
 from .sinks import DiskSink
 
 __all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up"]
@@ -41,14 +41,6 @@ _worker_args: tuple | None = None
 
 # Pairs in flight per worker process (submitted, not yet handed back to the caller).
 WINDOW_PER_JOB = 2
-
-
-def default_jobs() -> int:
-    """Worker processes by default: the CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) -> None:
@@ -76,13 +68,6 @@ def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) 
         pass
 
 
-def _start_method() -> str:
-    forced = os.environ.get("SEGSCOPE_START_METHOD")
-    if forced:
-        return forced
-    return "fork" if sys.platform.startswith("linux") else "spawn"
-
-
 def _keep_freed_memory() -> None:
     """Let glibc keep freed mask buffers for the next image instead of returning the pages to the
     system and faulting them in again (several ms of system time per Cityscapes-size pair).
@@ -102,17 +87,7 @@ def _keep_freed_memory() -> None:
 def _init_worker(spec: ClassSpec, config: EvalConfig) -> None:
     global _worker_analyzers, _worker_args
     _keep_freed_memory()
-    # Kernels run single-threaded inside each worker; parallelism comes from the processes.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    if _worker_args is None:
-        # Fresh stdio objects: a forked child must not depend on locks another thread of the
-        # parent (a progress bar's refresh thread) may have held at the moment of the fork.
-        try:
-            sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
-            sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
-        except OSError:  # pragma: no cover - no such descriptors
-            pass
+    init_worker()
     _worker_args = (spec, config)
     _worker_analyzers = make_analyzers(spec, config)
 
@@ -137,36 +112,16 @@ def iter_results(
         for pair in pairs:
             yield evaluate_pair(pair, spec, config, analyzers)
         return
-    import multiprocessing as mp
-
-    method = _start_method()
+    method = start_method()
     if method == "fork":
         warm_up(spec, config)  # the workers inherit the loaded kernels
-    ctx = mp.get_context(method)
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(spec, config)) as pool:
+    with process_pool(jobs, method, _init_worker, (spec, config)) as pool:
         yield from _windowed(pool, pairs, WINDOW_PER_JOB * jobs)
 
 
 def _windowed(pool, pairs: Sequence[Pair], window: int) -> Iterator[ImageResult]:
     """Submit pairs so that at most ``window`` are pending; yield results in input order."""
-    from collections import deque
-
-    pending: deque = deque()
-    it = iter(pairs)
-    try:
-        for pair in it:
-            pending.append(pool.submit(_work, pair))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(_work, nxt))
-            yield result
-    finally:
-        for fut in pending:  # an error (or an abandoned generator): drop the queued work
-            fut.cancel()
+    return windowed(pool, _work, pairs, window)
 
 
 def run_evaluation(

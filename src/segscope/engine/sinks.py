@@ -12,18 +12,19 @@ segments, confusion pairs, …), goes to a sink:
     memory of a run stays flat in the number of images.
 
 Both give the same records in the same order, so the files written from either are identical
-byte for byte. The writers used for the per-image outputs live here too: :func:`write_npz`
-assembles an ``.npz`` from chunks (with fixed zip timestamps, so a run's files do not depend on
-the clock) and :func:`write_csv` streams rows to a CSV file.
+byte for byte. :func:`write_npz` assembles an ``.npz`` from chunks (with fixed zip timestamps, so a
+run's files do not depend on the clock).
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
+import os
 import pickle
 import shutil
 import struct
+import tempfile
+import weakref
 import zipfile
 from operator import itemgetter
 from pathlib import Path
@@ -39,7 +40,6 @@ __all__ = [
     "MemorySink",
     "DiskSink",
     "write_npz",
-    "write_csv",
     "chunked",
     "CHUNK",
 ]
@@ -226,8 +226,10 @@ class DiskSink(Sink):
 
     Each stream (ids, rows, one per analyzer with records) is a file of pickled objects, one
     per image, with an index file of their byte offsets for reading in image-id order. Memory
-    holds nothing per image. :meth:`remove` deletes the files (``Evaluation.save`` into the
-    sink's folder does so once the outputs are written).
+    holds nothing per image. ``Evaluation.save`` into the sink's folder completes that folder:
+    :meth:`release` moves the files out of it (they stay readable, so ``ev.rows`` still works,
+    and are deleted when the sink is garbage-collected or the interpreter exits); :meth:`remove`
+    deletes them at once.
     """
 
     DIRNAME = ".segscope-records"
@@ -240,6 +242,8 @@ class DiskSink(Sink):
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True)
         self._files: dict[str, tuple] = {}
+        self._closed = False
+        self._finalizer: weakref.finalize | None = None
         self._open(_IDS)
         self._open(_ROWS)
 
@@ -258,6 +262,7 @@ class DiskSink(Sink):
         pickle.dump(obj, data, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _append(self, image_id, row, records) -> None:
+        self._append_check()
         self._put(self._files[_IDS], image_id)
         self._put(self._files[_ROWS], row)
         for name, rec in records.items():
@@ -271,8 +276,9 @@ class DiskSink(Sink):
         entry = self._files.get(name)
         if entry is None:
             return False
-        entry[0].flush()
-        entry[1].flush()
+        if not self._closed:
+            entry[0].flush()
+            entry[1].flush()
         return True
 
     def _stream(self, name):
@@ -302,17 +308,39 @@ class DiskSink(Sink):
     def _record_names(self):
         return [n for n in self._files if n not in (_IDS, _ROWS)]
 
+    def _append_check(self) -> None:
+        if self._closed:
+            raise ValueError("this sink is complete: no image can be added")
+
     def close(self) -> None:
-        """Close the files (they stay on disk)."""
+        """Close the files (they stay on disk and readable; nothing can be added)."""
         for data, index in self._files.values():
             data.close()
             index.close()
+        self._closed = True
+
+    def release(self) -> None:
+        """Move the files out of :attr:`folder` (which is then complete); they stay readable
+        until the sink is garbage-collected or the interpreter exits."""
+        self.close()
+        holder = Path(tempfile.mkdtemp(prefix=".segscope-records-", dir=self.folder.parent))
+        try:
+            os.replace(self.path, holder / "records")
+        except OSError:  # another file system: move the files to the system's temporary folder
+            shutil.rmtree(holder, ignore_errors=True)
+            holder = Path(tempfile.mkdtemp(prefix="segscope-records-"))
+            shutil.move(str(self.path), str(holder / "records"))
+        self.path = holder / "records"
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(holder), True)
 
     def remove(self) -> None:
         """Close and delete the files."""
         self.close()
         self._files = {}
-        shutil.rmtree(self.path, ignore_errors=True)
+        if self._finalizer is not None:
+            self._finalizer()
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- writers
@@ -354,11 +382,3 @@ def chunked(values: Iterable, size: int | None = None) -> Iterator[list]:
         if not block:
             return
         yield block
-
-
-def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]) -> None:
-    """Stream ``header`` and ``rows`` into a CSV file (``\\n`` line ends), atomically."""
-    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +13,15 @@ from ..exceptions import SegscopeError
 __all__ = [
     "MASK_SUFFIXES",
     "IMAGE_SUFFIXES",
+    "JPEG_SUFFIXES",
+    "STRIP_SUFFIXES",
+    "list_files",
     "list_masks",
     "list_images",
     "Pair",
     "pair_masks",
-    "STRIP_SUFFIXES",
     "AuxIndex",
+    "printable",
 ]
 
 MASK_SUFFIXES = (".png", ".npy", ".bmp", ".tif", ".tiff")
@@ -27,22 +30,63 @@ MASK_SUFFIXES = (".png", ".npy", ".bmp", ".tif", ".tiff")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-# ---------------------------------------------------------------------- pairing
-def _stem(path: Path, suffix: str) -> str:
-    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-    if suffix and stem.endswith(suffix):
-        stem = stem[: -len(suffix)]
-    return stem
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+#: Endings of auxiliary and Cityscapes-style file names that are not part of an image id.
+STRIP_SUFFIXES = (
+    "_gtFine_instanceIds", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_instanceIds", "_labelIds",
+    "_labelTrainIds", "_probs", "_prob", "_gtFine_color",
+)
 
 
-def list_masks(
-    folder: str | Path, suffix: str = "", recursive: bool = True,
-    extensions: Sequence[str] = MASK_SUFFIXES, what: str = "mask files",
+# ---------------------------------------------------------------------- listing
+def _strip_known(key: str, strip: Sequence[str]) -> str:
+    for s in strip:
+        if key.endswith(s):
+            return key[: -len(s)]
+    return key
+
+
+def list_files(
+    folder: str | Path,
+    extensions: Sequence[str] = MASK_SUFFIXES,
+    *,
+    suffix: str = "",
+    strip: Sequence[str] = (),
+    recursive: bool = True,
+    duplicates: str = "error",
+    allow_empty: bool = False,
+    what: str = "mask files",
 ) -> dict[str, Path]:
     """Map image id -> file for the files under ``folder`` whose extension is in ``extensions``.
 
-    The id is the path relative to ``folder`` without its extension and without ``suffix``
-    (e.g. ``_gtFine_labelIds``). Nested folders are searched (Cityscapes keeps one per city).
+    The id is the path relative to ``folder`` (``/``-separated) without its extension. Hidden files
+    are skipped.
+
+    Parameters
+    ----------
+    folder : the folder to list; a missing folder or a file is an error.
+    extensions : lower-case extensions to keep (``.png``, …).
+    suffix : keep only files whose stem ends with it, and drop it from the id
+        (e.g. ``_gtFine_labelIds``).
+    strip : known endings dropped from the id when present (the first that matches), files
+        without one are kept (e.g. :data:`STRIP_SUFFIXES` for auxiliary folders).
+    recursive : search nested folders (Cityscapes keeps one per city).
+    duplicates : when two files share an id: ``"error"``, ``"first"`` (keep the first in sorted
+        order) or ``"extension"`` (the later file's id gets its extension appended).
+    allow_empty : return ``{}`` instead of raising when nothing matches.
+    what : what the files are, for error messages.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("a_labelIds.png", "b.npy", "notes.txt"):
+    ...     _ = (d / name).write_bytes(b"")
+    >>> sorted(list_files(d, strip=STRIP_SUFFIXES))
+    ['a', 'b']
+    >>> sorted(list_files(d, suffix="_labelIds"))
+    ['a']
     """
     folder = Path(folder)
     if not folder.exists():
@@ -54,18 +98,39 @@ def list_masks(
     for f in sorted(files):
         if not f.is_file() or f.suffix.lower() not in extensions or f.name.startswith("."):
             continue
-        if suffix and not _stem(f, "").endswith(suffix):
-            continue
-        rel = f.relative_to(folder)
-        key = str(rel.parent / _stem(f, suffix)) if rel.parent != Path(".") else _stem(f, suffix)
-        key = key.replace(os.sep, "/")
+        stem = f.name[: -len(f.suffix)] if f.suffix else f.name
+        if suffix:
+            if not stem.endswith(suffix):
+                continue
+            stem = stem[: -len(suffix)]
+        parent = f.parent.relative_to(folder)
+        key = (parent / stem).as_posix() if parent != Path(".") else stem
+        key = _strip_known(key, strip)
         if key in found:
-            raise SegscopeError(f"two {what} share the id {key!r}: {found[key].name} and {f.name}", folder)
+            if duplicates == "first":
+                continue
+            if duplicates == "extension":
+                key = f"{key}{f.suffix}"
+            else:
+                raise SegscopeError(f"two {what} share the id {key!r}: {found[key].name} and {f.name}", folder)
         found[key] = f
-    if not found:
+    if not found and not allow_empty:
         ending = f" ending in {suffix!r}" if suffix else ""
         raise SegscopeError(f"no {what}{ending} ({', '.join(extensions)}) found", folder)
     return found
+
+
+def list_masks(
+    folder: str | Path, suffix: str = "", recursive: bool = True,
+    extensions: Sequence[str] = MASK_SUFFIXES, what: str = "mask files",
+) -> dict[str, Path]:
+    """Map image id -> mask file under ``folder``: :func:`list_files` with an error on two files
+    of one id and on an empty folder.
+
+    The id is the path relative to ``folder`` without its extension and without ``suffix``
+    (e.g. ``_gtFine_labelIds``). Nested folders are searched (Cityscapes keeps one per city).
+    """
+    return list_files(folder, extensions, suffix=suffix, recursive=recursive, what=what)
 
 
 def list_images(folder: str | Path, suffix: str = "") -> dict[str, Path]:
@@ -80,8 +145,9 @@ class Pair:
     gt: Path
 
 
-def _flatten_keys(pred: dict[str, Path], gt: dict[str, Path]) -> tuple[dict[str, Path], dict[str, Path]]:
-    """When the two folders are nested differently, fall back to pairing by file stem alone."""
+def flatten_ids(pred: dict[str, Path], gt: dict[str, Path]) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The two listings keyed so that they can be paired: as they are when some ids match, else
+    (two folders nested differently) by file stem alone when stems are unique in each."""
     if set(pred) & set(gt):
         return pred, gt
     flat_p = {k.rsplit("/", 1)[-1]: v for k, v in pred.items()}
@@ -104,8 +170,14 @@ def pair_masks(
     which evaluates the pairs that exist). Predictions with no GT are an error too.
     """
     pred = list_masks(pred_dir, pred_suffix)
-    gt = list_masks(gt_dir, gt_suffix)
-    pred, gt = _flatten_keys(pred, gt)
+    try:
+        gt = list_masks(gt_dir, gt_suffix)
+    except SegscopeError:
+        jpegs = _jpegs(gt_dir)
+        if not jpegs:
+            raise
+        raise SegscopeError(f"no GT mask files found, only JPEG: {_jpeg_reason(jpegs)}", gt_dir) from None
+    pred, gt = flatten_ids(pred, gt)
     missing = sorted(set(gt) - set(pred))
     extra = sorted(set(pred) - set(gt))
     common = sorted(set(gt) & set(pred))
@@ -118,9 +190,12 @@ def pair_masks(
     if (missing or extra) and not allow_missing:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} GT file(s) have no prediction: {_some(missing)}")
+            parts.append(f"{len(missing)} GT file(s) have no prediction: {some_names(missing)}")
         if extra:
-            parts.append(f"{len(extra)} prediction(s) have no GT: {_some(extra)}")
+            parts.append(f"{len(extra)} prediction(s) have no GT: {some_names(extra)}")
+            jpegs = _jpegs(gt_dir)
+            if jpegs:
+                parts.append(f"the GT folder holds JPEG files, not read: {_jpeg_reason(jpegs)}")
         raise SegscopeError("; ".join(parts) + " (--allow-missing evaluates the pairs that exist)", pred_dir)
     if missing or extra:
         warnings.warn(
@@ -130,17 +205,39 @@ def pair_masks(
     return [Pair(k, pred[k], gt[k]) for k in common]
 
 
-def _some(names: Sequence[str], limit: int = 5) -> str:
+def _jpegs(folder: str | Path) -> list[str]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(f.relative_to(folder).as_posix() for f in folder.rglob("*")
+                  if f.suffix.lower() in (".jpg", ".jpeg") and f.is_file())
+
+
+def _jpeg_reason(jpegs: Sequence[str]) -> str:
+    return (f"{some_names(list(jpegs), 3)} cannot be label masks (JPEG's lossy compression changes label values); "
+            "export the GT as PNG")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control characters (newline, tab, ...) written as ``\xNN`` escapes, for an
+    image id or file name shown as one line of text or used in a file name.
+
+    >>> printable("street\n01"), printable("plain")
+    ('street\\x0a01', 'plain')
+    """
+    if text.isprintable():
+        return text
+    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def some_names(names: Sequence[str], limit: int = 5) -> str:
+    """The first ``limit`` names and how many more, for error messages.
+
+    >>> some_names(["a", "b", "c"], limit=2)
+    'a, b and 1 more'
+    """
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-
-
-STRIP_SUFFIXES = (
-    "_gtFine_instanceIds", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_instanceIds", "_labelIds",
-    "_labelTrainIds", "_probs", "_prob", "_gtFine_color",
-)
 
 
 class AuxIndex:
@@ -153,20 +250,14 @@ class AuxIndex:
         self.what = what
         if not self.folder.is_dir():
             raise SegscopeError(f"{what} folder does not exist", self.folder)
-        self.by_key: dict[str, Path] = {}
+        self.by_key = list_files(self.folder, suffixes, strip=STRIP_SUFFIXES, duplicates="first",
+                                 allow_empty=True, what=f"{what} files")
         self.by_stem: dict[str, list[Path]] = {}
-        for root, _dirs, files in os.walk(self.folder):
-            for name in sorted(files):
-                f = Path(root) / name
-                if f.suffix.lower() not in suffixes or name.startswith("."):
-                    continue
-                rel = f.relative_to(self.folder).with_suffix("").as_posix()
-                key = _strip(rel)
-                self.by_key.setdefault(key, f)
-                self.by_stem.setdefault(key.rsplit("/", 1)[-1], []).append(f)
+        for key, f in self.by_key.items():
+            self.by_stem.setdefault(key.rsplit("/", 1)[-1], []).append(f)
 
     def find(self, image_id: str) -> Path:
-        key = _strip(image_id)
+        key = _strip_known(image_id, STRIP_SUFFIXES)
         if key in self.by_key:
             return self.by_key[key]
         stem = key.rsplit("/", 1)[-1]
@@ -175,9 +266,3 @@ class AuxIndex:
             return hits[0]
         raise SegscopeError(f"no {self.what} file for image {image_id!r}", self.folder)
 
-
-def _strip(key: str) -> str:
-    for s in STRIP_SUFFIXES:
-        if key.endswith(s):
-            return key[: -len(s)]
-    return key

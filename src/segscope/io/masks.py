@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -14,16 +16,129 @@ from ..exceptions import SegscopeError
 from .results import atomic_write
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "MAX_PIXELS",
+    "max_pixels",
+    "set_max_pixels",
+    "check_pixels",
+    "open_image",
+    "split_alpha",
+    "read_npy",
+    "npy_labels",
     "rgb_to_ids",
     "read_mask",
+    "read_pair",
     "read_npy_mask",
     "read_image",
     "write_mask",
     "load_probs",
 ]
 
-# PIL refuses huge images by default; masks of real datasets can be large but are trusted files.
+# segscope checks the declared size of every file itself (check_pixels), with its own limit.
 Image.MAX_IMAGE_PIXELS = None
+
+#: The default largest image or mask decoded, in pixels: 2**28 = 16384 × 16384.
+DEFAULT_MAX_PIXELS = 1 << 28
+#: The largest image or mask decoded, in pixels (0: no limit). None: ``SEGSCOPE_MAX_PIXELS`` from
+#: the environment, or :data:`DEFAULT_MAX_PIXELS`.
+MAX_PIXELS: int | None = None
+_ENV = "SEGSCOPE_MAX_PIXELS"
+
+
+def parse_max_pixels(value: object, what: str = "--max-pixels") -> int:
+    """A pixel limit: an integer >= 0 (0: no limit), or "none" for no limit.
+
+    >>> parse_max_pixels("1_000_000"), parse_max_pixels("none")
+    (1000000, 0)
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("none", "unlimited"):
+            return 0
+        try:
+            value = int(text)
+        except ValueError:
+            raise SegscopeError(f"{what} must be a whole number of pixels or 'none', got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise SegscopeError(f"{what} must be a whole number of pixels >= 0 (0: no limit), got {value!r}")
+    return int(value)
+
+
+def max_pixels() -> int:
+    """The pixel limit in force: :data:`MAX_PIXELS`, else ``SEGSCOPE_MAX_PIXELS``, else the default."""
+    if MAX_PIXELS is not None:
+        return MAX_PIXELS
+    env = os.environ.get(_ENV)
+    if env is not None and env.strip():
+        return parse_max_pixels(env, _ENV)
+    return DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(limit: int | str | None) -> None:
+    """Set the pixel limit of this process and of the worker processes it starts
+    (None: back to ``SEGSCOPE_MAX_PIXELS`` or the default)."""
+    global MAX_PIXELS
+    if limit is None:
+        MAX_PIXELS = None
+        return
+    MAX_PIXELS = parse_max_pixels(limit)
+    os.environ[_ENV] = str(MAX_PIXELS)
+
+
+def check_pixels(width: int, height: int, path: str | Path | None) -> None:
+    """Refuse a file whose declared size is over the pixel limit, before anything is decoded.
+
+    >>> check_pixels(60000, 60000, "bomb.png")
+    Traceback (most recent call last):
+    ...
+    segscope.exceptions.SegscopeError: bomb.png: declares 60000×60000 = 3,600,000,000 pixels, over the limit of 268,435,456 (raise it with --max-pixels or SEGSCOPE_MAX_PIXELS)
+    """
+    limit = max_pixels()
+    if limit and int(width) * int(height) > limit:
+        raise SegscopeError(
+            f"declares {int(width)}×{int(height)} = {int(width) * int(height):,} pixels, over the limit of "
+            f"{limit:,} (raise it with --max-pixels or {_ENV})", path,
+        )
+
+
+@contextlib.contextmanager
+def open_image(path: str | Path) -> Iterator[Image.Image]:
+    """``PIL.Image.open`` with the declared size checked against the pixel limit first."""
+    with Image.open(path) as im:
+        check_pixels(im.size[0], im.size[1], path)
+        yield im
+
+
+def split_alpha(arr: np.ndarray, path: str | Path | None, transparent: str | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split an H×W×2 (LA) or H×W×4 (RGBA) mask into its colour channels and where it is
+    transparent.
+
+    A mask with transparent pixels is refused (they would count as labelled), unless
+    ``transparent="ignore"``: then the second value marks them, for the caller to set to the
+    ignore label.
+    """
+    colour, alpha = arr[..., :-1], arr[..., -1]
+    see_through = alpha != np.iinfo(alpha.dtype).max if alpha.dtype.kind in "ui" else alpha != 1
+    if not see_through.any():
+        return (colour[..., 0] if colour.shape[-1] == 1 else colour), None
+    if transparent != "ignore":
+        raise SegscopeError(
+            f"{int(see_through.sum())} pixel(s) are transparent (alpha < opaque); a label mask must be "
+            "opaque: flatten it, or set 'transparent: ignore' in the class spec to read them as ignore", path,
+        )
+    return (colour[..., 0] if colour.shape[-1] == 1 else colour), see_through
+
+
+def _set_ignore(ids: np.ndarray, where: np.ndarray, spec: ClassSpec | None, path) -> np.ndarray:
+    ignore = None if spec is None else spec.ignore_index
+    if ignore is None:
+        raise SegscopeError("transparent pixels are read as ignore, but the class spec has no ignore label", path)
+    if not np.can_cast(np.min_scalar_type(ignore), ids.dtype):
+        ids = ids.astype(np.int32 if -(1 << 31) <= ignore < (1 << 31) else np.int64)
+    ids = ids.copy()
+    ids[where] = ignore
+    return ids
 
 
 def rgb_to_ids(rgb: np.ndarray, spec: ClassSpec, path: str | Path | None = None, role: str = "gt") -> np.ndarray:
@@ -72,25 +187,32 @@ def rgb_to_ids(rgb: np.ndarray, spec: ClassSpec, path: str | Path | None = None,
         )
         more = f" and {len(colours) - 3} more" if len(colours) > 3 else ""
         raise SegscopeError(f"colour(s) not in the class spec: {desc}{more}", path)
-    dtype = np.uint8 if ids.max(initial=0) < 256 else np.int32
+    dtype = np.uint8 if ids.min(initial=0) >= 0 and ids.max(initial=0) < 256 else np.int32
     return ids.astype(dtype)[pos]
 
 
-def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt") -> np.ndarray:
+def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt",
+              transparent: str | None = None) -> np.ndarray:
     """Read a label mask as a 2-D integer array of raw label ids.
 
     Supported: single-channel PNG (modes L, P, I;16, I; for a palette PNG the index is the label),
     RGB colour-coded PNG (mapped through ``spec``'s colours), and ``.npy`` arrays.
 
-    ``role`` ("gt" or "pred") says which id space a colour mask is decoded into.
+    ``role`` ("gt" or "pred") says which id space a colour mask is decoded into. An RGBA or LA
+    mask with transparent pixels is refused unless ``transparent="ignore"`` (default: the spec's
+    ``transparent`` setting) reads them as the ignore label. Files over the pixel limit
+    (:func:`max_pixels`) are refused before they are decoded.
     Raises :class:`SegscopeError` naming the file on anything unreadable.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return read_npy_mask(path)
+    if transparent is None and spec is not None:
+        transparent = spec.transparent
+    see_through = None
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             mode = im.mode
             if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I", "1"):
                 arr = np.asarray(im)
@@ -99,9 +221,11 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt")
                     raise SegscopeError(
                         "an RGB colour mask needs a class spec with colours (--classes)", path
                     )
-                arr = np.asarray(im.convert("RGB"))
+                arr = np.asarray(im)
+                if mode == "RGBA":
+                    arr, see_through = split_alpha(arr, path, transparent)
             elif mode == "LA":
-                arr = np.asarray(im.getchannel(0))
+                arr, see_through = split_alpha(np.asarray(im), path, transparent)
             else:
                 raise SegscopeError(f"unsupported mask mode {mode!r}", path)
     except SegscopeError:
@@ -110,45 +234,162 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt")
         raise SegscopeError("no such file", path) from None
     except Exception as exc:  # PIL raises many types on corrupt data
         raise SegscopeError(f"cannot read mask: {_one_line(exc)}", path) from None
+    _not_empty(arr, path)
     if arr.ndim == 3:
-        return rgb_to_ids(arr, spec, path, role)  # type: ignore[arg-type]
+        arr = rgb_to_ids(arr, spec, path, role)  # type: ignore[arg-type]
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
+    if see_through is not None:
+        arr = _set_ignore(arr, see_through, spec, path)
     return arr
+
+
+def _not_empty(arr: np.ndarray, path) -> None:
+    if arr.size == 0:
+        raise SegscopeError(f"the mask is empty ({'×'.join(str(n) for n in arr.shape)} pixels)", path)
+
+
+def _npy_header(fh, path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an open ``.npy`` file's header (left positioned at the data)."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version in ((2, 0), (3, 0)):
+        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:
+        raise SegscopeError(f"unsupported .npy format version {version}", path)
+    return tuple(int(n) for n in shape), dtype
+
+
+def _npy_shape(path, what: str) -> tuple[int, ...]:
+    try:
+        with open(path, "rb") as fh:
+            return _npy_header(fh, path)[0]
+    except SegscopeError:
+        raise
+    except FileNotFoundError:
+        raise SegscopeError("no such file", path) from None
+    except Exception as exc:  # numpy raises several types on bad headers
+        raise SegscopeError(f"cannot read {what}: {_one_line(exc)}", path) from None
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    """Read a ``.npy`` file as stored, after checking its header: a plain numeric array, within
+    the pixel limit, with as many bytes as the header declares (no pickles)."""
+    try:
+        with open(path, "rb") as fh:
+            shape, dtype = _npy_header(fh, path)
+            offset = fh.tell()
+            size = os.fstat(fh.fileno()).st_size
+            if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+                raise SegscopeError(f"a mask must hold integer labels, this array is {dtype}", path)
+            count = math.prod(shape)
+            if len(shape) >= 2:
+                check_pixels(shape[1], shape[0], path)
+            else:
+                check_pixels(count, 1, path)
+            if size - offset < count * dtype.itemsize:
+                raise SegscopeError(
+                    f"truncated .npy: the header declares {count * dtype.itemsize:,} bytes of data, "
+                    f"the file holds {size - offset:,}", path,
+                )
+            fh.seek(0)
+            return np.load(fh, allow_pickle=False)
+    except SegscopeError:
+        raise
+    except FileNotFoundError:
+        raise SegscopeError("no such file", path) from None
+    except Exception as exc:  # numpy raises several types on bad headers
+        raise SegscopeError(f"cannot read .npy mask: {_one_line(exc)}", path) from None
+
+
+#: Float masks may hold whole numbers in this range (the int32 ids).
+_FLOAT_ID_RANGE = (-(1 << 31), (1 << 31) - 1)
+
+
+def npy_labels(arr: np.ndarray, path: str | Path | None, allow_integral_floats: bool = True) -> np.ndarray:
+    """The label array of a loaded ``.npy`` mask: 2-D (H×W×1 squeezed), not empty, integers
+    (bool becomes uint8; floats holding whole numbers in the int32 range become int64 when
+    ``allow_integral_floats``).
+
+    >>> npy_labels(np.array([[0.0, 2.5]]), "m.npy")
+    Traceback (most recent call last):
+    ...
+    segscope.exceptions.SegscopeError: m.npy: a mask must hold integer labels: this float64 array holds float values that are not whole numbers (e.g. 2.5)
+    """
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise SegscopeError(f"a mask must be 2-D, this array has shape {arr.shape}", path)
+    _not_empty(arr, path)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr
+    if not (allow_integral_floats and np.issubdtype(arr.dtype, np.floating)):
+        raise SegscopeError(f"a mask must hold integer labels, this array is {arr.dtype}", path)
+    whole = np.isfinite(arr) & (arr == np.round(arr))
+    if not whole.all():
+        bad = float(arr[~whole].flat[0])
+        raise SegscopeError(
+            f"a mask must hold integer labels: this {arr.dtype} array holds float values that are not "
+            f"whole numbers (e.g. {bad!r})", path,
+        )
+    lo, hi = _FLOAT_ID_RANGE
+    outside = (arr < lo) | (arr > hi)
+    if outside.any():
+        bad = float(arr[outside].flat[0])
+        raise SegscopeError(
+            f"a mask must hold integer labels: this {arr.dtype} array holds float values outside the id "
+            f"range {lo}..{hi} (e.g. {bad!r})", path,
+        )
+    return arr.astype(np.int64)
+def read_pair(pair, spec: ClassSpec, gt: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read a prediction and its GT as class indices, each in its own id space.
+
+    The GT is read and mapped with role "gt", the prediction with role "pred" (a spec may store
+    the two differently: Cityscapes labelIds GT beside trainIds or colour predictions, ``pred_map``).
+
+    Parameters
+    ----------
+    pair : a :class:`~segscope.io.files.Pair` (or anything with ``pred`` and ``gt`` paths), or
+        the prediction's path when ``gt`` is given.
+    spec : the class spec.
+    gt : the GT's path, when ``pair`` is a path.
+
+    Returns
+    -------
+    ``(pred, gt)`` class-index arrays (see :meth:`ClassSpec.to_index`). Sizes are not compared
+    here; the caller decides what a size mismatch means.
+    """
+    pred_path, gt_path = (pair, gt) if gt is not None else (pair.pred, pair.gt)
+    g = spec.to_index(read_mask(gt_path, spec, "gt"), "gt")
+    p = spec.to_index(read_mask(pred_path, spec, "pred"), "pred")
+    return p, g
 
 
 def read_npy_mask(path: str | Path, allow_integral_floats: bool = True) -> np.ndarray:
     """Read a ``.npy`` label mask: a 2-D (or H×W×1) array of integers (bool becomes uint8;
     floats holding whole numbers become int64 when ``allow_integral_floats``)."""
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise SegscopeError(f"cannot read .npy mask: {_one_line(exc)}", path) from None
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim != 2:
-        raise SegscopeError(f"a mask must be 2-D, this array has shape {arr.shape}", path)
-    if arr.dtype == bool:
-        return arr.astype(np.uint8)
-    if not np.issubdtype(arr.dtype, np.integer):
-        if (allow_integral_floats and np.issubdtype(arr.dtype, np.floating)
-                and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
-            return arr.astype(np.int64)
-        raise SegscopeError(f"a mask must hold integer labels, this array is {arr.dtype}", path)
-    return arr
+    return npy_labels(read_npy(path), path, allow_integral_floats)
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an RGB image as H×W×3 uint8."""
+    """Read an RGB image as H×W×3 uint8 (refused over the pixel limit)."""
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+        with open_image(path) as im:
+            arr = np.asarray(im.convert("RGB"))
+    except SegscopeError:
+        raise
     except FileNotFoundError:
         raise SegscopeError("no such file", path) from None
     except Exception as exc:
         raise SegscopeError(f"cannot read image: {_one_line(exc)}", path) from None
+    if arr.size == 0:
+        raise SegscopeError("the image is empty", path)
+    return arr
 
 
 def write_mask(path: str | Path, mask: np.ndarray, palette: Sequence[tuple[int, int, int]] | None = None) -> None:
@@ -182,6 +423,11 @@ def _one_line(exc: BaseException) -> str:
 
 def load_probs(path: Path, num_classes: int, shape: tuple[int, int]) -> np.ndarray:
     """Read a K×H×W probability array from ``.npy`` or ``.npz`` (key ``probs`` or the first)."""
+    want = (num_classes, *shape)
+    if Path(path).suffix.lower() == ".npy":
+        declared = _npy_shape(path, "probabilities")
+        if declared != want:
+            raise SegscopeError(f"probabilities must have shape K×H×W = {want}, got {declared}", path)
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.lib.npyio.NpzFile):
@@ -191,9 +437,7 @@ def load_probs(path: Path, num_classes: int, shape: tuple[int, int]) -> np.ndarr
         else:
             arr = data
     except Exception as exc:  # numpy raises several types on bad files
-        raise SegscopeError(f"cannot read probabilities: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                            path) from None
-    want = (num_classes, *shape)
+        raise SegscopeError(f"cannot read probabilities: {_one_line(exc)}", path) from None
     if arr.shape != want:
         raise SegscopeError(f"probabilities must have shape K×H×W = {want}, got {arr.shape}", path)
     if not np.issubdtype(arr.dtype, np.floating):

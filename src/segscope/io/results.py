@@ -1,21 +1,40 @@
-"""Writing outputs safely: atomic files and JSON with NaN written as null."""
+"""Writing outputs safely: atomic files, JSON with NaN written as null, manifests, and the
+results folder that always holds exactly one complete run.
+
+A run is written by :func:`staged_results`: into a hidden staging folder beside ``out``, under
+a lock, and swapped in whole at the end, so ``out`` holds either the complete previous run or
+the complete new one, whatever happens in between (an error, Ctrl-C, ``kill -9``, a full disk).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
+from .._version import __version__
+from ..exceptions import SegscopeError
+
 __all__ = [
+    "MANIFEST",
     "atomic_write",
     "clean_json",
+    "read_manifest",
+    "staged_results",
     "write_json",
+    "write_manifest",
 ]
+
+#: the file, written last, that lists every file of a run (or of a report)
+MANIFEST = "manifest.json"
 
 
 # ---------------------------------------------------------------------- safe output
@@ -72,3 +91,243 @@ def write_json(path: str | Path, data) -> None:
     with atomic_write(path, "w", encoding="utf-8") as fh:
         json.dump(clean_json(data), fh, indent=2, default=_json_default, allow_nan=False)
         fh.write("\n")
+
+
+# ---------------------------------------------------------------------- manifests
+def write_manifest(folder: str | Path, files: Iterable[str | Path], name: str = MANIFEST) -> Path:
+    """Write the manifest ``folder/name`` listing ``files`` (paths relative to ``folder``)."""
+    folder = Path(folder)
+    names = sorted({Path(f).as_posix() for f in files} - {name})
+    path = folder / name
+    write_json(path, {"segscope_manifest": 1, "segscope_version": __version__, "files": names})
+    return path
+
+
+def read_manifest(folder: str | Path, name: str = MANIFEST) -> list[str] | None:
+    """The files listed by the manifest ``folder/name`` (relative paths inside ``folder``), or
+    None when there is no readable segscope manifest. Entries that would leave the folder are dropped.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_manifest(d, ["b.csv", "report/index.html", "a.json"])
+    >>> read_manifest(d)
+    ['a.json', 'b.csv', 'report/index.html']
+    """
+    try:
+        data = json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("segscope_manifest") != 1 or not isinstance(data.get("files"), list):
+        return None
+    out = []
+    for entry in data["files"]:
+        rel = Path(str(entry))
+        if isinstance(entry, str) and entry and not rel.is_absolute() and ".." not in rel.parts:
+            out.append(rel.as_posix())
+    return out
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+
+
+def _complete(folder: Path) -> bool:
+    files = read_manifest(folder)
+    return files is not None and all((folder / f).is_file() for f in files)
+
+
+# ---------------------------------------------------------------------- the results folder
+@contextlib.contextmanager
+def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | None = None) -> Iterator[Path]:
+    """Write one complete run into ``out``: yield a fresh staging folder, swap it in on success.
+
+    Parameters
+    ----------
+    out : the results folder. It may not exist yet; when it does, it must be a folder of an
+        earlier run (or empty): its whole content is replaced.
+    inputs : the run's input folders by role (``{"prediction": pred_dir, ...}``): ``out`` may
+        neither lie inside one of them (it would be read as input) nor contain one (it would be
+        replaced).
+
+    Yields
+    ------
+    Path of the staging folder (hidden, beside ``out``) to write every file of the run into.
+
+    Notes
+    -----
+    - A lock beside ``out`` makes a second run into the same folder fail at once.
+    - Staging and old folders left by killed runs are removed first; a swap cut short between
+      its two renames (where the atomic exchange is unavailable) is completed.
+    - On success ``manifest.json`` is written last, listing every file, and the staging folder
+      replaces ``out`` atomically (``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere two
+      renames, made whole by the next run if cut short).
+    - On any error, Ctrl-C included, the staging folder is removed and ``out`` is left as it was.
+      A full disk or a folder that cannot be written becomes a one-line :class:`SegscopeError`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "results"
+    >>> with staged_results(out) as stage:
+    ...     _ = (stage / "metrics.json").write_text("{}")
+    >>> sorted(p.name for p in out.iterdir())
+    ['manifest.json', 'metrics.json']
+    """
+    shown = Path(out)
+    out = Path(os.path.abspath(shown))
+    if out.is_symlink():
+        out = out.resolve()
+    _check_target(out, shown, inputs or {})
+    with _full_disk(shown), contextlib.ExitStack() as held:
+        try:
+            held.enter_context(_lock(out, shown))
+            _recover(out)
+            stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise SegscopeError(f"cannot write the results folder: {exc.strerror}", shown) from None
+            raise
+        try:
+            _check_target(out, shown, inputs)
+            os.chmod(stage, 0o777 & ~_umask())
+            yield stage
+            write_manifest(stage, _files_under(stage))
+            _swap(stage, out)
+        except BaseException:
+            _discard(stage)
+            raise
+
+
+def _check_target(out: Path, shown: Path, inputs: Mapping[str, str | Path | None] | None) -> None:
+    """Refuse a results folder that is a file, holds other files, or overlaps the inputs or the
+    working directory (``out``: absolute; ``shown``: as the user gave it)."""
+    if out.exists() and not out.is_dir():
+        raise SegscopeError("the results folder is a file, not a folder", shown)
+    target = out.resolve()
+    for role, folder in (inputs or {}).items():
+        if folder is None:
+            continue
+        src = Path(folder).resolve()
+        if target == src or src in target.parents:
+            raise SegscopeError(f"the results folder lies inside the {role} folder {folder}; choose another --out", shown)
+        if target in src.parents:
+            raise SegscopeError(f"the {role} folder {folder} lies inside the results folder; choose another --out", shown)
+    cwd = Path.cwd().resolve()
+    if target == cwd or target in cwd.parents:
+        raise SegscopeError("the results folder holds the working directory; choose another --out", shown)
+    if out.is_dir() and read_manifest(out) is None and not (out / "metrics.json").is_file() and any(out.iterdir()):
+        raise SegscopeError("not a segscope results folder (it holds other files); choose another --out", shown)
+
+
+@contextlib.contextmanager
+def _full_disk(out: Path) -> Iterator[None]:
+    """Turn a full disk (or quota) into one line naming ``out``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise SegscopeError("no space left on the device; the previous results are kept", out) from None
+        raise
+
+
+@contextlib.contextmanager
+def _lock(out: Path, shown: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``out`` (flock) for the duration; fail at once if it is held."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent / f".{out.name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise SegscopeError(f"another segscope run is writing {shown} (pid {pid})") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file as we opened it: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _leftovers(out: Path) -> list[Path]:
+    prefixes = (f".{out.name}.staging-", f".{out.name}.old-")
+    return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefixes))
+
+
+def _recover(out: Path) -> None:
+    """Finish what a killed run left: complete a cut-short swap, remove staging and old folders."""
+    left = _leftovers(out)
+    if not out.exists():
+        done = [p for p in left if p.name.startswith(f".{out.name}.staging-") and _complete(p)]
+        if done:
+            newest = max(done, key=lambda p: p.stat().st_mtime)
+            os.rename(newest, out)
+            left.remove(newest)
+    for p in left:
+        _discard(p)
+
+
+def _discard(folder: Path) -> None:
+    """Remove a staging or old folder; its manifest goes first, so a half-removed folder never
+    looks complete."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        os.unlink(folder / MANIFEST)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _swap(stage: Path, out: Path) -> None:
+    if not out.exists():
+        os.rename(stage, out)
+    elif _exchange(stage, out):
+        _discard(stage)  # now holds the previous run
+    else:
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.rename(out, old)  # replaces the empty placeholder folder
+        os.rename(stage, out)
+        _discard(old)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    fn = _renameat2()
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    import ctypes
+
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # no glibc >= 2.28
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn

@@ -62,6 +62,7 @@ import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
 from ..exceptions import SegscopeError
+from ._bands import diagonal, ratio_width
 from .region import summary_metrics
 
 __all__ = [
@@ -96,7 +97,8 @@ class BoundaryWidthWarning(UserWarning):
 
 
 # ====================================================================== array helpers
-def _as_labels(a, name: str = "mask") -> np.ndarray:
+def as_labels(a, name: str = "mask") -> np.ndarray:
+    """A 2-D contiguous integer label map from ``a`` (1-D becomes one row, bool becomes uint8)."""
     a = np.asarray(a)
     if a.ndim == 1:
         a = a.reshape(1, -1)
@@ -113,7 +115,7 @@ def _as_labels(a, name: str = "mask") -> np.ndarray:
 
 def _gt_indices(gt, num_classes: int, ignore_index: int | None) -> np.ndarray:
     """GT as class indices, with ignored pixels moved to -1 when the ignore label is a class id."""
-    gt = _as_labels(gt, "gt")
+    gt = as_labels(gt, "gt")
     if ignore_index is not None and 0 <= ignore_index < num_classes:
         raise SegscopeError(f"ignore_index {ignore_index} is a class index (num_classes={num_classes})")
     if gt.size:
@@ -128,15 +130,10 @@ def _gt_indices(gt, num_classes: int, ignore_index: int | None) -> np.ndarray:
 
 def _pair(pred, gt, num_classes, ignore_index):
     gt = _gt_indices(gt, num_classes, ignore_index)
-    pred = _as_labels(pred, "pred")
+    pred = as_labels(pred, "pred")
     if pred.shape != gt.shape:
         raise SegscopeError(f"prediction shape {pred.shape} differs from GT shape {gt.shape}")
     return pred, gt
-
-
-def _diagonal(shape) -> float:
-    h, w = shape
-    return math.sqrt(h * h + w * w)
 
 
 def boundary_width(shape: Sequence[int], ratio: float = 0.02, px: int | None = None) -> int:
@@ -157,7 +154,7 @@ def boundary_width(shape: Sequence[int], ratio: float = 0.02, px: int | None = N
     if not ratio > 0:
         raise SegscopeError(f"boundary ratio must be > 0, got {ratio}")
     h, w = (shape[0], shape[1]) if len(shape) > 1 else (1, shape[0])
-    return max(1, int(round(ratio * _diagonal((h, w)))))
+    return max(1, ratio_width((h, w), ratio))
 
 
 def bf_tolerance(shape: Sequence[int], ratio: float = 0.0075) -> float:
@@ -169,10 +166,10 @@ def bf_tolerance(shape: Sequence[int], ratio: float = 0.0075) -> float:
     if not ratio >= 0:
         raise SegscopeError(f"boundary F-score ratio must be >= 0, got {ratio}")
     h, w = (shape[0], shape[1]) if len(shape) > 1 else (1, shape[0])
-    return float(ratio * _diagonal((h, w)))
+    return float(ratio * diagonal((h, w)))
 
 
-def _half_widths(theta: float) -> np.ndarray:
+def disk_half_widths(theta: float) -> np.ndarray:
     """half[dy] = the largest dx with sqrt(dx² + dy²) < θ, for every dy with sqrt(dy²) < θ."""
     half = []
     dy = 0
@@ -224,7 +221,7 @@ def boundary_bands(labels, num_classes: int, width: int) -> np.ndarray:
            [1, 1, 1, 0, 1],
            [1, 1, 1, 1, 1]])
     """
-    lab = _as_labels(labels, "labels")
+    lab = as_labels(labels, "labels")
     width = int(width)
     if width < 1:
         raise SegscopeError(f"boundary width must be >= 1 pixel, got {width}")
@@ -276,11 +273,11 @@ def boundary_counts(
     inter = np.zeros(k, np.int64)
     gband = np.zeros(k, np.int64)
     pband = np.zeros(k, np.int64)
-    _boundary_counts_raw(pred, gt, k, int(width), inter, gband, pband, np.zeros(1, np.int64))
+    boundary_counts_raw(pred, gt, k, int(width), inter, gband, pband, np.zeros(1, np.int64))
     return inter, gband + pband - inter
 
 
-def _boundary_counts_raw(pred, gt, k, width, inter, gband, pband, valid, scratch=None):
+def boundary_counts_raw(pred, gt, k, width, inter, gband, pband, valid, scratch=None):
     """Add one pair's band counts to the arrays given; ``scratch``: three uint8 arrays of the
     masks' shape to reuse (fresh ones when None)."""
     if gt.size == 0:
@@ -339,7 +336,7 @@ def contours(labels, num_classes: int) -> np.ndarray:
            [1, 0, 1],
            [1, 1, 1]])
     """
-    lab = _as_labels(labels, "labels")
+    lab = as_labels(labels, "labels")
     out = np.zeros(lab.shape, bool)
     if lab.size:
         ptr, starts, ends, _ = _kernels.contour_runs(lab, int(num_classes))
@@ -366,11 +363,13 @@ def bf_counts(
     theta = float(tolerance) if tolerance is not None else bf_tolerance(gt.shape, ratio)
     out = np.zeros((int(num_classes), 4), np.int64)
     if gt.size:
-        _kernels.bf_kernel(pred, gt, int(num_classes), _half_widths(theta), theta, out)
+        _kernels.bf_kernel(pred, gt, int(num_classes), disk_half_widths(theta), theta, out)
     return out
 
 
-def _bf_from_counts(counts: np.ndarray) -> np.ndarray:
+def bf_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Per-class boundary F-scores from pooled ``(npred, mpred, ngt, mgt)`` counts (K × 4):
+    NaN when both sides have no boundary, 0 when only one has."""
     counts = np.asarray(counts, dtype=np.float64)
     npred, mpred, ngt, mgt = counts.T
     out = np.full(len(counts), np.nan)
@@ -422,7 +421,7 @@ def bf_score(
     >>> bf_score(pred, gt, 3, tolerance=1.0).round(4).tolist()
     [0.6667, 0.6154, nan]
     """
-    return _bf_from_counts(bf_counts(pred, gt, num_classes, ignore_index, ratio, tolerance))
+    return bf_from_counts(bf_counts(pred, gt, num_classes, ignore_index, ratio, tolerance))
 
 
 def trimap_distance(gt, max_width: int = 64) -> np.ndarray:
@@ -433,7 +432,7 @@ def trimap_distance(gt, max_width: int = 64) -> np.ndarray:
     >>> trimap_distance(np.array([[0, 0, 0, 1, 1]]), max_width=4).tolist()
     [[2.0, 1.0, 0.0, 0.0, 1.0]]
     """
-    g = _as_labels(gt, "gt")
+    g = as_labels(gt, "gt")
     cap = int(max_width)
     if cap < 1:
         raise SegscopeError(f"max_width must be >= 1, got {max_width}")
@@ -443,7 +442,8 @@ def trimap_distance(gt, max_width: int = 64) -> np.ndarray:
     return np.sqrt(d2.astype(np.float64))
 
 
-def _widths(widths) -> np.ndarray:
+def trimap_widths(widths) -> np.ndarray:
+    """The trimap widths, sorted and unique, as int64; widths below 1 pixel are an error."""
     ws = sorted({int(w) for w in widths})
     if not ws or ws[0] < 1:
         raise SegscopeError(f"trimap widths must be >= 1 pixel, got {list(widths)}")
@@ -463,7 +463,7 @@ def trimap_counts(pred, gt, num_classes: int, widths: Sequence[int] = (1, 2, 4, 
     ([[0, 1], [0, 1]], [[1, 1], [0, 2]])
     """
     pred, gt = _pair(pred, gt, num_classes, ignore_index)
-    ws = _widths(widths)
+    ws = trimap_widths(widths)
     k = int(num_classes)
     out = np.zeros((len(ws) + 1, k + 1, k + 2), np.int64)
     if gt.size:
@@ -483,9 +483,10 @@ def trimap_scores(pred, gt, num_classes: int, widths: Sequence[int] = (1, 2, 4, 
     (0.5, 0.5833)
     """
     counts = trimap_counts(pred, gt, num_classes, widths, ignore_index)
-    return {int(w): _trimap_summary(c, ()) for w, c in zip(_widths(widths), counts)}
+    return {int(w): trimap_summary(c, ()) for w, c in zip(trimap_widths(widths), counts)}
 
 
-def _trimap_summary(ext: np.ndarray, exclude) -> dict:
+def trimap_summary(ext: np.ndarray, exclude) -> dict:
+    """mIoU, pixel accuracy and pixel count of one trimap band's extended confusion counts."""
     s = summary_metrics(ext, exclude)
     return {"miou": s["miou"], "pixel_accuracy": s["pixel_accuracy"], "pixels": int(ext[:-1].sum())}

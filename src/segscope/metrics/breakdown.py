@@ -37,7 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
+from .._numbers import nanmean, ratio
 from ..exceptions import SegscopeError
+from ._bands import band_width
 
 __all__ = [
     "COUNT_KEYS",
@@ -80,26 +82,6 @@ _TP, _FPB, _FNB, _FPE, _FNE, _FPS, _FNS = range(7)
 
 
 # ---------------------------------------------------------------------- band width and disk
-def band_width(shape, band_px: int | None = None, band_ratio: float = 0.01) -> int:
-    """The band width ``d`` in pixels (§2 of the method).
-
-    ``band_px`` (an integer >= 0) is used as is; otherwise ``d = round(band_ratio * sqrt(H² + W²))``
-    in IEEE double, rounded half to even, with no minimum (``d = 0`` means no boundary errors).
-
-    >>> band_width((1024, 2048)), band_width((30, 40)), band_width((8, 8), band_px=2)
-    (23, 0, 2)
-    """
-    if band_px is not None:
-        if isinstance(band_px, bool) or int(band_px) != band_px or band_px < 0:
-            raise SegscopeError(f"the error band must be an integer >= 0 pixels, got {band_px!r}")
-        return int(band_px)
-    ratio = float(band_ratio)
-    if not 0.0 < ratio < 1.0:
-        raise SegscopeError(f"the error band ratio must lie in (0, 1), got {band_ratio!r}")
-    h, w = int(shape[0]), int(shape[1])
-    return int(round(ratio * math.sqrt(float(h * h + w * w))))
-
-
 def _row_widths(d: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the disk, nearest first: offsets dy and half-widths w(dy) = isqrt(d(d+1) - dy²)."""
     r2 = d * (d + 1)
@@ -160,7 +142,9 @@ class ImageErrors:
     codes: tuple[np.ndarray, np.ndarray]
 
 
-def _to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool, allow_unknown_gt: bool = False):
+def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool, allow_unknown_gt: bool = False):
+    """Check a (pred, GT) pair of class indices and turn it into the kernels' signed codes (ignored
+    and unknown labels get codes of their own); bad shapes or dtypes are a :class:`SegscopeError`."""
     pred = np.asarray(pred)
     gt = np.asarray(gt)
     if pred.shape != gt.shape:
@@ -289,7 +273,7 @@ def error_counts(
     >>> error_counts(pred, gt, 2, band_px=2)[1].tolist()
     [24, 24, 0, 0, 0, 0, 0]
     """
-    p, g = _to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
+    p, g = to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
     d = band_width(p.shape, band_px, band_ratio)
     return analyze_image(p, g, num_classes, d).counts
 
@@ -312,17 +296,10 @@ def error_type_maps(
     >>> fp[0].tolist(), fn[0].tolist()
     ([0, 0, 1, 0], [0, 0, 1, 0])
     """
-    p, g = _to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
+    p, g = to_codes(pred, gt, num_classes, ignore_index, allow_unknown_pred)
     d = band_width(p.shape, band_px, band_ratio)
     res = analyze_image(p, g, num_classes, d)
     return res.fp_type, res.fn_type
-
-
-def _div(a, b) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
 
 
 def error_ratios(counts) -> dict[str, np.ndarray]:
@@ -342,14 +319,14 @@ def error_ratios(counts) -> dict[str, np.ndarray]:
     fn = {"boundary": c[:, _FNB], "extent": c[:, _FNE], "segment": c[:, _FNS]}
     e = {t: fp[t] + fn[t] for t in ERROR_TYPES}
     union = tp + sum(e.values())
-    out = {"iou": _div(tp, union), "union": union}
+    out = {"iou": ratio(tp, union), "union": union}
     for t in ERROR_TYPES:
-        out[f"fp_{t}_ou"] = _div(fp[t], union)
-        out[f"fn_{t}_ou"] = _div(fn[t], union)
-        out[f"e_{t}_ou"] = _div(e[t], union)
-    out["e_boundary_renormed"] = _div(e["boundary"], tp + e["boundary"])
-    out["e_extent_renormed"] = _div(e["extent"], tp + e["boundary"] + e["extent"])
-    out["e_segment_renormed"] = _div(e["segment"], union)
+        out[f"fp_{t}_ou"] = ratio(fp[t], union)
+        out[f"fn_{t}_ou"] = ratio(fn[t], union)
+        out[f"e_{t}_ou"] = ratio(e[t], union)
+    out["e_boundary_renormed"] = ratio(e["boundary"], tp + e["boundary"])
+    out["e_extent_renormed"] = ratio(e["extent"], tp + e["boundary"] + e["extent"])
+    out["e_segment_renormed"] = ratio(e["segment"], union)
     return out
 
 
@@ -370,9 +347,7 @@ def error_means(counts, keep=None) -> dict[str, float]:
     keep = np.ones(len(r["iou"]), bool) if keep is None else np.asarray(keep, bool)
 
     def mean(v):
-        v = np.asarray(v)[keep]
-        v = v[np.isfinite(v)]
-        return float(v.mean()) if v.size else float("nan")
+        return nanmean(v, keep)
 
     out = {"miou": mean(r["iou"])}
     for key in RATIO_KEYS:
@@ -395,7 +370,7 @@ def reference_error_counts(
 
     pred = np.asarray(pred)
     gt = np.asarray(gt)
-    p, g = _to_codes(pred, gt, num_classes, ignore_index, False)
+    p, g = to_codes(pred, gt, num_classes, ignore_index, False)
     h, w = g.shape
     d = band_width(g.shape, band_px, band_ratio)
     r2 = d * (d + 1)

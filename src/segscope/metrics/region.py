@@ -21,6 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .._numbers import nanmean, ratio
 from .confusion import confusion_matrix
 
 __all__ = [
@@ -30,22 +31,6 @@ __all__ = [
     "iou_per_class",
     "nanmean",
 ]
-
-
-def _div(a, b) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
-
-
-def nanmean(values, keep: np.ndarray | None = None) -> float:
-    """Mean of the finite values (NaN when there are none)."""
-    v = np.asarray(values, dtype=np.float64)
-    if keep is not None:
-        v = v[keep]
-    v = v[np.isfinite(v)]
-    return float(v.mean()) if v.size else float("nan")
 
 
 def class_counts_from_confusion(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -74,11 +59,11 @@ def per_class_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
     c = class_counts_from_confusion(counts)
     tp, fp, fn = c["tp"], c["fp"], c["fn"]
     union = tp + fp + fn
-    recall = _div(tp, tp + fn)
+    recall = ratio(tp, tp + fn)
     return {
-        "iou": _div(tp, union),
-        "dice": _div(2 * tp, 2 * tp + fp + fn),
-        "precision": _div(tp, tp + fp),
+        "iou": ratio(tp, union),
+        "dice": ratio(2 * tp, 2 * tp + fp + fn),
+        "precision": ratio(tp, tp + fp),
         "recall": recall,
         "accuracy": recall,
         "gt_pixels": c["gt"],

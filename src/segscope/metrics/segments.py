@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
+from .._numbers import ratio
 from .breakdown import ImageErrors
 
 __all__ = [
@@ -211,13 +212,6 @@ def image_segments(
     return state, row
 
 
-def _ratio(a, b):
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
-
-
 def segment_metrics(state: dict) -> dict:
     """Per class × bin arrays from the pooled segment state: count, missed, missed_rate, recall
     (pixel-pooled), iou (pooled segment IoU), and per class the overall missed rate."""
@@ -225,10 +219,10 @@ def segment_metrics(state: dict) -> dict:
     return {
         "count": n,
         "missed": state["seg_missed"],
-        "missed_rate": _ratio(state["seg_missed"], n),
-        "recall": _ratio(state["seg_tp"], state["seg_size"]),
-        "iou": _ratio(state["seg_tp"], state["seg_union"]),
-        "class_missed_rate": _ratio(state["seg_missed"].sum(1), n.sum(1)),
+        "missed_rate": ratio(state["seg_missed"], n),
+        "recall": ratio(state["seg_tp"], state["seg_size"]),
+        "iou": ratio(state["seg_tp"], state["seg_union"]),
+        "class_missed_rate": ratio(state["seg_missed"].sum(1), n.sum(1)),
     }
 
 

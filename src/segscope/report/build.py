@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import schema
 from .._version import __version__
 from ..exceptions import SegscopeError
-from ..io.results import atomic_write
+from ..io.results import atomic_write, read_manifest, write_manifest
 from .data import (
     SEGMENT_KEYS,
     Results,
@@ -30,15 +31,25 @@ from .data import (
 )
 from .panels import PanelJob, render_all, safe_name
 
-__all__ = ["build_report", "build_compare_report", "render_page", "DEFINITIONS"]
+__all__ = ["build_report", "build_compare_report", "render_page"]
 
-KNOWN_KEYS = {
-    "segscope_version", "classes", "num_images", "pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou",
-    "miou_image", "valid_pixels", "unmatched_pred_pixels", "absent_classes", "excluded_classes", "worst_images",
-    "per_class", "confusion_matrix", "config", "mboundary_iou", "mbf_score", "boundary_band_share", "trimap",
-    "error_breakdown", "confusion_pairs", "failure_cases", "failure_cases_by_type", "recommendations",
-    "improvements", *SEGMENT_KEYS,
-}
+#: blocks of the schema the page has no section for: shown as JSON under "More results"
+NO_SECTION = ("annotations",)
+
+#: the summary cards: top-level keys of metrics.json (boundary ones when that analysis ran)
+CARD_KEYS = ("miou", "pixel_accuracy", "mean_accuracy", "mdice", "fwiou", "miou_image", "mboundary_iou", "mbf_score")
+#: the cards of the boundary section
+BOUNDARY_CARD_KEYS = ("mboundary_iou", "mbf_score", "boundary_band_share")
+#: the columns of the trimap table, keys of ``trimap.<width>``
+TRIMAP_KEYS = ("miou", "pixel_accuracy", "pixels")
+#: keys whose labels the template shows as table headers
+LABELLED_KEYS = (
+    "trimap", *(f"trimap.<width>.{k}" for k in TRIMAP_KEYS), "confusion_pairs[].gt", "confusion_pairs[].pred",
+    "confusion_pairs[].pixels", "confusion_pairs[].share_of_gt_errors", "confusion_pairs[].share_of_pred_errors",
+    "confusion_pairs[].miou_gain", "confusion_pairs[].fn_types", "confusion_pairs[].images",
+    "improvements.if_fixed.<scenario>.miou_gain", "improvements.if_fixed.<scenario>.miou_after",
+    "improvements.if_fixed.<scenario>.pixels",
+)
 
 GROUP_TEXT = {
     "segment": "Whole segments missed or invented: small objects and rare classes.",
@@ -48,43 +59,6 @@ GROUP_TEXT = {
     "ambiguous": "Regions where annotations disagree.",
     "lowest": "The images with the lowest image mIoU.",
 }
-
-#: metric definitions shown in the report (term, text); boundary/error entries only when present
-DEFINITIONS = [
-    ("IoU", "tp / (tp + fp + fn) per class, from pixel counts pooled over all images (dataset level)."),
-    ("Dice", "2 tp / (2 tp + fp + fn) per class, pooled."),
-    ("precision / recall", "tp / (tp + fp) and tp / (tp + fn) per class, pooled; recall is also the class accuracy."),
-    ("pixel accuracy", "correct labelled pixels / labelled pixels; pixels with the ignore label count nowhere."),
-    ("mean accuracy", "mean recall over the classes with GT pixels."),
-    ("mIoU", "mean IoU over the present classes (non-empty union); absent classes (no GT, no prediction) are left "
-             "out, excluded classes keep their pixels but leave the means."),
-    ("fwIoU", "IoU weighted by each class's share of the labelled pixels."),
-    ("image mIoU", "per image, the mean IoU over the classes in that image's GT; the dataset value is the mean over images."),
-    ("GT share", "a class's share of all labelled GT pixels."),
-]
-BOUNDARY_DEFS = [
-    ("boundary IoU", "IoU restricted to the bands of width d around the GT and predicted contours of each class "
-                     "(Cheng et al., CVPR 2021), pooled over images; d = boundary ratio × image diagonal."),
-    ("BF score", "boundary F-score: contour pixels matched within a tolerance θ = bf ratio × diagonal "
-                 "(Csurka et al., BMVC 2013), averaged over the images where it is defined."),
-    ("trimap", "mIoU and pixel accuracy over the pixels within w px of a GT label change."),
-]
-ERROR_DEFS = [
-    ("boundary error", "a thin FP/FN region along a true boundary (within the error band of a TP and a TN pixel)."),
-    ("extent error", "an FP/FN pixel of a segment that was found (it has a TP pixel) but has the wrong extent."),
-    ("segment error", "an FP/FN pixel of a segment that was invented or missed entirely."),
-    ("error shares", "e_t = (FP_t + FN_t) / union per class, so IoU + e_boundary + e_extent + e_segment = 1 "
-                     "(Bernhard et al., WACV 2024)."),
-]
-
-COLUMN_LABELS = {
-    "image": "image", "miou": "mIoU", "pixel_accuracy": "pixel acc.", "boundary_miou": "boundary mIoU",
-    "bf_score": "BF score", "valid_pixels": "labelled px", "e_boundary_ou": "boundary err.",
-    "e_extent_ou": "extent err.", "e_segment_ou": "segment err.", "dominant_error": "dominant error",
-    "error_share": "error share", "missed_segments": "missed segments", "invented_segments": "invented segments",
-    "sliver_px": "sliver px",
-}
-
 
 # ---------------------------------------------------------------------- helpers
 def _env():
@@ -102,7 +76,18 @@ def _env():
     env.filters["cell"] = _cell_text
     env.filters["signed"] = lambda x, d=3: f"{x:+.{d}f}" if is_number(x) else "—"
     env.filters["rgb"] = lambda c: "#%02x%02x%02x" % tuple(int(v) for v in c) if c else "#888888"
+    env.filters["label"] = _label
     return env
+
+
+def _label(key: str, default: str | None = None) -> str:
+    """The schema's label of a ``metrics.json`` key; ``default`` (else the key with spaces) for
+    a key the schema does not describe."""
+    return schema.label(key, default=default if default is not None else key.rsplit(".", 1)[-1].replace("_", " "))
+
+
+def _column_label(column: str) -> str:
+    return schema.label(column, "per_image.csv", default=column.replace("_", " "))
 
 
 def _num(x, digits: int = 3) -> str:
@@ -164,30 +149,31 @@ def _save_plot(fig, path: Path, rel: str) -> str | None:
     return rel
 
 
-def _clear_pngs(folder: Path) -> None:
-    if folder.is_dir():
-        for f in folder.glob("*.png"):
-            try:
-                f.unlink()
-            except OSError:
-                pass
+#: the manifest of a report folder: the files the report made, the only ones it ever removes
+REPORT_MANIFEST = ".segscope-report.json"
+
+
+def _clear_own_files(folder: Path) -> None:
+    """Remove the files the previous report in ``folder`` listed in its manifest, nothing else."""
+    for name in read_manifest(folder, REPORT_MANIFEST) or ():
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass
+
+
+def _write_own_files(folder: Path, files) -> None:
+    write_manifest(folder, ["index.html", *(f for f in files if f)], REPORT_MANIFEST)
 
 
 # ---------------------------------------------------------------------- sections
+def _card_keys(m: dict) -> list[str]:
+    return [k for k in CARD_KEYS if m.get(k) is not None or k == "miou"]
+
+
 def _cards(m: dict) -> list[dict]:
-    cards = [
-        ("mIoU", m.get("miou"), "mean IoU over classes"),
-        ("pixel accuracy", m.get("pixel_accuracy"), "share of labelled pixels right"),
-        ("mean accuracy", m.get("mean_accuracy"), "mean recall over classes"),
-        ("mean Dice", m.get("mdice"), None),
-        ("fwIoU", m.get("fwiou"), "IoU weighted by pixel share"),
-        ("image mIoU", m.get("miou_image"), "mean over images"),
-    ]
-    if "mboundary_iou" in m:
-        cards.append(("boundary mIoU", m.get("mboundary_iou"), "IoU of the contour bands"))
-    if "mbf_score" in m:
-        cards.append(("boundary F", m.get("mbf_score"), "contour F-score"))
-    return [{"label": a, "value": _num(b), "note": c, "raw": b} for a, b, c in cards if b is not None or a == "mIoU"]
+    return [{"label": schema.label(k), "value": _num(m.get(k)), "title": schema.describe(k).definition,
+             "raw": m.get(k)} for k in _card_keys(m)]
 
 
 def _class_table(res: Results) -> dict:
@@ -199,24 +185,25 @@ def _class_table(res: Results) -> dict:
     has_bf = any("bf_score" in e for _, e in entries)
     shares = {n: error_shares(e) for n, e in entries}
     has_e = any(s is not None for s in shares.values())
-    cols = [("iou", "IoU"), ("dice", "Dice"), ("precision", "precision"), ("recall", "recall")]
+    keys = ["iou", "dice", "precision", "recall"]
     if has_b:
-        cols.append(("boundary_iou", "boundary IoU"))
+        keys.append("boundary_iou")
     if has_bf:
-        cols.append(("bf_score", "BF score"))
+        keys.append("bf_score")
     if has_e:
-        cols += [("e_boundary", "boundary err."), ("e_extent", "extent err."), ("e_segment", "segment err.")]
-    cols += [("gt_share", "GT share"), ("gt_pixels", "GT px"), ("pred_pixels", "pred. px")]
+        keys += ["e_boundary_ou", "e_extent_ou", "e_segment_ou"]
+    keys += ["gt_share", "gt_pixels", "pred_pixels"]
+    cols = [(k, schema.label(f"per_class.<class>.{k}")) for k in keys]
     rows = []
     for name, e in entries:
         s = shares.get(name) or {}
         values = {
             **{k: e.get(k) for k in ("iou", "dice", "precision", "recall", "boundary_iou", "bf_score", "gt_share",
                                      "gt_pixels", "pred_pixels")},
-            "e_boundary": s.get("boundary"), "e_extent": s.get("extent"), "e_segment": s.get("segment"),
+            "e_boundary_ou": s.get("boundary"), "e_extent_ou": s.get("extent"), "e_segment_ou": s.get("segment"),
         }
         cells = []
-        for key, _ in cols:
+        for key in keys:
             v = values.get(key)
             text = _pct(v) if key == "gt_share" else (_num(v) if key not in ("gt_pixels", "pred_pixels") else _num(
                 int(v) if is_number(v) else None))
@@ -242,7 +229,7 @@ def _image_table(res: Results, panels: dict[str, str]) -> dict:
     skip = set(class_cols) | {"image", "height", "width", "boundary_px", "valid_pixels"}
     numeric = [c for c in cols if c not in skip and any(is_number(r.get(c)) for r in rows)]
     text_cols = [c for c in ("dominant_error",) if c in cols]
-    preferred = ["miou", "pixel_accuracy", "boundary_miou", "bf_score", "dominant_error", "error_share",
+    preferred = ["miou", "pixel_accuracy", "boundary_miou", "mbf_score", "dominant_error", "error_share",
                  "e_boundary_ou", "e_extent_ou", "e_segment_ou", "missed_segments", "invented_segments",
                  "sliver_px"]
     front = [c for c in preferred if c in numeric or c in text_cols]
@@ -253,12 +240,13 @@ def _image_table(res: Results, panels: dict[str, str]) -> dict:
                   for c in shown] for r in rows]
     class_iou = [[_round(r.get(c) if is_number(r.get(c)) else None) for c in class_cols] for r in rows]
     return {
-        "columns": [{"key": c, "label": COLUMN_LABELS.get(c, c.replace("_", " ")),
+        "columns": [{"key": c, "label": _column_label(c),
                      "text": c in ("image", "dominant_error"),
                      "int": c == "valid_pixels" or all(isinstance(r.get(c), int) for r in rows if r.get(c) is not None)}
                     for c in shown],
         "rows": data_rows,
         "classes": [c[4:] for c in class_cols],
+        "class_label": schema.describe("iou_<class>", "per_image.csv").label,
         "class_iou": class_iou,
         "panels": [panels.get(str(r.get("image"))) for r in rows],
     }
@@ -278,12 +266,13 @@ def _sorted_ids(res: Results) -> list[str]:
 def _extras(m: dict) -> list[dict]:
     out = []
     for k, v in m.items():
-        if k in KNOWN_KEYS:
+        known = schema.known(k)
+        if known and k not in NO_SECTION or k in SEGMENT_KEYS:
             continue
         text = json.dumps(v, indent=1, default=str)
         if len(text) > 20000:
             text = text[:20000] + "\n… (truncated; see metrics.json)"
-        out.append({"key": k, "json": text})
+        out.append({"key": k, "label": schema.label(k) if known else None, "json": text})
     return out
 
 
@@ -302,22 +291,37 @@ def _if_fixed(m: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _definitions(m: dict) -> list[tuple[str, str]]:
-    defs = list(DEFINITIONS)
+def _definitions(m: dict, shown: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(term, text) of every result the page shows (``shown``: (key, file) pairs), then the terms
+    of the analyses whose keys are present; a term the page already defined is not repeated."""
     pc = m.get("per_class") or {}
     any_entry = next((e for e in pc.values() if isinstance(e, dict)), {})
+    analyses = ["core"]
     if "mboundary_iou" in m or "boundary_iou" in any_entry or "trimap" in m:
-        defs += BOUNDARY_DEFS
+        analyses.append("boundary")
     if "error_breakdown" in m or "errors" in any_entry or "e_boundary_ou" in any_entry:
-        defs += ERROR_DEFS
-    return defs
+        analyses.append("errors")
+    defs: list[tuple[str, str]] = []
+    terms: dict[str, str] = {}
+    for key, file in shown:
+        if not schema.known(key, file):
+            continue
+        lab, text = schema.label(key, file), schema.definition(key, file)
+        term = lab if file == "metrics.json" else f"{lab} (per image)"
+        if term in terms and terms[term] != text and file == "metrics.json":
+            term = f"{lab} ({schema.label(schema.describe(key).parts[0])})"
+        if term not in terms:
+            terms[term] = text
+            defs.append((term, text))
+    return defs + [(t.term, t.definition) for t in schema.terms(analyses) if t.term not in terms]
 
 
 def _config_rows(m: dict) -> list[tuple[str, str]]:
     cfg = m.get("config") if isinstance(m.get("config"), dict) else {}
-    rows = [("segscope version", str(m.get("segscope_version", "—"))), ("images", str(m.get("num_images", "—")))]
+    rows = [(schema.label("segscope_version"), str(m.get("segscope_version", "—"))),
+            (schema.label("num_images"), str(m.get("num_images", "—")))]
     for k, v in cfg.items():
-        rows.append((k, v if isinstance(v, str) else json.dumps(v, default=str)))
+        rows.append((_label(f"config.{k}", str(k)), v if isinstance(v, str) else json.dumps(v, default=str)))
     return rows
 
 
@@ -325,6 +329,7 @@ def _config_rows(m: dict) -> list[tuple[str, str]]:
 def build_report(
     results_dir: str | Path, out: str | Path | None = None, worst_k: int = 12, max_panels: int = 200,
     jobs: int | None = None, progress: Callable[[int], None] | bool | None = None,
+    shown_as: str | Path | None = None,
 ) -> Path:
     """Write the HTML report of a results folder and return the path of its ``index.html``.
 
@@ -340,16 +345,24 @@ def build_report(
         ``max_panels`` lowest image mIoU and the gallery (the others: ``segscope show ID``).
     jobs : worker processes for the panels (None: all cores).
     progress : ``advance(n)`` callable, or True/False to force the terminal progress bar.
+    shown_as : the path the report names as its results folder (default ``results_dir``; a
+        run being staged gives its final path).
 
     Returns
     -------
     Path of ``index.html``.
+
+    Notes
+    -----
+    The report removes only files it made: those listed in ``.segscope-report.json`` by its
+    previous build in the same folder; other files there are left alone.
     """
     if worst_k < 0 or max_panels < 0:
         raise SegscopeError("--worst-k and --max-panels must be >= 0")
     res = load_results(results_dir)
     out_dir = Path(out) if out is not None else res.dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_own_files(out_dir)
     m = res.metrics
     from .. import viz
 
@@ -378,7 +391,6 @@ def build_report(
     cfg = res.config
     exclude = tuple(res.names.index(n) for n in m.get("excluded_classes") or [] if n in res.names)
     panel_dir = out_dir / "panels"
-    _clear_pngs(panel_dir)
     res_rows = res.row_by_id()
     tasks = []
     for image_id in wanted:
@@ -401,7 +413,7 @@ def build_report(
         for k, v in (extra or {}).items():
             if k in ("image", "image_id", "dominant", "dominant_error", "type", "miou") or isinstance(v, (dict, list)):
                 continue
-            details.append(f"{k.replace('_', ' ')}: {_cell_text(v)}")
+            details.append(f"{_label(f'failure_cases[].{k}')}: {_cell_text(v)}")
         return {"id": image_id, "panel": panels.get(image_id), "miou": _num(miou), "details": details[:4],
                 "error": failed.get(image_id)}
 
@@ -442,32 +454,43 @@ def build_report(
         sections.append(("more", "More results"))
     sections.append(("config", "Configuration"))
 
+    class_table = _class_table(res)
+    image_table = _image_table(res, panels)
+    trimap_items = [(w, v) for w, v in (m.get("trimap") or {}).items() if isinstance(v, dict)] \
+        if isinstance(m.get("trimap"), dict) else []
+    eb_items = [(k, v) for k, v in (eb or {}).items() if is_number(v)]
+    shown = [(k, "metrics.json") for k in _card_keys(m)]
+    shown += [(f"per_class.<class>.{k}", "metrics.json") for k, _ in class_table["columns"]]
+    shown += [(k, "metrics.json") for k in BOUNDARY_CARD_KEYS if k in m]
+    if trimap_items:
+        shown += [(f"trimap.<width>.{k}", "metrics.json") for k in TRIMAP_KEYS]
+    shown += [(f"error_breakdown.{k}", "metrics.json") for k, _ in eb_items]
+    shown += [(c["key"], "per_image.csv") for c in image_table["columns"]]
+
     context: dict[str, Any] = {
-        "title": f"segscope report · {res.dir.name}",
-        "results_dir": str(res.dir),
+        "title": f"segscope report · {Path(shown_as or res.dir).name}",
+        "results_dir": str(shown_as or res.dir),
         "m": m,
         "sections": sections,
         "cards": _cards(m),
+        "labels": {k: schema.label(k) for k in LABELLED_KEYS},
         "gap": gap_sentence(m),
         "worst": worst_classes(m, 3),
         "colors": res.colors,
         "absent": m.get("absent_classes") or [],
         "excluded": m.get("excluded_classes") or [],
         "plots": plots,
-        "class_table": _class_table(res),
+        "class_table": class_table,
         "confusion_pairs": pairs_table,
         "pair_rows": pairs_rich,
         "computed_pairs": None if (pairs_table or pairs_rich) else confusion_pair_rows(m),
         "if_fixed": _if_fixed(m),
         "boundary_cards": [
-            {"label": lab, "value": _num(m.get(k)) if k != "boundary_band_share" else _pct(m.get(k), 1)}
-            for k, lab in (("mboundary_iou", "boundary mIoU"), ("mbf_score", "boundary F"),
-                           ("boundary_band_share", "pixels in the band"))
-            if k in m
+            {"label": schema.label(k), "value": _num(m.get(k)) if k != "boundary_band_share" else _pct(m.get(k), 1)}
+            for k in BOUNDARY_CARD_KEYS if k in m
         ],
-        "trimap_rows": [(w, v) for w, v in (m.get("trimap") or {}).items() if isinstance(v, dict)]
-        if isinstance(m.get("trimap"), dict) else [],
-        "error_breakdown": [(k.replace("_", " "), _num(v)) for k, v in (eb or {}).items() if is_number(v)],
+        "trimap_rows": [(schema.label(f"trimap.{w}") if str(w).isdigit() else str(w), v) for w, v in trimap_items],
+        "error_breakdown": [(_label(f"error_breakdown.{k}"), _num(v)) for k, v in eb_items],
         "seg_table": seg_table,
         "recommendations": recs,
         "gallery": gallery,
@@ -477,13 +500,15 @@ def build_report(
         "panel_failed": failed,
         "panel_count": len(panels),
         "max_panels": max_panels,
-        "image_json": _json_script(_image_table(res, panels)),
+        "image_json": _json_script(image_table),
         "num_rows": len(res.rows),
         "extras": extras,
-        "definitions": _definitions(m),
+        "definitions": _definitions(m, shown),
         "config_rows": _config_rows(m),
     }
-    return render_page("report.html", out_dir / "index.html", **context)
+    index = render_page("report.html", out_dir / "index.html", **context)
+    _write_own_files(out_dir, [*plots.values(), *panels.values()])
+    return index
 
 
 # ---------------------------------------------------------------------- the comparison page
@@ -497,12 +522,12 @@ def build_compare_report(
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_own_files(out_dir)
     ra, rb = load_results(result["a"]), load_results(result["b"])
     src_a = locate_sources(ra.dir, ra.metrics) if ra.spec is not None else Sources(reason=ra.spec_note)
     src_b = locate_sources(rb.dir, rb.metrics) if rb.spec is not None else Sources(reason=rb.spec_note)
     by_id = {r["image"]: r for r in result["images"]}
     panel_dir = out_dir / "panels"
-    _clear_pngs(panel_dir)
     tasks = []
     for image_id in list(dict.fromkeys(result["regressed"] + result["improved"])):
         pa, pb = src_a.pairs.get(image_id), src_b.pairs.get(image_id)
@@ -551,7 +576,7 @@ def build_compare_report(
     summary_rows = [(k, v["a"], v["b"], v["delta"]) for k, v in result["summary"].items()]
     sections = [("summary", "Summary"), ("classes", "Classes"), ("gallery", "Changed images"), ("images", "Images"),
                 ("config", "Method")]
-    return render_page(
+    index = render_page(
         "compare.html", out_dir / "index.html",
         title=f"segscope comparison · {Path(result['a']).name} → {Path(result['b']).name}",
         results_dir=f"{result['a']} → {result['b']}", r=result, boot=boot, label_a=label_a, label_b=label_b,
@@ -560,3 +585,5 @@ def build_compare_report(
         panel_reason=src_a.reason or src_b.reason, image_json=_json_script(image_table),
         num_rows=len(result["images"]), panel_count=len(panels), max_panels=len(panels),
     )
+    _write_own_files(out_dir, panels.values())
+    return index

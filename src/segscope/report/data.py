@@ -7,16 +7,16 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._numbers import is_number
 from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
 from ..exceptions import SegscopeError
-from ..io.files import IMAGE_SUFFIXES
+from ..io.files import IMAGE_SUFFIXES, list_files
 
 __all__ = [
     "Results",
@@ -35,10 +35,6 @@ __all__ = [
     "is_number",
 ]
 
-
-
-def is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclass
@@ -190,13 +186,11 @@ def _resolve(value, results_dir: Path) -> Path | None:
 
 
 def _image_index(folder: Path) -> dict[str, Path]:
+    """The images under ``folder`` by id, by stem, and by stem without its last ``_part``
+    (``aachen_000000_000019_leftImg8bit``); the first file in sorted order wins a name."""
     found: dict[str, Path] = {}
-    for f in sorted(folder.rglob("*")):
-        if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("."):
-            continue
-        rel = f.relative_to(folder).with_suffix("")
-        key = str(rel).replace(os.sep, "/")
-        stem = f.stem
+    for key, f in list_files(folder, IMAGE_SUFFIXES, duplicates="first", allow_empty=True, what="images").items():
+        stem = key.rsplit("/", 1)[-1]
         for k in (key, stem, stem.rsplit("_", 1)[0] if "_" in stem else None):
             if k and k not in found:
                 found[k] = f

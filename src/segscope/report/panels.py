@@ -6,13 +6,13 @@ import contextlib
 import hashlib
 import os
 import re
-import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .._progress import progress_bar
 from ..classes import ClassSpec
+from ..engine.pool import default_jobs, pool_map
 from ..exceptions import SegscopeError
 
 __all__ = ["PanelJob", "CompareJob", "render_panel", "render_compare", "render_all", "safe_name", "progress_bar"]
@@ -67,10 +67,9 @@ class CompareJob:
 
 
 def _read_pair(spec: ClassSpec, pred: Path, gt: Path):
-    from ..io.masks import read_mask
+    from ..io.masks import read_pair
 
-    g = spec.to_index(read_mask(gt, spec), "gt")
-    p = spec.to_index(read_mask(pred, spec), "pred")
+    p, g = read_pair(pred, spec, gt)
     if p.shape != g.shape:
         raise SegscopeError(f"prediction size {p.shape} differs from GT size {g.shape}", pred)
     return p, g
@@ -134,47 +133,15 @@ def _run(job):
 
 
 def _init_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover
-        return max(1, os.cpu_count() or 1)
-
-
-@contextlib.contextmanager
-def progress_bar(total: int, description: str, enabled: bool | None = None):
-    """Yield ``advance()`` for a rich progress bar on stderr (shown on a terminal only, unless
-    ``enabled`` says otherwise)."""
-    show = (sys.stderr.isatty() and total > 1) if enabled is None else enabled
-    if not show or total <= 0:
-        yield lambda n=1: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
 
 
 def render_all(
     jobs: Iterable, workers: int | None = None, progress: Callable[[int], None] | bool | None = None,
     description: str = "rendering panels",
 ) -> tuple[dict[str, dict], dict[str, str]]:
-    """Render panels (``PanelJob`` / ``CompareJob``) in parallel processes.
+    """Render panels (``PanelJob`` / ``CompareJob``) in parallel processes (the bounded pool of
+    :mod:`segscope.engine.pool`; fewer than four panels are drawn in this process).
 
     ``workers``: processes (None or 0: all cores; 1: in this process). ``progress``: a callable
     ``advance(n)``, True/False to force the terminal bar on/off, or None for a bar on a terminal.
@@ -186,10 +153,7 @@ def render_all(
     failed: dict[str, str] = {}
     if not jobs:
         return done, failed
-    n = workers or _cores()
-    n = max(1, min(n, len(jobs)))
-    if len(jobs) < 4:
-        n = 1
+    n = 1 if len(jobs) < 4 else workers or default_jobs()
     cm = contextlib.nullcontext(progress) if callable(progress) else progress_bar(
         len(jobs), description, None if progress is None else bool(progress))
     with cm as advance:
@@ -201,12 +165,6 @@ def render_all(
                 failed[image_id] = err
             advance(1)
 
-        if n == 1:
-            for job in jobs:
-                record(_run(job))
-        else:
-            with ProcessPoolExecutor(max_workers=n, initializer=_init_worker) as pool:
-                futures = [pool.submit(_run, job) for job in jobs]
-                for fut in as_completed(futures):
-                    record(fut.result())
+        for res in pool_map(_run, [(job,) for job in jobs], jobs=n, initializer=_init_worker):
+            record(res)
     return done, failed

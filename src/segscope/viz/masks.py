@@ -1,4 +1,4 @@
-"""Pictures: colourised masks, overlays, error maps, per-image panels and summary plots.
+"""Mask pictures: colourised masks, overlays, label edges, error maps and boundary comparisons.
 
 Everything here works on *class-index* masks (``0 .. K-1``, see :mod:`segscope.classes`) and
 returns NumPy RGB arrays or matplotlib figures; figures are drawn on the Agg canvas (no display,
@@ -19,7 +19,6 @@ Colour conventions
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -129,7 +128,8 @@ def colorize(mask, colors: Sequence[Color], ignore_index: int | None = None) -> 
     return out
 
 
-def _as_rgb(image) -> np.ndarray:
+def as_rgb(image) -> np.ndarray:
+    """An H×W, H×W×3 or H×W×4 image as H×W×3 uint8."""
     img = np.asarray(image)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
@@ -157,7 +157,7 @@ def overlay(image, mask, colors: Sequence[Color], alpha: float = 0.5, ignore_ind
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-    img = _as_rgb(image)
+    img = as_rgb(image)
     m = np.asarray(mask)
     if img.shape[:2] != m.shape:
         raise ValueError(f"image size {img.shape[:2]} differs from mask size {m.shape}")
@@ -193,7 +193,8 @@ def label_edges(labels) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- error maps
-def _valid(gt: np.ndarray, num_classes: int) -> np.ndarray:
+def known_class_mask(gt: np.ndarray, num_classes: int) -> np.ndarray:
+    """True where ``gt`` holds a class index ``0 .. num_classes-1``."""
     return (gt >= 0) & (gt < num_classes)
 
 
@@ -230,18 +231,11 @@ def error_types(
                 pass
         except Exception:
             pass
-    valid = _valid(g.astype(np.int64), num_classes)
+    valid = known_class_mask(g.astype(np.int64), num_classes)
     if ignore_index is not None:
         valid &= g != ignore_index
     wrong = (valid & (p != g)).astype(np.uint8) * 2
     return wrong, wrong.copy(), False
-
-
-def _band_width(shape, band_px: int | None, band_ratio: float) -> int:
-    if band_px is not None:
-        return int(band_px)
-    h, w = int(shape[0]), int(shape[1])
-    return int(round(band_ratio * math.sqrt(float(h * h + w * w))))
 
 
 def band_outline(gt, width: int, valid: np.ndarray | None = None) -> np.ndarray:
@@ -267,7 +261,8 @@ def band_outline(gt, width: int, valid: np.ndarray | None = None) -> np.ndarray:
     return band & label_edges(band)
 
 
-def _muted(base_rgb: np.ndarray) -> np.ndarray:
+def muted(base_rgb: np.ndarray) -> np.ndarray:
+    """A dim grey version of an RGB picture, as float64 (the backdrop of error maps)."""
     grey = base_rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     grey = 35.0 + 0.45 * grey
     return np.repeat(grey[..., None], 3, axis=2)
@@ -307,11 +302,11 @@ def error_map(
     if p.shape != g.shape:
         raise ValueError(f"prediction size {p.shape} differs from GT size {g.shape}")
     gi = g.astype(np.int64, copy=False)
-    valid = _valid(gi, num_classes)
+    valid = known_class_mask(gi, num_classes)
     if ignore_index is not None and 0 <= ignore_index < num_classes:
         valid &= gi != ignore_index
     if image is not None:
-        base = _as_rgb(image)
+        base = as_rgb(image)
         if base.shape[:2] != g.shape:
             base = None
     else:
@@ -319,7 +314,7 @@ def error_map(
     if base is None:
         pal = colors if colors is not None else [(128, 128, 128)] * num_classes
         base = colorize(g, pal, ignore_index)
-    out = _muted(base)
+    out = muted(base)
     if ignore_index is not None:
         ign = ~valid
         stripes = _stripes(g.shape)
@@ -349,7 +344,9 @@ def error_map(
         tp = valid & (p == c) & (gi == c)
         out[tp] = 0.5 * out[tp] + 0.5 * np.array([90.0, 200.0, 90.0])
     if outline:
-        d = _band_width(g.shape, band_px, band_ratio)
+        from ..metrics._bands import band_width
+
+        d = band_width(g.shape, band_px, band_ratio)
         if d > 0:
             line = band_outline(g, d, valid if ignore_index is not None else None)
             out[line] = 0.45 * out[line] + 0.55 * 255.0
@@ -386,8 +383,8 @@ def boundary_comparison(
     agree), cropped to ``window`` (e.g. from :func:`worst_window`)."""
     p = np.asarray(pred)
     g = np.asarray(gt)
-    if image is not None and _as_rgb(image).shape[:2] == g.shape:
-        base = _as_rgb(image).astype(np.float64) * 0.8
+    if image is not None and as_rgb(image).shape[:2] == g.shape:
+        base = as_rgb(image).astype(np.float64) * 0.8
     else:
         pal = colors if colors is not None else [(128, 128, 128)] * (int(max(g.max(initial=0), p.max(initial=0))) + 1)
         base = colorize(g, pal, ignore_index).astype(np.float64) * 0.6

@@ -17,10 +17,9 @@ from .masks import (
     SIDE_COLORS,
     TYPE_NAMES,
     Color,
-    _as_rgb,
-    _band_width,
-    _muted,
-    _valid,
+    as_rgb,
+    muted,
+    known_class_mask,
     boundary_comparison,
     colorize,
     error_map,
@@ -74,16 +73,14 @@ def panel_data(
     ``stats`` holds the number of error pixels of each type (each wrong pixel counted once, by
     the more severe of its two types) and ``dominant`` = the type with the most pixels.
     """
+    from ..metrics._bands import band_width
+
     p = np.asarray(pred)
     g = np.asarray(gt)
     if p.shape != g.shape:
         raise ValueError(f"prediction size {p.shape} differs from GT size {g.shape}")
     k = len(names)
-    img = None
-    if image is not None:
-        img = _as_rgb(image)
-        if img.shape[:2] != g.shape:
-            img = _resize_rgb(img, g.shape)
+    img = _backdrop(image, g.shape)
     iou, gt_n = image_class_iou(p, g, k, ignore_index)
     keep = gt_n > 0
     keep[list(exclude)] = False
@@ -94,7 +91,7 @@ def panel_data(
     worst = [(names[i], float(iou[i])) for i in order[:worst_n]]
     fp_t, fn_t, typed = error_types(p, g, k, ignore_index, band_px, band_ratio)
     gi = g.astype(np.int64, copy=False)
-    valid = _valid(gi, k)
+    valid = known_class_mask(gi, k)
     t = np.maximum(fp_t, fn_t)
     t[~valid] = 0
     counts = np.bincount(t.ravel(), minlength=4)
@@ -108,17 +105,24 @@ def panel_data(
     window = worst_window(t > 0)
     return PanelData(
         image_id, p, g, img, tuple(names), tuple(tuple(c) for c in colors), ignore_index, iou, gt_n, miou,
-        worst, fp_t, fn_t, typed, _band_width(g.shape, band_px, band_ratio), window, stats,
+        worst, fp_t, fn_t, typed, band_width(g.shape, band_px, band_ratio), window, stats,
     )
 
 
-def _resize_rgb(img: np.ndarray, shape) -> np.ndarray:
-    from PIL import Image
+def _backdrop(image, shape) -> np.ndarray | None:
+    """The image as H×W×3 uint8 at the masks' size (resized bilinearly), or None without one."""
+    if image is None:
+        return None
+    img = as_rgb(image)
+    if img.shape[:2] != tuple(shape):
+        from PIL import Image
 
-    return np.asarray(Image.fromarray(img).resize((int(shape[1]), int(shape[0])), Image.BILINEAR))
+        img = np.asarray(Image.fromarray(img).resize((int(shape[1]), int(shape[0])), Image.BILINEAR))
+    return img
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
+def fmt_number(x: float | None, digits: int = 3) -> str:
+    """A number with ``digits`` decimals, or "—" for None, NaN and non-numbers."""
     if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
         return "—"
     return f"{x:.{digits}f}"
@@ -159,6 +163,12 @@ def _compose(title: str, tiles: list, legend: list, tile_width: int = 300, gap: 
     """Lay tiles out in a row under a title, each with its own caption, and a flowing legend of
     ``(colour, label)`` swatches below (``None`` starts a new group)."""
     from PIL import Image, ImageDraw
+
+    from ..io.files import printable
+
+    title = printable(title)
+    tiles = [(printable(caption), rgb) for caption, rgb in tiles]
+    legend = [None if item is None else (item[0], printable(item[1])) for item in legend]
 
     h0, w0 = next((t[1].shape[:2] for t in tiles), (1, 1))
     tile_h = int(min(max(tile_width * h0 / max(w0, 1), 60), 2.2 * tile_width))
@@ -244,7 +254,7 @@ def panel_image(data: PanelData, class_index: int | None = None, tile_width: int
         dom = f"  ·  most error pixels: {d.stats['dominant']}"
     else:
         dom = ""
-    title = f"{d.image_id}  ·  image mIoU {_fmt(d.miou)}  ·  worst classes: {worst}{dom}"
+    title = f"{d.image_id}  ·  image mIoU {fmt_number(d.miou)}  ·  worst classes: {worst}{dom}"
     present = [i for i in range(k) if d.gt_pixels[i] > 0 or bool(np.any(d.pred == i))]
     legend: list = [(d.colors[i], d.names[i]) for i in present[:40]]
     legend.append(None)
@@ -300,28 +310,24 @@ def compare_image(
     a = np.asarray(pred_a)
     b = np.asarray(pred_b)
     k = len(names)
-    img = None
-    if image is not None:
-        img = _as_rgb(image)
-        if img.shape[:2] != g.shape:
-            img = _resize_rgb(img, g.shape)
+    img = _backdrop(image, g.shape)
     show = (lambda m: overlay(img, m, colors, 0.6, ignore_index)) if img is not None else (
         lambda m: colorize(m, colors, ignore_index))
-    valid = _valid(g.astype(np.int64, copy=False), k)
+    valid = known_class_mask(g.astype(np.int64, copy=False), k)
     ok_a = valid & (a == g)
     ok_b = valid & (b == g)
-    change = _muted(img if img is not None else colorize(g, colors, ignore_index))
+    change = muted(img if img is not None else colorize(g, colors, ignore_index))
     change[~ok_a & ok_b] = (40, 200, 60)
     change[ok_a & ~ok_b] = (230, 30, 50)
     change[valid & ~ok_a & ~ok_b & (a != b)] = (255, 190, 0)
     tiles = ([("image", img)] if img is not None else []) + [
         ("GT", show(g)),
-        (f"{label_a} (mIoU {_fmt(miou_a)})", show(a)),
-        (f"{label_b} (mIoU {_fmt(miou_b)})", show(b)),
+        (f"{label_a} (mIoU {fmt_number(miou_a)})", show(a)),
+        (f"{label_b} (mIoU {fmt_number(miou_b)})", show(b)),
         (f"{label_a} → {label_b}", np.clip(np.round(change), 0, 255).astype(np.uint8)),
     ]
     delta = (miou_b - miou_a) if miou_a is not None and miou_b is not None else None
-    title = f"{image_id}  ·  image mIoU {_fmt(miou_a)} → {_fmt(miou_b)}" + (
+    title = f"{image_id}  ·  image mIoU {fmt_number(miou_a)} → {fmt_number(miou_b)}" + (
         f"  ({delta:+.3f})" if delta is not None and math.isfinite(delta) else "")
     present = [i for i in range(k) if np.any(g == i) or np.any(a == i) or np.any(b == i)]
     legend: list = [(colors[i], names[i]) for i in present[:40]] + [None]

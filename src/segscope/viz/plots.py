@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
+from .._numbers import is_number
 from .masks import ERROR_COLORS, TYPE_NAMES
-from .panels import _fmt, save_rgb
+from .panels import fmt_number, save_rgb
 
 __all__ = [
     "figure_rgb",
@@ -20,6 +20,15 @@ __all__ = [
     "plot_segment_recall",
     "plot_trimap",
 ]
+
+
+def _plain(names) -> list[str]:
+    r"""Class names as matplotlib text: ``$`` escaped, so a name is never read as mathtext.
+
+    >>> print(*_plain(["$\\frac{$", "road"]))
+    \$\frac{\$ road
+    """
+    return [str(n).replace("$", r"\$") for n in names]
 
 
 def _figure(width_in: float, height_in: float, dpi: int = 100):
@@ -55,23 +64,19 @@ def _class_colors(metrics: dict, class_colors: dict | None) -> dict:
     return dict(zip(names, generate_palette(len(names) + 1)[1:]))
 
 
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def plot_class_imbalance(metrics: dict, class_colors: dict | None = None, max_classes: int = 60):
     """Per-class IoU bars beside the GT pixel share on a log scale, largest classes at the top:
     the class-imbalance picture. Returns a figure, or None when there is nothing to draw."""
     pc = metrics.get("per_class") or {}
     rows = [(n, m.get("iou"), m.get("gt_share")) for n, m in pc.items() if isinstance(m, dict)]
-    rows = [r for r in rows if _finite(r[2]) or _finite(r[1])]
+    rows = [r for r in rows if is_number(r[2]) or is_number(r[1])]
     if not rows:
         return None
     note = ""
     if len(rows) > max_classes:
-        rows = sorted(rows, key=lambda r: r[1] if _finite(r[1]) else 2.0)[:max_classes]
+        rows = sorted(rows, key=lambda r: r[1] if is_number(r[1]) else 2.0)[:max_classes]
         note = f" ({max_classes} lowest-IoU of {len(pc)} classes)"
-    rows.sort(key=lambda r: -(r[2] if _finite(r[2]) else 0.0))
+    rows.sort(key=lambda r: -(r[2] if is_number(r[2]) else 0.0))
     colors = _class_colors(metrics, class_colors)
     n = len(rows)
     height = 1.2 + 0.26 * n
@@ -80,16 +85,16 @@ def plot_class_imbalance(metrics: dict, class_colors: dict | None = None, max_cl
     ax1 = fig.add_axes([0.2, rect[0], 0.37, rect[1]])
     ax2 = fig.add_axes([0.61, rect[0], 0.37, rect[1]], sharey=ax1)
     y = np.arange(n)
-    ious = [r[1] if _finite(r[1]) else 0.0 for r in rows]
-    shares = [r[2] if _finite(r[2]) and r[2] > 0 else np.nan for r in rows]
+    ious = [r[1] if is_number(r[1]) else 0.0 for r in rows]
+    shares = [r[2] if is_number(r[2]) and r[2] > 0 else np.nan for r in rows]
     cols = [np.array(colors.get(r[0], (120, 120, 120))) / 255.0 for r in rows]
     ax1.barh(y, ious, color=cols, edgecolor="0.25", linewidth=0.5)
     for yi, r in zip(y, rows):
-        ax1.text(ious[yi] + 0.015, yi, _fmt(r[1]) if _finite(r[1]) else "absent", va="center", fontsize=7.5)
+        ax1.text(ious[yi] + 0.015, yi, fmt_number(r[1]) if is_number(r[1]) else "absent", va="center", fontsize=7.5)
     ax1.set_xlim(0, 1.14)
     ax1.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax1.set_yticks(y)
-    ax1.set_yticklabels([r[0] for r in rows], fontsize=8)
+    ax1.set_yticklabels(_plain(r[0] for r in rows), fontsize=8)
     ax1.invert_yaxis()
     ax1.set_xlabel("IoU")
     ax1.set_title("IoU per class" + note, fontsize=9.5)
@@ -144,9 +149,9 @@ def plot_confusion(metrics: dict, top_k: int = 20):
     ax = fig.add_axes([0.22, 0.2, 0.66, 0.72])
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(n_c))
-    ax.set_xticklabels(cols, rotation=55, ha="right", fontsize=8)
+    ax.set_xticklabels(_plain(cols), rotation=55, ha="right", fontsize=8)
     ax.set_yticks(range(n_r))
-    ax.set_yticklabels([names[i] for i in sel], fontsize=8)
+    ax.set_yticklabels(_plain(names[i] for i in sel), fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("ground truth")
     title = "confusion (row-normalised)"
@@ -169,12 +174,12 @@ def error_shares(entry: dict) -> dict | None:
     """``{iou, boundary, extent, segment}`` shares of a class's union (they sum to 1), from
     ``e_*_ou`` keys or from the ``errors`` counts; None when neither exists."""
     keys = ("e_boundary_ou", "e_extent_ou", "e_segment_ou")
-    if all(_finite(entry.get(k)) for k in keys):
+    if all(is_number(entry.get(k)) for k in keys):
         iou = entry.get("iou")
-        return {"iou": iou if _finite(iou) else 0.0, "boundary": entry["e_boundary_ou"],
+        return {"iou": iou if is_number(iou) else 0.0, "boundary": entry["e_boundary_ou"],
                 "extent": entry["e_extent_ou"], "segment": entry["e_segment_ou"]}
     e = entry.get("errors")
-    if isinstance(e, dict) and all(_finite(e.get(k)) for k in
+    if isinstance(e, dict) and all(is_number(e.get(k)) for k in
                                    ("tp", "fp_boundary", "fn_boundary", "fp_extent", "fn_extent",
                                     "fp_segment", "fn_segment")):
         union = sum(e[k] for k in ("tp", "fp_boundary", "fn_boundary", "fp_extent", "fn_extent",
@@ -208,7 +213,7 @@ def plot_error_breakdown(metrics: dict):
         ax.barh(y, vals, left=left, color=np.array(col) / 255.0, edgecolor="white", linewidth=0.4, label=label)
         left += vals
     ax.set_yticks(y)
-    ax.set_yticklabels([r[0] for r in rows], fontsize=8)
+    ax.set_yticklabels(_plain(r[0] for r in rows), fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the class's union (prediction ∪ GT)")
@@ -228,11 +233,11 @@ def plot_segment_recall(table: dict):
     ax = fig.add_axes([0.1, 0.17, 0.62, 0.72])
     x = np.arange(len(bins))
     for name, entry in list(table["classes"].items())[:20]:
-        rec = [v if _finite(v) else np.nan for v in entry.get("recall", [])][: len(bins)]
+        rec = [v if is_number(v) else np.nan for v in entry.get("recall", [])][: len(bins)]
         if not any(np.isfinite(rec)):
             continue
         col = entry.get("color")
-        ax.plot(x[: len(rec)], rec, marker="o", lw=1.4, label=name,
+        ax.plot(x[: len(rec)], rec, marker="o", lw=1.4, label=_plain([name])[0],
                 color=np.array(col) / 255.0 if col is not None else None)
     ax.set_xticks(x)
     ax.set_xticklabels(bins, fontsize=8)
@@ -265,11 +270,11 @@ def plot_trimap(metrics: dict):
     fig = _figure(6.5, 3.4)
     ax = fig.add_axes([0.11, 0.16, 0.6, 0.74])
     xs = [p[0] for p in pts]
-    ax.plot(xs, [p[1] if _finite(p[1]) else np.nan for p in pts], marker="o", label="mIoU in the trimap", color="#1f6fb4")
-    ax.plot(xs, [p[2] if _finite(p[2]) else np.nan for p in pts], marker="s", label="pixel acc. in the trimap", color="#d07a00")
-    if _finite(metrics.get("miou")):
+    ax.plot(xs, [p[1] if is_number(p[1]) else np.nan for p in pts], marker="o", label="mIoU in the trimap", color="#1f6fb4")
+    ax.plot(xs, [p[2] if is_number(p[2]) else np.nan for p in pts], marker="s", label="pixel acc. in the trimap", color="#d07a00")
+    if is_number(metrics.get("miou")):
         ax.axhline(metrics["miou"], color="#1f6fb4", ls="--", lw=0.9, label="mIoU (all pixels)")
-    if _finite(metrics.get("pixel_accuracy")):
+    if is_number(metrics.get("pixel_accuracy")):
         ax.axhline(metrics["pixel_accuracy"], color="#d07a00", ls="--", lw=0.9, label="pixel acc. (all pixels)")
     ax.set_xscale("log", base=2)
     ax.set_xticks(xs)

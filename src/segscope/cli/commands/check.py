@@ -13,7 +13,9 @@ from .._common import (
     GtIdsOpt,
     IgnoreOpt,
     JobsOpt,
+    MaxPixelsOpt,
     NumClassesOpt,
+    apply_max_pixels,
     err_console,
     out_console,
     progress,
@@ -58,18 +60,18 @@ def check(
     max_imbalance: float = typer.Option(1000.0, "--max-imbalance", help="Flag a largest/smallest class pixel ratio above this.", min=1.0),
     skip: Optional[List[str]] = typer.Option(None, "--skip", help="A check id not to run. Repeatable."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary line."),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Read every mask once and report what breaks the annotation standard: unknown ids and
     colours, mixed formats, 0/255 binary masks, labelIds vs trainIds, unreduced or twice-reduced
     zero labels, shifted ids, JPEG damage, size mismatches, missing and duplicate files, ignored or
     empty masks, absent, rare and imbalanced classes, and annotation noise."""
     from ...check import CheckOptions, run_checks
-    from ...check._profile import JPEG_SUFFIXES
-    from ...check._runner import list_files
+    from ...check import list_check_masks
     from ...exceptions import SegscopeError
-    from ...io.files import MASK_SUFFIXES
     from ...io.results import write_json
 
+    apply_max_pixels(max_pixels)
     if (classes is None) == (num_classes is None):
         raise usage_error("give the classes: either --classes SPEC or --num-classes N")
     from ...check import CHECKS
@@ -84,7 +86,7 @@ def check(
         min_fragment=min_fragment, max_ignore=max_ignore, min_images=min_images, max_imbalance=max_imbalance,
         skip=tuple(skip or ()), suffix=suffix, image_suffix=image_suffix,
     )
-    n = len(list_files(gts, MASK_SUFFIXES + JPEG_SUFFIXES, suffix))
+    n = len(list_check_masks(gts, suffix))
     with progress(n, "checking") as advance:
         report = run_checks(gts, spec, images, options, jobs=jobs, advance=advance)
     if json_out is not None:

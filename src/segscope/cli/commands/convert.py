@@ -13,6 +13,8 @@ from .._common import (
     ClassesOpt,
     IgnoreOpt,
     JobsOpt,
+    MaxPixelsOpt,
+    apply_max_pixels,
     err_console,
     out_console,
     parse_ignore,
@@ -54,6 +56,7 @@ def convert(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace output files that exist already."),
     jobs: int = JobsOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No value table."),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Convert label masks between formats: RGB colour <-> index PNG (through the class spec's
     colours), palette <-> index PNG, Cityscapes labelIds -> trainIds, ADE zero label <-> reduced,
@@ -62,6 +65,7 @@ def convert(
     from ...convert import check_formats, plan_conversion, refusal, run_conversion
     from ...exceptions import SegscopeError
 
+    apply_max_pixels(max_pixels)
     try:
         check_formats(from_format, to_format)
     except SegscopeError as exc:
@@ -70,9 +74,9 @@ def convert(
         raise usage_error(f"--from {from_format} --to {to_format} changes nothing; give --mapping")
     spec = load_spec(classes) if classes is not None else None
     ignore = parse_ignore(ignore_index)
-    from ...io.files import MASK_SUFFIXES
+    from ...convert import list_sources
 
-    n = sum(1 for f in src.rglob("*") if f.suffix.lower() in MASK_SUFFIXES) if src.is_dir() else 1
+    n = len(list_sources(src, suffix)) if src.is_dir() else 1
     with progress(n, "reading") as advance:
         plan = plan_conversion(src, dst, from_format, to_format, spec, mapping, ignore, suffix, jobs, advance)
     if not quiet:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from ...engine.analyzers.base import optional_analyses
-from ...engine.config import EvalConfig
-from ...engine.runners import run_evaluation
-from ...io.files import pair_masks
+from ...run import evaluate_folders
 from .._common import (
     ClassesOpt,
     GtIdsOpt,
     IgnoreOpt,
     JobsOpt,
+    MaxPixelsOpt,
     NumClassesOpt,
     PredIdsOpt,
+    apply_max_pixels,
     err_console,
     existing_dir,
     progress,
@@ -47,15 +48,14 @@ def parse_trimap(text: str) -> tuple[int, ...]:
 
 
 def parse_bins(text: str) -> tuple[float, ...]:
-    """``--segment-bins``: comma-separated size edges as fractions of the image (0.001,0.01)."""
+    """``--segment-bins``: comma-separated size edges as fractions of the image (0.001,0.01);
+    :class:`EvalConfig` checks them."""
     from ...exceptions import SegscopeError
 
     try:
         edges = tuple(float(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise SegscopeError(f"--segment-bins takes comma-separated fractions, got {text!r}") from None
-    if any(not 0.0 < e < 1.0 for e in edges) or list(edges) != sorted(set(edges)):
-        raise SegscopeError(f"--segment-bins must be increasing fractions in (0, 1), got {text!r}")
     return edges
 
 
@@ -104,16 +104,17 @@ def evaluate(
     worst_k: int = typer.Option(10, "--worst-k", help="How many worst images to list.", min=1),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report into OUT/report/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Evaluate predicted masks against ground truth and write OUT/metrics.json, per_image.csv
     and confusion_matrix.csv."""
+    apply_max_pixels(max_pixels)
     spec = spec_from_options(classes, num_classes, ignore_index, pred_ids, gt_ids)
     existing_dir(preds, "prediction")
     existing_dir(gts, "GT")
     for opt, path in (("--instances", instances), ("--gt2", gt2), ("--probs", probs), ("--images", images)):
         if path is not None:
             existing_dir(path, opt)
-    pairs = pair_masks(preds, gts, pred_suffix, gt_suffix, allow_missing=allow_missing)
     skipped = set(skip or ())
     unknown = skipped - set(optional_analyses())
     if unknown:
@@ -121,44 +122,52 @@ def evaluate(
 
         raise SegscopeError(f"--skip: unknown analysis {sorted(unknown)}; choose from {', '.join(optional_analyses())}")
     analyses = tuple(a for a in optional_analyses() if a not in skipped)
-    config = EvalConfig(
-        exclude=tuple(exclude or ()),
-        allow_unknown_pred=allow_unknown_pred,
-        analyses=analyses,
-        worst_k=worst_k,
-        boundary_ratio=boundary_ratio,
-        boundary_px=boundary_px,
-        bf_ratio=bf_ratio,
-        trimap=parse_trimap(trimap),
-        error_band_ratio=error_band_ratio,
-        error_band_px=error_band_px,
-        segment_bins=parse_bins(segment_bins),
-        miss_threshold=miss_threshold,
-        instances_dir=str(instances) if instances else None,
-        gt2_dir=str(gt2) if gt2 else None,
-        probs_dir=str(probs) if probs else None,
-        images_dir=str(images) if images else None,
-    )
-    with progress(len(pairs), "evaluating") as advance:
-        ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=lambda _r: advance(), scheduler=scheduler,
-                            sink_dir=out)
-    metrics = ev.compute()
-    metrics["config"].update({
-        "pred_dir": str(preds), "gt_dir": str(gts), "pred_suffix": pred_suffix, "gt_suffix": gt_suffix,
-        "pred_ids": pred_ids if spec.name.startswith("cityscapes") else None,
-        "gt_ids": gt_ids if spec.name.startswith("cityscapes") else None,
-    })
+    with _ProgressBar() as bar:
+        run = evaluate_folders(
+            preds, gts, spec, out=out, images=images, report=report, jobs=jobs,
+            pred_suffix=pred_suffix, gt_suffix=gt_suffix, allow_missing=allow_missing, scheduler=scheduler,
+            progress=bar, pred_ids=pred_ids, gt_ids=gt_ids,
+            exclude=tuple(exclude or ()),
+            allow_unknown_pred=allow_unknown_pred,
+            analyses=analyses,
+            worst_k=worst_k,
+            boundary_ratio=boundary_ratio,
+            boundary_px=boundary_px,
+            bf_ratio=bf_ratio,
+            trimap=parse_trimap(trimap),
+            error_band_ratio=error_band_ratio,
+            error_band_px=error_band_px,
+            segment_bins=parse_bins(segment_bins),
+            miss_threshold=miss_threshold,
+            instances_dir=str(instances) if instances else None,
+            gt2_dir=str(gt2) if gt2 else None,
+            probs_dir=str(probs) if probs else None,
+        )
+    metrics, ev = run.metrics, run.evaluation
     for line in sanity_warnings(metrics, spec, ev.rows):
         err_console.print(f"[yellow]segscope: warning:[/] {line}")
-    ev.save(out, metrics)
-    if report:
-        from ...report import build_report
-
-        index = build_report(out)
-        err_console.print(f"report: {index}")
+    if run.report is not None:
+        err_console.print(f"report: {run.report}")
     if not quiet:
         print_summary(metrics)
     err_console.print(f"wrote {out}/metrics.json, per_image.csv, confusion_matrix.csv")
+
+
+class _ProgressBar(contextlib.ExitStack):
+    """The ``progress(done, total)`` of :func:`evaluate_folders` as a terminal bar, closed when the
+    last image is in (before the report draws its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._advance = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._advance is None:
+            self._advance = self.enter_context(progress(total, "evaluating"))
+        else:
+            self._advance()
+        if done >= total:
+            self.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .._common import JobsOpt, err_console
+from .._common import JobsOpt, MaxPixelsOpt, apply_max_pixels, err_console
 
 
 def report(
@@ -18,6 +18,7 @@ def report(
         200, "--max-panels", help="Draw a panel for every image up to this many; beyond, for the worst ones.", min=0
     ),
     jobs: int = JobsOpt,
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Write RESULTS/report/index.html: summary, per-class table, imbalance and confusion plots,
     boundary and error sections when their numbers exist, a gallery of failure cases and a
@@ -28,6 +29,8 @@ def report(
         segscope report results/ --worst-k 20
     """
     from ...report import build_report
+
+    apply_max_pixels(max_pixels)
 
     index = build_report(results, out=out, worst_k=worst_k, max_panels=max_panels, jobs=jobs or None)
     err_console.print(f"report: {index}")

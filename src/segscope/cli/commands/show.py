@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .._common import err_console
+from .._common import MaxPixelsOpt, apply_max_pixels, err_console
 
 
 def show(
@@ -17,6 +17,7 @@ def show(
     class_name: Optional[str] = typer.Option(
         None, "--class", help="Show one class's errors: its false positives and false negatives by type."
     ),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Draw one image's panel: original | GT | prediction | error map | boundary comparison
     (zoomed to the worst region), titled with its mIoU and worst classes.
@@ -26,6 +27,8 @@ def show(
         segscope show street_0013 --results results/ --out street_0013.png
     """
     from ...exceptions import SegscopeError
+
+    apply_max_pixels(max_pixels)
     from ...report.data import load_results, locate_sources
     from ...report.panels import PanelJob, render_panel, safe_name
 

@@ -17,7 +17,9 @@ from .._common import (
     ClassesOpt,
     GtIdsOpt,
     IgnoreOpt,
+    MaxPixelsOpt,
     NumClassesOpt,
+    apply_max_pixels,
     err_console,
     existing_dir,
     out_console,
@@ -58,10 +60,11 @@ def _spec_from_values(paths, ignore_index):
     seen: set[int] = set()
     for path in paths:
         mask = read_mask(path)
-        if mask.dtype.kind == "i" and mask.size and mask.min() < 0:
+        values = set(np.unique(mask).tolist())
+        values.discard(ignore_index)
+        if values and min(values) < 0:
             raise SegscopeError("negative label values; give --classes or --num-classes", path)
-        seen.update(np.unique(mask).tolist())
-    seen.discard(ignore_index)
+        seen.update(values)
     top = max(seen) + 1 if seen else 1
     if ignore_index is not None and ignore_index < top:
         values = sorted(seen)
@@ -80,6 +83,7 @@ def stats(
     gt_ids: str = GtIdsOpt,
     suffix: str = typer.Option("", "--suffix", help="Only masks whose stem ends with this, e.g. _gtFine_labelIds."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the statistics as JSON."),
+    max_pixels: Optional[str] = MaxPixelsOpt,
 ) -> None:
     """Per-class pixel counts, frequencies, images per class and the imbalance ratio.
 
@@ -89,6 +93,7 @@ def stats(
 
         segscope stats gts/ --classes cityscapes --suffix _gtFine_labelIds --json stats.json
     """
+    apply_max_pixels(max_pixels)
     if classes is None and num_classes is None:
         spec = None  # every label value found is a class
         ignore = parse_ignore(ignore_index)

@@ -9,16 +9,17 @@ import warnings
 import numpy as np
 
 from ..._lazy import kernels as _lazy_kernels
+from ..._numbers import finite_or_none
 from ...metrics.boundary import (
     BAND_WARN_SHARE,
     BF_SCALE,
     BoundaryWidthWarning,
-    _as_labels,
-    _bf_from_counts,
-    _boundary_counts_raw,
-    _half_widths,
-    _trimap_summary,
-    _widths,
+    as_labels,
+    bf_from_counts,
+    boundary_counts_raw,
+    disk_half_widths,
+    trimap_summary,
+    trimap_widths,
     bf_tolerance,
     boundary_width,
 )
@@ -64,11 +65,9 @@ class BoundaryAnalyzer:
         self.config = config
         self.k = spec.num_classes
         self.exclude = validate_exclude(spec, config.exclude)
-        self.widths = _widths(config.trimap) if config.trimap else np.zeros(0, np.int64)
+        self.widths = trimap_widths(config.trimap) if config.trimap else np.zeros(0, np.int64)
         self._half_cache: dict[float, np.ndarray] = {}
         self._local = threading.local()  # per-thread scratch masks, reused image after image
-        boundary_width((1, 1), config.boundary_ratio, config.boundary_px)  # validate early
-        bf_tolerance((1, 1), config.bf_ratio)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -82,13 +81,13 @@ class BoundaryAnalyzer:
     def _half(self, theta: float) -> np.ndarray:
         half = self._half_cache.get(theta)
         if half is None:
-            half = self._half_cache[theta] = _half_widths(theta)
+            half = self._half_cache[theta] = disk_half_widths(theta)
         return half
 
     def image(self, pred: np.ndarray, gt: np.ndarray, ctx) -> tuple[dict, dict, None]:
         k = self.k
-        pred = _as_labels(pred, "pred")
-        gt = _as_labels(gt, "gt")
+        pred = as_labels(pred, "pred")
+        gt = as_labels(gt, "gt")
         d = boundary_width(gt.shape, self.config.boundary_ratio, self.config.boundary_px)
         theta = bf_tolerance(gt.shape, self.config.bf_ratio)
         inter = np.zeros(k, np.int64)
@@ -102,12 +101,12 @@ class BoundaryAnalyzer:
             scratch = getattr(self._local, "masks", None)
             if scratch is None or scratch[0].shape != gt.shape:
                 scratch = self._local.masks = tuple(np.empty(gt.shape, np.uint8) for _ in range(3))
-            _boundary_counts_raw(pred, gt, k, d, inter, gband, pband, valid, scratch)
+            boundary_counts_raw(pred, gt, k, d, inter, gband, pband, valid, scratch)
             _kernels.bf_kernel(pred, gt, k, self._half(theta), theta, bf)
             if nw:
                 _kernels.trimap_kernel(pred, gt, k, self.widths * self.widths, tri)
         union = gband + pband - inter
-        bf_image = _bf_from_counts(bf)
+        bf_image = bf_from_counts(bf)
         defined = np.isfinite(bf_image)
         # image level: classes present in this image's GT, as for the image mIoU
         keep = gband > 0  # a class present in the GT always has a non-empty band
@@ -154,22 +153,22 @@ class BoundaryAnalyzer:
         keep[list(self.exclude)] = False
         for i, name in enumerate(names):
             entry = per_class[name] = {}
-            b = _num(biou[i])
-            iou = _num(region_iou[i])
+            b = finite_or_none(biou[i])
+            iou = finite_or_none(region_iou[i])
             entry["boundary_iou"] = b
             entry["min_iou_boundary_iou"] = None if b is None or iou is None else min(iou, b)
-            entry["bf_score"] = _num(bf[i])
+            entry["bf_score"] = finite_or_none(bf[i])
             entry["boundary_intersection"] = int(inter[i])
             entry["boundary_union"] = int(union[i])
         share = state["band_pixels"] / state["valid_pixels"] if state["valid_pixels"] else float("nan")
-        metrics["mboundary_iou"] = _num(nanmean(biou, keep))
-        metrics["mbf_score"] = _num(nanmean(bf, keep))
-        metrics["boundary_band_share"] = _num(share)
+        metrics["mboundary_iou"] = finite_or_none(nanmean(biou, keep))
+        metrics["mbf_score"] = finite_or_none(nanmean(bf, keep))
+        metrics["boundary_band_share"] = finite_or_none(share)
         trimap = {}
         counts = np.asarray(state["trimap"], np.int64)
         for w, ext in zip(self.widths.tolist(), counts):
-            s = _trimap_summary(ext, self.exclude)
-            trimap[str(w)] = {"miou": _num(s["miou"]), "pixel_accuracy": _num(s["pixel_accuracy"]),
+            s = trimap_summary(ext, self.exclude)
+            trimap[str(w)] = {"miou": finite_or_none(s["miou"]), "pixel_accuracy": finite_or_none(s["pixel_accuracy"]),
                               "pixels": s["pixels"]}
         metrics["trimap"] = trimap
         config = metrics["config"] = {}
@@ -188,8 +187,3 @@ class BoundaryAnalyzer:
 
     def write(self, states, metrics, sink, out_dir) -> None:
         """No files of its own: its figures are in ``metrics.json`` and ``per_image.csv``."""
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None

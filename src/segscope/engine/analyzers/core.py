@@ -8,13 +8,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..._numbers import finite_or_none
 from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
 from ...io.masks import read_mask
+from ...io.tables import round_repr, write_csv
 from ...metrics.confusion import confusion_counts
 from ...metrics.region import image_miou, nanmean, per_class_metrics, summary_metrics
 from ..config import EvalConfig
-from ..sinks import Sink, TopK, chunked, write_csv, write_npz
+from ..sinks import Sink, TopK, chunked, write_npz
 from .base import ImageContext, register
 
 __all__ = [
@@ -80,13 +82,14 @@ class CoreAnalyzer:
     def _check(self, ext: np.ndarray, pred, gt, ctx: ImageContext) -> None:
         k = self.spec.num_classes
         if ext[k].sum():
-            raw = read_mask(ctx.gt_path, self.spec) if ctx.gt_path else gt
+            raw = read_mask(ctx.gt_path, self.spec) if ctx.gt_path else ctx.extras.get("raw_masks", (pred, gt))[1]
             raise SegscopeError(
                 f"GT has ids not in the class spec: {self.spec.describe_unknown(raw, 'gt')}",
                 ctx.gt_path or ctx.image_id,
             )
         if ext[:k, k + 1].sum() and not self.config.allow_unknown_pred:
-            raw = read_mask(ctx.pred_path, self.spec, "pred") if ctx.pred_path else pred
+            raw = (read_mask(ctx.pred_path, self.spec, "pred") if ctx.pred_path
+                   else ctx.extras.get("raw_masks", (pred, gt))[0])
             hint = ""
             if self.spec.name.startswith("cityscapes") and self.spec.pred_map is None:
                 hint = " (predictions in labelIds? pass --pred-ids label)"
@@ -107,11 +110,11 @@ class CoreAnalyzer:
         for i, name in enumerate(spec.names):
             per_class[name] = {
                 "id": spec.ids[i],
-                "iou": _num(pc["iou"][i]),
-                "dice": _num(pc["dice"][i]),
-                "precision": _num(pc["precision"][i]),
-                "recall": _num(pc["recall"][i]),
-                "accuracy": _num(pc["accuracy"][i]),
+                "iou": finite_or_none(pc["iou"][i]),
+                "dice": finite_or_none(pc["dice"][i]),
+                "precision": finite_or_none(pc["precision"][i]),
+                "recall": finite_or_none(pc["recall"][i]),
+                "accuracy": finite_or_none(pc["accuracy"][i]),
                 "gt_pixels": int(pc["gt_pixels"][i]),
                 "pred_pixels": int(pc["pred_pixels"][i]),
                 "gt_share": float(pc["gt_pixels"][i] / total_gt) if total_gt else 0.0,
@@ -163,7 +166,8 @@ class CoreAnalyzer:
             ("classes", classes.dtype, classes.shape, classes),
         ])
         if not self.wide:
-            write_csv(out_dir / "per_image_classes.csv", PER_IMAGE_CLASS_COLUMNS, self._class_rows(sink))
+            write_csv(out_dir / "per_image_classes.csv", PER_IMAGE_CLASS_COLUMNS, self._class_rows(sink),
+                      number=round_repr(10))
 
     def _class_rows(self, sink: Sink):
         names = self.spec.names
@@ -171,14 +175,9 @@ class CoreAnalyzer:
             tp, fp, fn = (np.asarray(r[key], np.int64) for key in ("tp", "fp", "fn"))
             for c in np.flatnonzero(tp + fp + fn).tolist():
                 union = int(tp[c] + fp[c] + fn[c])
-                yield image_id, names[c], int(tp[c]), int(fp[c]), int(fn[c]), repr(round(float(tp[c]) / union, 10))
+                yield image_id, names[c], int(tp[c]), int(fp[c]), int(fn[c]), float(tp[c]) / union
 
 
 #: the columns of ``per_image_classes.csv``: one line per image and class present in its GT or
 #: prediction (IoU is then defined)
 PER_IMAGE_CLASS_COLUMNS = ("image", "class", "tp", "fp", "fn", "iou")
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 from operator import itemgetter
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
+from ..._numbers import finite_or_none, is_number, share
 from ...analysis import recommend as rec
 from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
 from ...io.files import AuxIndex
 from ...io.masks import load_probs, read_mask
 from ...io.results import write_json
+from ...io.tables import round_repr, write_csv
 from ...metrics import annotations as ann
 from ...metrics import segments as segs
 from ...metrics.breakdown import (
@@ -31,14 +32,14 @@ from ...metrics.breakdown import (
     ERROR_TYPES,
     RATIO_KEYS,
     SLIVER_MAX_WIDTH,
-    _to_codes,
+    to_codes,
     analyze_image,
     band_width,
     error_means,
     error_ratios,
 )
 from ...metrics.region import image_miou
-from ..sinks import Sink, TopK, chunked, write_csv, write_npz
+from ..sinks import Sink, TopK, chunked, write_npz
 from .base import register
 
 __all__ = [
@@ -72,16 +73,7 @@ class ErrorAnalyzer:
         self.config = config
         self.k = spec.num_classes
         self.exclude = validate_exclude(spec, config.exclude)
-        bins = tuple(float(b) for b in config.segment_bins)
-        if any(not 0.0 < b < 1.0 for b in bins) or list(bins) != sorted(set(bins)):
-            raise SegscopeError(f"segment bins must be increasing fractions in (0, 1), got {config.segment_bins!r}")
-        self.bins = bins
-        if not 0.0 < float(config.miss_threshold) <= 1.0:
-            raise SegscopeError(f"the miss threshold must lie in (0, 1], got {config.miss_threshold!r}")
-        if config.error_band_px is None:
-            band_width((1, 1), None, config.error_band_ratio)  # validates the ratio
-        else:
-            band_width((1, 1), config.error_band_px)
+        self.bins = tuple(float(b) for b in config.segment_bins)  # validated by EvalConfig
         self._aux: dict[str, AuxIndex] = {}
 
     def _index(self, kind: str) -> AuxIndex | None:
@@ -111,7 +103,7 @@ class ErrorAnalyzer:
         k = self.k
         cfg = self.config
         ign = self.spec.index_ignore
-        p, g = _to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
+        p, g = to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
         d = band_width(g.shape, cfg.error_band_px, cfg.error_band_ratio)
         res = analyze_image(p, g, k, d)
         counts = res.counts
@@ -156,7 +148,7 @@ class ErrorAnalyzer:
             raw = self.spec.to_index(read_mask(path, self.spec), "gt")
             if raw.shape != g.shape:
                 raise SegscopeError(f"second annotation size {raw.shape} differs from the GT's {g.shape}", path)
-            _, g2 = _to_codes(raw, raw, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
+            _, g2 = to_codes(raw, raw, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
             agree = ann.agreement_counts(p, g, g2, k)
             state["gt2"] = agree
             a = agree["ambiguous"]
@@ -183,11 +175,11 @@ class ErrorAnalyzer:
         case = {key: row.get(key) for key in _CASE_KEYS[:-1]}
         case["image"] = image_id
         case["miou"] = miou
-        usable = _finite(row.get("error_share"))
+        usable = is_number(row.get("error_share"))
         cases = {}
         for col, key in _RANKINGS.items():
             v = row.get(col)
-            take = usable and (col == "error_share" or (_finite(v) and v > 0))
+            take = usable and (col == "error_share" or (is_number(v) and v > 0))
             # one dict shared by every ranking the image enters: equal by identity when merged back
             cases[key] = TopK.of(k, (-v, image_id) if take else None, case)
         sliver = row.get("sliver_px")
@@ -279,7 +271,6 @@ class ErrorAnalyzer:
         fn = counts[:, 2] + counts[:, 4] + counts[:, 6]
         gains = rec.scenario_gains(tp, fp, fn, state["fixed_gt"], state["fixed_pred"], keep)
         conf_fn = np.asarray(state["conf_fn"])
-        conf_fp = np.asarray(state["conf_fp"])
         pairs = self._confusions(state, sink, drill_k=5)
         seg_state = state["segments"]
         sm = segs.segment_metrics(seg_state)
@@ -299,35 +290,35 @@ class ErrorAnalyzer:
             entry = per_class[name] = {}
             entry["errors"] = {key: int(v) for key, v in zip(COUNT_KEYS, counts[c])}
             for key in RATIO_KEYS:
-                entry[key] = _num(ratios[key][c])
-            entry["iou_gain"] = {s: _num(g["iou_gain"][c]) for s, g in gains.items()}
+                entry[key] = finite_or_none(ratios[key][c])
+            entry["iou_gain"] = {s: finite_or_none(g["iou_gain"][c]) for s, g in gains.items()}
             row = total_fn[c].copy()
             row[c] = 0
             top = [int(j) for j in np.argsort(-row, kind="stable")[:3] if row[j] > 0]
             entry["confused_with"] = [
-                {"class": names[j], "pixels": int(row[j]), "share_of_errors": _share(row[j], fn[c])} for j in top
+                {"class": names[j], "pixels": int(row[j]), "share_of_errors": share(row[j], fn[c])} for j in top
             ]
             entry["segments"] = {
                 "bins": labels,
                 "count": sm["count"][c].tolist(),
                 "missed": sm["missed"][c].tolist(),
-                "missed_rate": [_num(x) for x in sm["missed_rate"][c]],
-                "recall": [_num(x) for x in sm["recall"][c]],
-                "iou": [_num(x) for x in sm["iou"][c]],
+                "missed_rate": [finite_or_none(x) for x in sm["missed_rate"][c]],
+                "recall": [finite_or_none(x) for x in sm["recall"][c]],
+                "iou": [finite_or_none(x) for x in sm["iou"][c]],
             }
-            entry["missed_segment_rate"] = _num(sm["class_missed_rate"][c])
+            entry["missed_segment_rate"] = finite_or_none(sm["class_missed_rate"][c])
             entry["invented_segments"] = int(seg_state["invented_n"][c])
             entry["sliver_pixels"] = int(sliver[c])
             if iiou is not None:
-                entry["iiou"] = _num(iiou[c])
+                entry["iiou"] = finite_or_none(iiou[c])
             if agree is not None:
                 for key in ("inter_annotator_iou", "ambiguous_error_share", "iou_unambiguous"):
-                    entry[key] = _num(agree[key][c])
+                    entry[key] = finite_or_none(agree[key][c])
                 entry["ambiguous_pixels"] = int(agree["ambiguous_pixels"][c])
         means = error_means(counts, keep)
         e_tot = {t: int(counts[:, 1 + 2 * i].sum() + counts[:, 2 + 2 * i].sum()) for i, t in enumerate(ERROR_TYPES)}
         all_err = sum(e_tot.values())
-        breakdown = {key: _num(v) for key, v in means.items()}
+        breakdown = {key: finite_or_none(v) for key, v in means.items()}
         breakdown.update({
             "band_px": self.config.error_band_px,
             "band_ratio": None if self.config.error_band_px is not None else self.config.error_band_ratio,
@@ -353,9 +344,9 @@ class ErrorAnalyzer:
                 {
                     "bin": labels[b],
                     "count": int(tot["seg_n"][b]),
-                    "missed_rate": _share(tot["seg_missed"][b], tot["seg_n"][b]),
-                    "recall": _share(tot["seg_tp"][b], tot["seg_size"][b]),
-                    "iou": _share(tot["seg_tp"][b], tot["seg_union"][b]),
+                    "missed_rate": share(tot["seg_missed"][b], tot["seg_n"][b]),
+                    "recall": share(tot["seg_tp"][b], tot["seg_size"][b]),
+                    "iou": share(tot["seg_tp"][b], tot["seg_union"][b]),
                 }
                 for b in range(len(labels))
             ],
@@ -363,7 +354,7 @@ class ErrorAnalyzer:
                 10, self._listed(sink, "missed"), key=lambda r: (-r[2], r[0], r[4], r[5]))],
         }
         if iiou is not None:
-            segments_out["iiou"] = _num(rec.mean_iou(iiou, keep))
+            segments_out["iiou"] = finite_or_none(rec.mean_iou(iiou, keep))
         metrics["segments"] = segments_out
         # annotations
         boundary_px = e_tot["boundary"]
@@ -382,10 +373,10 @@ class ErrorAnalyzer:
         if agree is not None:
             iai = agree["inter_annotator_iou"]
             annotations["gt2"] = {
-                "inter_annotator_miou": _num(rec.mean_iou(iai, keep)),
-                "miou_unambiguous": _num(rec.mean_iou(agree["iou_unambiguous"], keep)),
+                "inter_annotator_miou": finite_or_none(rec.mean_iou(iai, keep)),
+                "miou_unambiguous": finite_or_none(rec.mean_iou(agree["iou_unambiguous"], keep)),
                 "ambiguous_pixels": int(agree["ambiguous_pixels"].sum()),
-                "ambiguous_error_share": _share(
+                "ambiguous_error_share": share(
                     state["gt2"]["ambiguous"][:, 1].sum() + state["gt2"]["ambiguous"][:, 2].sum(), fp.sum() + fn.sum()
                 ),
             }
@@ -403,13 +394,13 @@ class ErrorAnalyzer:
         metrics["annotations"] = annotations
         # what to improve next
         improvements = {
-            "miou": _num(means["miou"]),
+            "miou": finite_or_none(means["miou"]),
             "if_fixed": {
-                s: {"miou_gain": _num(g["miou_gain"]), "miou_after": _num(g["miou_after"]), "pixels": g["pixels"]}
+                s: {"miou_gain": finite_or_none(g["miou_gain"]), "miou_after": finite_or_none(g["miou_after"]), "pixels": g["pixels"]}
                 for s, g in gains.items()
             },
             "if_confusion_resolved": [
-                {"gt": p_["gt"], "pred": p_["pred"], "pixels": p_["pixels"], "miou_gain": _num(p_["miou_gain"])}
+                {"gt": p_["gt"], "pred": p_["pred"], "pixels": p_["pixels"], "miou_gain": finite_or_none(p_["miou_gain"])}
                 for p_ in pairs[:10]
             ],
         }
@@ -486,19 +477,4 @@ def _suspect_order(r) -> tuple:
 
 
 def _write_csv(path: Path, header, rows) -> None:
-    write_csv(path, header, ([(repr(round(v, 8)) if isinstance(v, float) else v) for v in r] for r in rows))
-
-
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _num(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _share(a, b):
-    return float(a) / float(b) if b else None
+    write_csv(path, header, rows, number=round_repr(8, nonfinite=None))

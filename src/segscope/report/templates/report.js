@@ -142,7 +142,7 @@
   function header() {
     var tr = document.createElement("tr");
     var cols = data.columns.map(function (c, i) { return { label: c.label, key: i }; });
-    if (state.cls >= 0) cols.splice(1, 0, { label: "IoU of " + data.classes[state.cls], key: "class" });
+    if (state.cls >= 0) cols.splice(1, 0, { label: (data.class_label || "IoU of <class>").replace("<class>", data.classes[state.cls]), key: "class" });
     cols.push({ label: "panel", key: null });
     cols.forEach(function (c) {
       var th = document.createElement("th");

@@ -1,0 +1,74 @@
+"""Small numeric helpers shared across segscope: finite-or-None scalars, safe ratios, NaN means."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["finite_or_none", "is_number", "number_or_none", "share", "ratio", "nanmean"]
+
+
+def finite_or_none(x) -> float | None:
+    """``x`` as a float, or None when it is None, NaN or infinite (for JSON: no NaN there).
+
+    >>> finite_or_none(1), finite_or_none(float("nan")), finite_or_none(None)
+    (1.0, None, None)
+    """
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def is_number(x) -> bool:
+    """True for a finite int or float (not a bool, not None, not a string).
+
+    >>> is_number(0.5), is_number(True), is_number(float("inf")), is_number("1")
+    (True, False, False, False)
+    """
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def number_or_none(x) -> float | None:
+    """``x`` as a float when it :func:`is_number`, else None (for values of unknown type, such as
+    cells read back from a table).
+
+    >>> number_or_none(2), number_or_none("2"), number_or_none(True)
+    (2.0, None, None)
+    """
+    return float(x) if is_number(x) else None
+
+
+def share(a, b) -> float | None:
+    """``a / b`` as a float, None when ``b`` is 0.
+
+    >>> share(1, 4), share(3, 0)
+    (0.25, None)
+    """
+    return float(a) / float(b) if b else None
+
+
+def ratio(a, b) -> np.ndarray:
+    """Elementwise ``a / b`` in float64, NaN where ``b`` is not positive (0/0: undefined).
+
+    >>> ratio([1, 2], [4, 0]).tolist()
+    [0.25, nan]
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def nanmean(values, keep: np.ndarray | None = None) -> float:
+    """Mean of the finite values (those selected by ``keep``); NaN when there are none.
+
+    >>> nanmean([1.0, float("nan"), 3.0]), nanmean([1.0, 2.0], keep=np.array([False, True]))
+    (2.0, 2.0)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if keep is not None:
+        v = v[keep]
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")

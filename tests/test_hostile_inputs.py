@@ -1,0 +1,310 @@
+"""Hostile inputs to the readers and the command line: each gets a one-line SegscopeError naming
+the file and the problem (or, for a negative ignore label, the right numbers)."""
+
+from __future__ import annotations
+
+import csv
+import time
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from _hostile import default_limit, png_bytes  # noqa: F401  (fixture)
+from segscope.classes import ClassSpec
+from segscope.cli import main
+from segscope.engine.config import EvalConfig
+from segscope.engine.evaluation import evaluate_arrays
+from segscope.exceptions import SegscopeError
+from segscope.io import masks
+from segscope.io.files import pair_masks, printable
+from segscope.io.masks import read_image, read_mask, read_npy_mask, write_mask
+from segscope.io.tables import csv_cell, csv_text, write_csv
+
+pytestmark = pytest.mark.usefixtures("default_limit")
+CORE = EvalConfig(analyses=())
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text
+    return text
+
+
+# ---------------------------------------------------------------------- decompression bombs
+def test_png_bomb_is_refused_from_its_header(tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bytes(60000, 60000))
+    assert bomb.stat().st_size < 200
+    start = time.process_time()
+    with pytest.raises(SegscopeError) as info:
+        read_mask(bomb)
+    assert time.process_time() - start < 5  # refused before decoding, not after 3.6 GB
+    msg = one_line(info.value)
+    assert "bomb.png" in msg and "60000×60000" in msg and "--max-pixels" in msg
+
+
+def test_image_bomb_is_refused(tmp_path):
+    bomb = tmp_path / "photo.png"
+    bomb.write_bytes(png_bytes(50000, 50000, colour_type=2))
+    with pytest.raises(SegscopeError, match="photo.png: declares 50000×50000"):
+        read_image(bomb)
+
+
+def test_real_large_tile_passes_the_default_limit():
+    masks.check_pixels(16384, 16384, "tile.png")
+    with pytest.raises(SegscopeError):
+        masks.check_pixels(16385, 16384, "tile.png")
+
+
+def test_limit_from_setting_and_environment(tmp_path, monkeypatch):
+    path = tmp_path / "m.png"
+    write_mask(path, np.zeros((20, 20), np.uint8))
+    monkeypatch.setenv("SEGSCOPE_MAX_PIXELS", "399")
+    with pytest.raises(SegscopeError, match="over the limit of 399"):
+        read_mask(path)
+    monkeypatch.setenv("SEGSCOPE_MAX_PIXELS", "0")  # no limit
+    assert read_mask(path).shape == (20, 20)
+    monkeypatch.setattr(masks, "MAX_PIXELS", 100)
+    with pytest.raises(SegscopeError, match="over the limit of 100"):
+        read_mask(path)
+    monkeypatch.setenv("SEGSCOPE_MAX_PIXELS", "lots")
+    monkeypatch.setattr(masks, "MAX_PIXELS", None)
+    with pytest.raises(SegscopeError, match="SEGSCOPE_MAX_PIXELS must be"):
+        read_mask(path)
+
+
+def test_npy_header_declaring_a_huge_array_is_refused(tmp_path):
+    path = tmp_path / "huge.npy"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2), np.uint8))
+    header["shape"] = (60000, 60000)
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(b"\x00" * 16)
+    with pytest.raises(SegscopeError, match="huge.npy: declares 60000×60000"):
+        read_npy_mask(path)
+
+
+def test_truncated_npy_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "short.npy"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2), np.int64))
+    header["shape"] = (4000, 4000)
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(b"\x00" * 64)
+    with pytest.raises(SegscopeError, match="short.npy: truncated .npy"):
+        read_npy_mask(path)
+
+
+def test_cli_max_pixels_applies_in_every_reading_command(tmp_path, capsys):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+        write_mask(d / "a.png", np.zeros((30, 30), np.uint8))
+    runs = {
+        "evaluate": ["evaluate", str(pred), str(gt), "-n", "2", "-o", str(tmp_path / "out"), "-q"],
+        "stats": ["stats", str(gt), "-n", "2"],
+        "convert": ["convert", str(gt / "a.png"), str(tmp_path / "c.png"), "--from", "index", "--to", "index"],
+    }
+    for name, argv in runs.items():
+        code = main(argv + ["--max-pixels", "100"])
+        err = capsys.readouterr().err
+        assert code == 1, name
+        assert "a.png: declares 30×30 = 900 pixels, over the limit of 100" in err, name
+        assert err.count("\n") == 1, name
+    masks.set_max_pixels(None)
+    assert main(["check", str(gt), "-n", "2", "--max-pixels", "100"]) == 1
+    assert "declares 30×30" in capsys.readouterr().out
+    assert main(["stats", str(gt), "-n", "2", "--max-pixels", "ten"]) == 1
+    assert "--max-pixels must be a whole number" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- transparency
+def _rgba(tmp_path, alpha):
+    arr = np.zeros((2, 2, 4), np.uint8)
+    arr[..., 0] = 255
+    arr[..., 3] = alpha
+    path = tmp_path / "rgba.png"
+    Image.fromarray(arr, "RGBA").save(path)
+    return path
+
+
+SPEC = ClassSpec(("bg", "red"), (0, 1), ((0, 0, 0), (255, 0, 0)), ignore_index=255)
+
+
+def test_transparent_rgba_mask_is_refused(tmp_path):
+    alpha = np.array([[255, 0], [255, 255]], np.uint8)
+    with pytest.raises(SegscopeError, match=r"rgba.png: 1 pixel\(s\) are transparent"):
+        read_mask(_rgba(tmp_path, alpha), SPEC)
+    assert read_mask(_rgba(tmp_path, 255), SPEC).tolist() == [[1, 1], [1, 1]]
+
+
+def test_transparent_pixels_read_as_ignore_when_asked(tmp_path):
+    path = _rgba(tmp_path, np.array([[255, 0], [255, 255]], np.uint8))
+    assert read_mask(path, SPEC, transparent="ignore").tolist() == [[1, 255], [1, 1]]
+    spec = ClassSpec.from_dict({"classes": [{"name": "bg", "color": "#000000"}, {"name": "red", "color": "#ff0000"}],
+                                "ignore_index": 255, "transparent": "ignore"})
+    assert read_mask(path, spec).tolist() == [[1, 255], [1, 1]]
+    with pytest.raises(SegscopeError, match="no ignore label"):
+        read_mask(path, SPEC.with_ignore(None), transparent="ignore")
+
+
+def test_transparent_la_mask_is_refused(tmp_path):
+    arr = np.zeros((2, 2, 2), np.uint8)
+    arr[0, 0, 1] = 255
+    path = tmp_path / "la.png"
+    Image.fromarray(arr, "LA").save(path)
+    with pytest.raises(SegscopeError, match="3 pixel"):
+        read_mask(path)
+
+
+# ---------------------------------------------------------------------- float and empty .npy
+@pytest.mark.parametrize("values, kind", [
+    ([[0.0, 1e30]], "outside the id range"),
+    ([[0.0, 2.5]], "not whole numbers"),
+    ([[0.0, np.nan]], "not whole numbers"),
+])
+def test_bad_float_npy_names_the_value_kind(tmp_path, values, kind):
+    path = tmp_path / "f.npy"
+    np.save(path, np.array(values))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy cast warnings on the way
+        with pytest.raises(SegscopeError, match=kind) as info:
+            read_mask(path)
+    assert "-9223372036854775808" not in str(info.value)
+
+
+def test_empty_npy_is_refused_and_convert_writes_nothing(tmp_path, capsys):
+    path = tmp_path / "empty.npy"
+    np.save(path, np.zeros((0, 5), np.uint8))
+    with pytest.raises(SegscopeError, match=r"empty.npy: the mask is empty \(0×5 pixels\)"):
+        read_mask(path)
+    out = tmp_path / "out.png"
+    assert main(["convert", str(path), str(out), "--from", "index", "--to", "index"]) == 1
+    assert "the mask is empty" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------------- negative ignore labels
+def test_minus_one_is_an_ignore_label():
+    gt = np.array([[0, 1, -1, 1]])
+    pred = np.array([[0, 1, 1, -1]])
+    m = evaluate_arrays([pred], [gt], 2, CORE, ignore_index=-1)
+    assert m["valid_pixels"] == 3
+    assert m["per_class"]["1"]["fn"] == 1 and m["per_class"]["1"]["fp"] == 0
+    spec = ClassSpec(("a", "b"), (3, 7), ((0, 0, 0), (9, 9, 9)), ignore_index=-1)
+    m2 = evaluate_arrays([np.where(pred == 1, 7, np.where(pred == 0, 3, -1))],
+                         [np.where(gt == 1, 7, np.where(gt == 0, 3, -1))], spec, CORE)
+    assert m2["confusion_matrix"] == m["confusion_matrix"]
+
+
+def test_minus_one_without_ignore_label_is_an_unknown_id():
+    gt = np.array([[0, 1, -1, 1]])
+    with pytest.raises(SegscopeError, match=r"GT has ids not in the class spec: -1 \(1 px\)"):
+        evaluate_arrays([np.zeros_like(gt)], [gt], 2, CORE)
+    with pytest.raises(SegscopeError, match=r"prediction has ids not in the class spec .*-1 \(1 px\)"):
+        evaluate_arrays([gt], [np.zeros_like(gt)], 2, CORE)
+
+
+def test_cli_reads_minus_one_as_a_label(tmp_path, capsys):
+    from segscope.cli._common import parse_ignore
+
+    assert parse_ignore("-1") == -1 and parse_ignore("none") is None and parse_ignore(None) == "keep"
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+    np.save(gt / "a.npy", np.array([[0, 1], [-1, 1]], np.int32))
+    np.save(pred / "a.npy", np.array([[0, 1], [1, 1]], np.int32))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(pred), str(gt), "-n", "2", "--ignore-index", "-1", "-o", str(out), "-q",
+                 "--skip", "boundary", "--skip", "errors"]) == 0
+    import json
+
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["valid_pixels"] == 3 and m["config"]["ignore_index"] == -1
+    assert main(["evaluate", str(pred), str(gt), "-n", "2", "--ignore-index", "none", "-o", str(out), "-q"]) == 1
+    assert "-1 (1 px)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- raw ids in messages
+def test_unknown_id_messages_name_raw_ids():
+    spec = ClassSpec(("a", "b"), (3, 4), ((0, 0, 0), (9, 9, 9)), ignore_index=255)
+    with pytest.raises(SegscopeError) as info:
+        evaluate_arrays([np.array([[3, 3]])], [np.array([[7, 5]])], spec, CORE)
+    assert "7 (1 px)" in str(info.value) and "5 (1 px)" in str(info.value)
+    assert "254" not in str(info.value)
+    with pytest.raises(SegscopeError, match=r"9 \(2 px\)"):
+        evaluate_arrays([np.array([[9, 9]], np.uint8)], [np.array([[3, 4]], np.uint8)], spec, CORE)
+
+
+# ---------------------------------------------------------------------- other files and names
+def test_jpeg_gt_is_named_with_the_reason(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+    write_mask(pred / "a.png", np.zeros((4, 4), np.uint8))
+    write_mask(pred / "b.png", np.zeros((4, 4), np.uint8))
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(gt / "a.jpg")
+    with pytest.raises(SegscopeError, match=r"only JPEG: a.jpg cannot be label masks \(JPEG's lossy"):
+        pair_masks(pred, gt)
+    write_mask(gt / "b.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(SegscopeError, match=r"have no GT: a; the GT folder holds JPEG files, not read: a.jpg"):
+        pair_masks(pred, gt)
+
+
+def test_printable_escapes_control_characters():
+    assert printable("x\ny\x00") == "x\\x0ay\\x00"
+    assert printable("ünïcode ok") == "ünïcode ok"
+
+
+def test_panel_with_control_characters_in_the_image_id():
+    from segscope.viz.panels import panel_data, panel_image
+
+    gt = np.zeros((8, 8), np.uint8)
+    gt[2:6, 2:6] = 1
+    data = panel_data(gt, gt, ["bg", "box"], [(0, 0, 0), (200, 40, 40)], image_id="evil\nname\r", band_px=1)
+    assert panel_image(data).ndim == 3
+
+
+def test_mathtext_class_names_reach_the_plots(tmp_path):
+    from segscope.viz import plots
+
+    names = ["$\\frac{$", "a$b"]
+    metrics = {"classes": names, "confusion_matrix": [[3, 1], [0, 4]]}
+    fig = plots.plot_confusion(metrics)
+    assert plots.figure_rgb(fig).ndim == 3
+
+
+# ---------------------------------------------------------------------- CSV formula injection
+def test_csv_text_escapes_names_never_numbers(tmp_path):
+    assert csv_text("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
+    assert [csv_text(s) for s in ("+1", "-x", "@a", "plain")] == ["'+1", "'-x", "'@a", "plain"]
+    assert csv_cell(-0.5) == "-0.5" and csv_cell(-3) == -3
+    path = tmp_path / "t.csv"
+    write_csv(path, ["image", "miou"], [["=evil", -0.5], ["ok", float("nan")]])
+    assert list(csv.reader(path.open())) == [["image", "miou"], ["'=evil", "-0.5"], ["ok", "nan"]]
+
+
+def test_evaluation_csvs_escape_hostile_names(tmp_path):
+    spec = ClassSpec(("=bg", "@fg"), (0, 1), ((0, 0, 0), (255, 0, 0)))
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+    g = np.zeros((16, 16), np.uint8)
+    g[4:12, 4:12] = 1
+    write_mask(gt / "+img.png", g)
+    write_mask(pred / "+img.png", np.roll(g, 2, axis=1))
+    from segscope.engine.runners import run_evaluation
+
+    ev = run_evaluation(pair_masks(pred, gt), spec, EvalConfig(), jobs=1)
+    out = tmp_path / "out"
+    ev.save(out, ev.compute())
+    rows = list(csv.reader((out / "confusion_matrix.csv").open()))
+    assert [r[0] for r in rows] == ["gt\\pred", "'=bg", "'@fg"] and rows[0][1:] == ["'=bg", "'@fg"]
+    per_image = list(csv.DictReader((out / "per_image.csv").open()))
+    assert per_image[0]["image"] == "'+img"
+    for f in out.glob("*.csv"):
+        for row in csv.reader(f.open()):
+            for cell in row:
+                assert not cell.startswith(("=", "+", "@")), (f.name, cell)
