@@ -169,13 +169,13 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
 
     from segscope.synth import write_dataset
 
-    paths = write_dataset(tmp_path / "data", num_images=400, height=64, width=96, seed=2)
+    paths = write_dataset(tmp_path / "data", num_images=300, height=128, width=256, seed=2)
     cmd = [sys.executable, "-m", "segscope", "evaluate", str(paths["pred"]), str(paths["gt"]),
            "--classes", str(paths["classes"]), "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline and not _reads_masks(proc.pid, paths["gt"]):
-        time.sleep(0.05)  # until the run is under way (it has a GT mask open)
+        time.sleep(0.002)  # until the run is under way (it has a GT mask open)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)

@@ -214,7 +214,9 @@ def fuzz_options(data, tmp_path) -> None:
             widths = parse_trimap(text)
             assert all(isinstance(w, int) and w >= 1 for w in widths)
         elif which == "bins":
-            edges = parse_bins(text)
+            from segscope.engine.config import EvalConfig
+
+            edges = EvalConfig(segment_bins=parse_bins(text)).segment_bins  # the CLI parses, the config checks
             assert all(0 < e < 1 for e in edges) and list(edges) == sorted(set(edges))
         else:
             assert masks.parse_max_pixels(text) >= 0
