@@ -179,7 +179,9 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    # 130 from main(), or death by SIGINT itself when the signal lands during interpreter
+    # shutdown: a shell shows both as 130
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert err.strip().splitlines()[-1] == "segscope: interrupted"
 
 

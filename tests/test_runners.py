@@ -122,7 +122,7 @@ class _CountingPairs(list):
 def test_real_pool_reads_ahead_only_a_window(dataset):
     _paths, spec, pairs = dataset
     _CountingPairs.taken = 0
-    lazy = _CountingPairs(pairs * 3)  # 18 pairs
+    lazy = _CountingPairs(list(pairs) * 3)  # 18 pairs
     gen = iter_results(lazy, spec, EvalConfig(analyses=()), jobs=2)
     first = next(gen)
     assert first.image_id == pairs[0].image_id

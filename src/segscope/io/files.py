@@ -6,7 +6,9 @@ import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
+
+import numpy as np
 
 from ..exceptions import SegscopeError
 
@@ -19,6 +21,7 @@ __all__ = [
     "list_masks",
     "list_images",
     "Pair",
+    "PairTable",
     "pair_masks",
     "AuxIndex",
     "printable",
@@ -140,9 +143,54 @@ def list_images(folder: str | Path, suffix: str = "") -> dict[str, Path]:
 
 @dataclass(frozen=True)
 class Pair:
+    """One prediction and its GT, by image id."""
+
     image_id: str
     pred: Path
     gt: Path
+
+
+def _packed(texts: Sequence[str]) -> np.ndarray:
+    return np.array([t.encode("utf-8", "surrogateescape") for t in texts], dtype=np.bytes_)
+
+
+def _unpacked(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+class PairTable(Sequence):
+    """The pairs of a run, sorted by image id, stored compactly: ids and paths relative to the two
+    folders as fixed-width byte arrays (tens of bytes per pair, not the ~1 KB of two ``Path``
+    objects), so a run of a million images holds its list of pairs in tens of MB. Indexing gives a
+    :class:`Pair`; slicing gives a table.
+
+    >>> t = PairTable("p", "g", ["a", "b/c"], ["a.png", "b/c.png"], ["a.png", "b/c_gt.png"])
+    >>> len(t), t[1], [p.image_id for p in t[:1]]
+    (2, Pair(image_id='b/c', pred=PosixPath('p/b/c.png'), gt=PosixPath('g/b/c_gt.png')), ['a'])
+    """
+
+    __slots__ = ("pred_dir", "gt_dir", "_ids", "_pred", "_gt")
+
+    def __init__(self, pred_dir, gt_dir, ids: Sequence[str], pred: Sequence[str], gt: Sequence[str]):
+        self.pred_dir, self.gt_dir = Path(pred_dir), Path(gt_dir)
+        self._ids, self._pred, self._gt = (a if isinstance(a, np.ndarray) else _packed(a) for a in (ids, pred, gt))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return PairTable(self.pred_dir, self.gt_dir, self._ids[i], self._pred[i], self._gt[i])
+        return Pair(_unpacked(self._ids[i]), self.pred_dir / _unpacked(self._pred[i]),
+                    self.gt_dir / _unpacked(self._gt[i]))
+
+    def __repr__(self) -> str:
+        return f"<PairTable of {len(self)} pairs: {self.pred_dir} ~ {self.gt_dir}>"
+
+    @property
+    def ids(self) -> list[str]:
+        """The image ids, in order."""
+        return [_unpacked(b) for b in self._ids]
 
 
 def flatten_ids(pred: dict[str, Path], gt: dict[str, Path]) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -163,8 +211,8 @@ def pair_masks(
     pred_suffix: str = "",
     gt_suffix: str = "",
     allow_missing: bool = False,
-) -> list[Pair]:
-    """Pair prediction and GT files by id (relative path and stem, suffixes stripped).
+) -> PairTable:
+    """Pair prediction and GT files by id (relative path and stem, suffixes stripped), sorted by id.
 
     Every GT needs a prediction: missing ones are an error naming them (unless ``allow_missing``,
     which evaluates the pairs that exist). Predictions with no GT are an error too.
@@ -202,7 +250,9 @@ def pair_masks(
             f"{len(missing)} GT file(s) without prediction and {len(extra)} prediction(s) without GT "
             f"were skipped", stacklevel=2
         )
-    return [Pair(k, pred[k], gt[k]) for k in common]
+    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    return PairTable(pred_dir, gt_dir, common, [pred[k].relative_to(pred_dir).as_posix() for k in common],
+                     [gt[k].relative_to(gt_dir).as_posix() for k in common])
 
 
 def _jpegs(folder: str | Path) -> list[str]:
