@@ -1,4 +1,5 @@
-"""Small numeric helpers shared across segscope: finite-or-None scalars, safe ratios, NaN means."""
+"""Small numeric helpers shared across segscope: finite-or-None scalars, safe ratios, NaN means,
+and the distinct values of a label array."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import numpy as np
 
-__all__ = ["finite_or_none", "is_number", "number_or_none", "share", "ratio", "nanmean"]
+__all__ = ["finite_or_none", "is_number", "number_or_none", "share", "ratio", "nanmean", "compact_labels"]
 
 
 def finite_or_none(x) -> float | None:
@@ -72,3 +73,22 @@ def nanmean(values, keep: np.ndarray | None = None) -> float:
         v = v[keep]
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else float("nan")
+
+
+def compact_labels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(values, lab)``: the sorted distinct values of ``mask`` and an int32 array of the
+    same shape holding each pixel's position in ``values`` (order is kept, so "between" survives).
+
+    >>> values, lab = compact_labels(np.array([[5, 5, 200], [0, 5, 200]], dtype=np.uint8))
+    >>> values.tolist(), lab.tolist()
+    ([0, 5, 200], [[1, 1, 2], [0, 1, 2]])
+    """
+    mask = np.asarray(mask)
+    if mask.dtype in (np.uint8, np.uint16) and mask.size:
+        present = np.bincount(mask.reshape(-1), minlength=1) > 0
+        values = np.flatnonzero(present)
+        lut = np.zeros(present.size, np.int32)
+        lut[values] = np.arange(values.size, dtype=np.int32)
+        return values.astype(np.int64), lut[mask]
+    values, inverse = np.unique(mask, return_inverse=True)
+    return values.astype(np.int64), inverse.reshape(mask.shape).astype(np.int32)

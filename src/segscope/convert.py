@@ -42,6 +42,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 from PIL import Image
 
+from ._numbers import compact_labels
 from .classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
 from .exceptions import SegscopeError
 from .io.files import JPEG_SUFFIXES, MASK_SUFFIXES, list_files
@@ -276,8 +277,6 @@ def _symbols(arr: np.ndarray, palette, fmt: str) -> tuple[list, np.ndarray, np.n
     """(symbols, counts, inverse): the distinct source symbols of one decoded mask, their pixel
     counts, and each pixel's position among them. Symbols are ints (single-channel), colour strings
     ``#rrggbb`` (rgb) or ``(index, "#rrggbb")`` (palette)."""
-    from .check._kernels import compact_labels
-
     if fmt == "rgb":
         code = arr[..., 0].astype(np.uint32) << 16 | arr[..., 1].astype(np.uint32) << 8 | arr[..., 2].astype(np.uint32)
         values, lab = compact_labels(code)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segscope import viz
-from segscope.metrics._bands import band_width, diagonal, ratio_width
+from segscope.metrics.bands import band_width, diagonal, ratio_width
 from segscope.metrics.boundary import boundary_width
 
 SHAPES = [(1, 1), (30, 40), (64, 96), (512, 512), (1024, 2048), (1023, 2047)]

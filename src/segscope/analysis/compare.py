@@ -184,7 +184,7 @@ def compare_runs(
     on the images both runs evaluated), ``images`` (per-image mIoU of both, sorted by delta) and
     the ``improved`` / ``regressed`` ids (``top`` each).
     """
-    from ..report.data import load_results
+    from ..io.run_folder import load_results
 
     ra, rb = load_results(a), load_results(b)
     if ra.names != rb.names:

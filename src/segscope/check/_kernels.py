@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
+from .._numbers import compact_labels
 
-__all__ = ["scan_mask", "MaskScan", "compact_labels"]
+__all__ = ["scan_mask", "MaskScan"]
 
 
 @njit
@@ -139,25 +140,6 @@ class MaskScan:
         self.comp_value = comp_value
         self.comp_size = comp_size
         self.comp_thin = comp_thin
-
-
-def compact_labels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(values, lab)``: the sorted distinct values of ``mask`` and an int32 array of the
-    same shape holding each pixel's position in ``values`` (order is kept, so "between" survives).
-
-    >>> values, lab = compact_labels(np.array([[5, 5, 200], [0, 5, 200]], dtype=np.uint8))
-    >>> values.tolist(), lab.tolist()
-    ([0, 5, 200], [[1, 1, 2], [0, 1, 2]])
-    """
-    mask = np.asarray(mask)
-    if mask.dtype in (np.uint8, np.uint16) and mask.size:
-        present = np.bincount(mask.reshape(-1), minlength=1) > 0
-        values = np.flatnonzero(present)
-        lut = np.zeros(present.size, np.int32)
-        lut[values] = np.arange(values.size, dtype=np.int32)
-        return values.astype(np.int64), lut[mask]
-    values, inverse = np.unique(mask, return_inverse=True)
-    return values.astype(np.int64), inverse.reshape(mask.shape).astype(np.int32)
 
 
 def scan_mask(mask: np.ndarray) -> MaskScan:

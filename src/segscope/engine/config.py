@@ -37,7 +37,7 @@ class EvalConfig:
     def __post_init__(self):
         """Validate every policy once, where the config is made (a bad value is a
         :class:`SegscopeError` before any image is read)."""
-        from ..metrics._bands import band_width
+        from ..metrics.bands import band_width
         from ..metrics.boundary import bf_tolerance, boundary_width, trimap_widths
 
         boundary_width((1, 1), self.boundary_ratio, self.boundary_px)

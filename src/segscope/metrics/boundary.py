@@ -62,7 +62,7 @@ import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
 from ..exceptions import SegscopeError
-from ._bands import diagonal, ratio_width
+from .bands import diagonal, ratio_width
 from .region import summary_metrics
 
 __all__ = [

@@ -39,7 +39,7 @@ import numpy as np
 from .._lazy import kernels as _lazy_kernels
 from .._numbers import nanmean, ratio
 from ..exceptions import SegscopeError
-from ._bands import band_width
+from .bands import band_width
 
 __all__ = [
     "COUNT_KEYS",

@@ -1,22 +1,20 @@
-"""Reading a results folder for the report: metrics, per-image rows, the class spec, the mask
-files, and tolerant readers for the optional sections (each returns None when its keys are
+"""What the report reads from a results folder (loaded by :mod:`segscope.io.run_folder`): the mask
+and image files of the run, and tolerant readers for the optional sections (each returns None when its keys are
 absent, so a report never depends on an analysis having run)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._numbers import is_number
-from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
 from ..exceptions import SegscopeError
 from ..io.files import IMAGE_SUFFIXES, list_files
+from ..io.run_folder import Results, load_results, run_spec
 
 __all__ = [
     "Results",
@@ -35,125 +33,6 @@ __all__ = [
     "is_number",
 ]
 
-
-
-@dataclass
-class Results:
-    """One results folder, as written by ``segscope evaluate``."""
-
-    dir: Path
-    metrics: dict
-    rows: list[dict]
-    names: list[str]
-    colors: dict[str, tuple[int, int, int]]
-    spec: ClassSpec | None
-    spec_note: str | None = None
-
-    @property
-    def config(self) -> dict:
-        cfg = self.metrics.get("config")
-        return cfg if isinstance(cfg, dict) else {}
-
-    def row_by_id(self) -> dict[str, dict]:
-        return {str(r.get("image")): r for r in self.rows}
-
-
-def _parse_cell(v: str):
-    if v is None or v == "":
-        return None
-    try:
-        if re.fullmatch(r"[-+]?\d+", v):
-            return int(v)
-        f = float(v)
-        return f if math.isfinite(f) else None
-    except ValueError:
-        return v
-
-
-def read_rows(path: Path) -> list[dict]:
-    """``per_image.csv`` as a list of dicts with numbers parsed (empty cells -> None)."""
-    if not path.exists():
-        return []
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = []
-            for row in csv.DictReader(fh):
-                rows.append({k: (v if k == "image" else _parse_cell(v)) for k, v in row.items() if k is not None})
-            return rows
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
-        raise SegscopeError(f"cannot read per-image table: {exc}", path) from None
-
-
-def load_results(results_dir: str | Path) -> Results:
-    """Read ``metrics.json`` (required), ``per_image.csv`` and ``class_spec.json`` of a run."""
-    d = Path(results_dir)
-    if not d.is_dir():
-        raise SegscopeError("results folder does not exist", d)
-    mpath = d / "metrics.json"
-    if not mpath.exists():
-        raise SegscopeError("no metrics.json here (run `segscope evaluate ... --out DIR` first)", d)
-    try:
-        metrics = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SegscopeError(f"not valid JSON: {exc}", mpath) from None
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("per_class"), dict):
-        raise SegscopeError("metrics.json has no per_class table", mpath)
-    names = [str(n) for n in (metrics.get("classes") or list(metrics["per_class"]))]
-    metrics.setdefault("classes", names)
-    rows = read_rows(d / "per_image.csv")
-    spec, note = None, None
-    try:
-        spec = run_spec(d, metrics)
-    except SegscopeError as exc:
-        note = str(exc)
-    if spec is not None and list(spec.names) == names:
-        colors = {n: tuple(int(v) for v in c) for n, c in zip(spec.names, spec.colors)}
-    else:
-        if spec is not None:
-            note = "the class spec does not match metrics.json"
-            spec = None
-        colors = dict(zip(names, generate_palette(len(names) + 1)[1:]))
-    return Results(d, metrics, rows, names, colors, spec, note)
-
-
-def run_spec(results_dir: Path, metrics: dict) -> ClassSpec:
-    """The class spec a run was evaluated with (presets are rebuilt with their id maps, so
-    masks re-read for pictures map exactly as they did in ``evaluate``)."""
-    cfg = metrics.get("config") if isinstance(metrics.get("config"), dict) else {}
-    name = str(cfg.get("class_spec") or "")
-    ignore = cfg.get("ignore_index", "keep")
-    spec = None
-    low = name.lower()
-    if low.startswith("cityscapes"):
-        gt_ids = re.search(r"gt_ids=(\w+)", low)
-        pred_ids = re.search(r"pred_ids=(\w+)", low)
-        spec = preset(
-            "cityscapes",
-            pred_ids=(pred_ids.group(1) if pred_ids else cfg.get("pred_ids") or "train"),
-            gt_ids=(gt_ids.group(1) if gt_ids else cfg.get("gt_ids") or "label"),
-        )
-    elif low in PRESETS or low == "ade":
-        spec = preset(low)
-    if spec is None:
-        path = Path(results_dir) / "class_spec.json"
-        if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise SegscopeError(f"not valid JSON: {exc}", path) from None
-            spec = ClassSpec.from_dict(data, name=str(data.get("name") or path) if isinstance(data, dict) else str(path))
-            if isinstance(data, dict) and "classes" in data and "ignore_index" in data:
-                ignore = data["ignore_index"]
-        elif name and Path(name).exists():
-            spec = load_spec(name)
-        else:
-            names = metrics.get("classes") or list(metrics.get("per_class", {}))
-            ids = cfg.get("class_ids") or list(range(len(names)))
-            spec = ClassSpec(tuple(names), tuple(ids), tuple(generate_palette(len(names))),
-                             None, name=name or "from metrics.json", colors_given=False)
-    if ignore != "keep" and (ignore is None or isinstance(ignore, int)) and ignore != spec.ignore_index:
-        spec = spec.with_ignore(ignore)
-    return spec
 
 
 # ---------------------------------------------------------------------- mask files

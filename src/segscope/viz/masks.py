@@ -344,7 +344,7 @@ def error_map(
         tp = valid & (p == c) & (gi == c)
         out[tp] = 0.5 * out[tp] + 0.5 * np.array([90.0, 200.0, 90.0])
     if outline:
-        from ..metrics._bands import band_width
+        from ..metrics.bands import band_width
 
         d = band_width(g.shape, band_px, band_ratio)
         if d > 0:

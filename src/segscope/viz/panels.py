@@ -73,7 +73,7 @@ def panel_data(
     ``stats`` holds the number of error pixels of each type (each wrong pixel counted once, by
     the more severe of its two types) and ``dominant`` = the type with the most pixels.
     """
-    from ..metrics._bands import band_width
+    from ..metrics.bands import band_width
 
     p = np.asarray(pred)
     g = np.asarray(gt)
