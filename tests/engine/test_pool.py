@@ -1,5 +1,5 @@
 """The one process pool: input order, the start method, worker set-up (the bounded window is
-tested through the runners, tests/test_runners.py)."""
+tested through the runners, tests/engine/test_runners.py)."""
 
 from __future__ import annotations
 
