@@ -12,7 +12,7 @@
    - ``per-class binary_erosion``: the official recipe literally (pad one ring of zeros, erode
      ``d`` times with a 3×3 square, subtract) with ``scipy.ndimage.binary_erosion``;
    - ``per-class cv2.erode``: the official code itself, when OpenCV is installed;
-   - ``per-class NumPy``: :func:`segscope.metrics.boundary.reference_band` (plain NumPy erosion), timed once.
+   - ``per-class NumPy``: ``reference_band`` of ``tests/metrics/references.py`` (plain NumPy erosion), timed once.
 
    Every peer's counts are checked identical to the one-pass counts.
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,19 +37,21 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from segscope.classes import ClassSpec
+from segscope.engine.analyzers.base import ImageContext
 from segscope.engine.analyzers.boundary import BoundaryAnalyzer
+from segscope.engine.analyzers.core import CoreAnalyzer
+from segscope.engine.config import EvalConfig
+from segscope.io.masks import read_mask
 from segscope.metrics.boundary import (
     bf_counts,
     boundary_counts,
     boundary_width,
-    reference_band,
     trimap_counts,
 )
-from segscope.engine.analyzers.core import CoreAnalyzer
-from segscope.engine.config import EvalConfig
-from segscope.engine.analyzers.base import ImageContext
-from segscope.classes import ClassSpec
-from segscope.io.masks import read_mask
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "metrics"))
+from references import reference_band  # noqa: E402  (the plain per-class recipe of the tests)
 
 K = 19
 IGNORE = 255

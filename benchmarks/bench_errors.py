@@ -26,14 +26,16 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
+from segscope.io.masks import read_mask
 from segscope.metrics.breakdown import (
-    _to_codes,
     analyze_image,
     band_width,
     error_counts,
-    reference_error_counts,
+    to_codes,
 )
-from segscope.io.masks import read_mask
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "metrics"))
+from references import reference_error_counts  # noqa: E402  (the plain per-class recipe of the tests)
 
 
 def blobby(rng, h, w, k=19, n=1000):
@@ -110,7 +112,7 @@ def main(argv=None) -> int:
             Image.fromarray(gt).save(gp)
             t_dec, _ = best(lambda: (read_mask(gp), read_mask(pp)), args.repeat)
             t_fast, fast = best(lambda: error_counts(pred, gt, 19, 255), args.repeat)
-            p, g = _to_codes(pred, gt, 19, 255, False)
+            p, g = to_codes(pred, gt, 19, 255, False)
             t_full, _ = best(lambda: analyze_image(p, g, 19, d), args.repeat)
             err = ((pred != gt) & (gt != 255)).mean()
             print(f"\n[{name}] {100 * err:.1f}% error pixels")

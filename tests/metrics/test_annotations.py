@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segscope.metrics.annotations import agreement_counts, agreement_metrics, suspect_labels
-from segscope.metrics.breakdown import to_codes, analyze_image
+from segscope.metrics.annotations import (
+    agreement_counts,
+    agreement_metrics,
+    suspect_labels,
+)
+from segscope.metrics.breakdown import analyze_image, to_codes
 
 
 def test_agreement_counts_by_hand():

@@ -4,17 +4,16 @@ hand-worked cases for every metric and every empty-mask rule."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from references import reference_band  # tests/metrics/references.py
 from scipy import ndimage as ndi
 
-from segscope import EvalConfig, Evaluation, SegscopeError
+from segscope import SegscopeError
 from segscope.metrics.boundary import (
-    BoundaryWidthWarning,
     bf_counts,
     bf_score,
     bf_tolerance,
@@ -23,7 +22,6 @@ from segscope.metrics.boundary import (
     boundary_iou,
     boundary_width,
     contours,
-    reference_band,
     trimap_counts,
     trimap_distance,
     trimap_scores,

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from references import reference_error_counts  # tests/metrics/references.py
 from scipy import ndimage as ndi
 
+from segscope.exceptions import SegscopeError
 from segscope.metrics.breakdown import (
     COUNT_KEYS,
     band_width,
@@ -17,9 +19,7 @@ from segscope.metrics.breakdown import (
     error_means,
     error_ratios,
     error_type_maps,
-    reference_error_counts,
 )
-from segscope.exceptions import SegscopeError
 
 IGN = 255
 

@@ -11,9 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segscope.metrics import confusion
-from segscope.metrics.confusion import ConfusionState, check_ids, confusion_counts, confusion_matrix
 from segscope.exceptions import SegscopeError
+from segscope.metrics import confusion
+from segscope.metrics.confusion import (
+    ConfusionState,
+    check_ids,
+    confusion_counts,
+    confusion_matrix,
+)
 
 DTYPES = [np.uint8, np.uint16, np.int32, np.int64, np.bool_]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segscope.metrics.breakdown import to_codes, analyze_image
+from segscope.metrics.breakdown import analyze_image, to_codes
 from segscope.metrics.segments import (
     bin_labels,
     iiou,

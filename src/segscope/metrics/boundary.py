@@ -72,7 +72,6 @@ __all__ = [
     "boundary_width",
     "bf_tolerance",
     "boundary_bands",
-    "reference_band",
     "boundary_counts",
     "boundary_iou",
     "contours",
@@ -231,28 +230,6 @@ def boundary_bands(labels, num_classes: int, width: int) -> np.ndarray:
     return out.view(bool)
 
 
-def reference_band(mask, width: int) -> np.ndarray:
-    """``band(M, d)`` by the official recipe, for one binary mask: pad with one ring of zeros,
-    erode ``width`` times with a 3×3 square, subtract. Plain NumPy, one class at a time; the
-    reference that :func:`boundary_bands` is tested against.
-
-    >>> m = np.zeros((5, 5), bool); m[1:5, 1:5] = True
-    >>> reference_band(m, 1).astype(int)
-    array([[0, 0, 0, 0, 0],
-           [0, 1, 1, 1, 1],
-           [0, 1, 0, 0, 1],
-           [0, 1, 0, 0, 1],
-           [0, 1, 1, 1, 1]])
-    """
-    m = np.asarray(mask, dtype=bool)
-    if m.ndim == 1:
-        m = m.reshape(1, -1)
-    cur = np.pad(m, 1, constant_values=False)
-    for _ in range(int(width)):
-        p = np.pad(cur, 1, constant_values=True)  # beyond the zero ring: the ring decides
-        rows = p[:, :-2] & p[:, 1:-1] & p[:, 2:]
-        cur = rows[:-2] & rows[1:-1] & rows[2:]
-    return m & ~cur[1:-1, 1:-1]
 
 
 def boundary_counts(
