@@ -8,33 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import find, njit, union
 from .._numbers import compact_labels
 
 __all__ = ["scan_mask", "MaskScan"]
-
-
-@njit
-def _find(parent, i):
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:  # path compression
-        nxt = parent[i]
-        parent[i] = root
-        i = nxt
-    return root
-
-
-@njit
-def _union(parent, a, b):
-    ra = _find(parent, a)
-    rb = _find(parent, b)
-    if ra != rb:
-        if ra < rb:
-            parent[rb] = ra
-        else:
-            parent[ra] = rb
 
 
 @njit
@@ -86,18 +63,18 @@ def _scan(lab, nvals):
                 thin[i] = 1
             # union with the already visited neighbours (8-connectivity)
             if left:
-                _union(parent, i, i - 1)
+                union(parent, i, i - 1)
             if y > 0:
                 if up:
-                    _union(parent, i, i - w)
+                    union(parent, i, i - w)
                 if x > 0 and lab[y - 1, x - 1] == v:
-                    _union(parent, i, i - w - 1)
+                    union(parent, i, i - w - 1)
                 if x < w - 1 and lab[y - 1, x + 1] == v:
-                    _union(parent, i, i - w + 1)
+                    union(parent, i, i - w + 1)
     size = np.zeros(n, np.int32)
     thin_count = np.zeros(n, np.int32)
     for i in range(n):
-        r = _find(parent, i)
+        r = find(parent, i)
         size[r] += 1
         thin_count[r] += thin[i]
     ncomp = 0

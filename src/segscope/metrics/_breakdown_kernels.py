@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import find, njit, union
 
 
 # ---------------------------------------------------------------------- numba kernels
@@ -29,28 +29,6 @@ def codes(pred, gt, k, ignore, p_out, g_out):
             if pv != ignore:
                 bad_p += 1
     return bad_g, bad_p
-
-
-@njit
-def find(parent, i):
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:
-        nxt = parent[i]
-        parent[i] = root
-        i = nxt
-    return root
-
-
-@njit
-def union(parent, a, b):
-    ra = find(parent, a)
-    rb = find(parent, b)
-    if ra < rb:
-        parent[rb] = ra
-    elif rb < ra:
-        parent[ra] = rb
 
 
 @njit
