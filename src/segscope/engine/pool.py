@@ -76,6 +76,8 @@ def init_worker() -> None:
 
 #: seconds between two looks at the parent, where the kernel cannot watch it (not Linux)
 PARENT_POLL_S = 1.0
+#: seconds the running tasks of a pool stopped by an error get to finish before it kills them
+STOP_GRACE_S = 10.0
 
 
 class WorkerDied(SegscopeError):
@@ -158,7 +160,8 @@ class _Pool(ProcessPoolExecutor):
                  initargs: tuple) -> None:
         self.board = ctx.Array("q", 2 * jobs, lock=False)
         taken = ctx.Value("i", 0)
-        super().__init__(jobs, mp_context=ctx, initializer=_start_worker,
+        self._noting = _NotingContext(ctx)
+        super().__init__(jobs, mp_context=self._noting, initializer=_start_worker,
                          initargs=(parent, death_signal, self.board, taken, initializer, initargs))
 
     def __exit__(self, exc_type, exc, tb):
@@ -168,18 +171,36 @@ class _Pool(ProcessPoolExecutor):
         return False
 
     def stop(self) -> None:
-        """Stop after an error (Ctrl-C, SIGTERM, a worker that died): drop the queued tasks, let
-        the running ones finish, and kill the workers where the pool's manager thread (which
-        tells them to exit) never started or is gone."""
+        """Stop after an error (Ctrl-C, SIGTERM, a worker that died): drop the queued tasks, give
+        the running ones :data:`STOP_GRACE_S` seconds to finish, then kill the workers left (those
+        the pool's manager thread never told to exit, e.g. one whose start a signal cut short)."""
         manager = getattr(self, "_executor_manager_thread", None)
-        self.shutdown(wait=False, cancel_futures=True)
-        if manager is not None and manager.is_alive():
-            manager.join()
-            return
-        for p in list((getattr(self, "_processes", None) or {}).values()):
-            if p.is_alive():
-                p.kill()
-            p.join()
+        try:
+            self.shutdown(wait=False, cancel_futures=True)
+            if manager is not None and manager.is_alive():
+                manager.join(STOP_GRACE_S)
+        finally:
+            for p in self._noting.made:
+                if p.is_alive():
+                    p.kill()
+                    p.join()
+
+
+class _NotingContext:
+    """A start-method context that notes every process it makes: a signal can cut the pool's
+    start of a worker short before the pool registers it, and that worker must be stopped too."""
+
+    def __init__(self, ctx) -> None:
+        self._ctx = ctx
+        self.made: list = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+    def Process(self, *args, **kwargs):  # noqa: N802 - the name multiprocessing calls
+        process = self._ctx.Process(*args, **kwargs)
+        self.made.append(process)
+        return process
 
 
 def process_pool(

@@ -153,6 +153,7 @@ def run_evaluation(
     made = sink_dir is not None and not Path(sink_dir).exists()
     sink = DiskSink(sink_dir) if sink_dir is not None else None
     ev = Evaluation(spec, config, sink=sink)
+    results = None
     try:
         if scheduler:
             from .dask import iter_results_dask
@@ -165,6 +166,8 @@ def run_evaluation(
             if progress is not None:
                 progress(result)
     except BaseException:
+        if results is not None:  # stop the workers now, not whenever the generator is collected
+            results.close()
         if sink is not None:
             sink.remove()
             if made and not any(sink.folder.iterdir()):
