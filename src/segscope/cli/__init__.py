@@ -3,9 +3,15 @@ registers itself through a ``register(app)`` function."""
 
 from __future__ import annotations
 
+import _thread
+import contextlib
+import functools
 import importlib
+import os
 import pkgutil
+import signal
 import sys
+import threading
 import warnings
 
 import typer
@@ -62,13 +68,83 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 #: the exit code of a run stopped by Ctrl-C (128 + SIGINT)
 INTERRUPTED = 130
+#: the exit code of a run stopped by SIGTERM (128 + SIGTERM)
+TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C (staging folders removed, workers stopped), but is
+    not a :class:`KeyboardInterrupt`, which click would turn into a silent abort."""
+
+
+class _Unwinding:
+    """SIGTERM raises :class:`Terminated` in the main thread; a second SIGTERM during the
+    cleanup ends the process at once.
+
+    A signal's exception raised where Python cannot pass it on (an at-fork hook, a ``__del__``)
+    is only printed as "Exception ignored"; ``sys.unraisablehook`` catches those of
+    :class:`Terminated` and :class:`KeyboardInterrupt` and delivers the signal again, so that the
+    run still stops (silently)."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self.again = False
+
+    def on_sigterm(self, signum, frame) -> None:
+        if self.raised and not self.again:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        self.raised, self.again = True, False
+        raise Terminated()
+
+    def unraisable(self, hook, args) -> None:
+        if isinstance(args.exc_value, Terminated):
+            self.again = True
+            self._deliver(signal.SIGTERM)
+        elif isinstance(args.exc_value, KeyboardInterrupt):
+            self._deliver(signal.SIGINT)
+        else:
+            hook(args)
+
+    @staticmethod
+    def _deliver(signum: int) -> None:
+        """Signal the main thread again from another thread, once it is out of the code that
+        swallowed the exception (raised in there, it would be swallowed again)."""
+        import time
+
+        def later() -> None:
+            time.sleep(0.05)
+            _thread.interrupt_main(signum)
+
+        threading.Thread(target=later, name="segscope-signal", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """:class:`_Unwinding` for the duration (nothing outside the main thread, where signal
+    handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    state = _Unwinding()
+    hook = sys.unraisablehook
+    previous = signal.signal(signal.SIGTERM, state.on_sigterm)
+    sys.unraisablehook = functools.partial(state.unraisable, hook)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = hook
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: bad input gives one line on stderr and exit 1, usage errors exit 2."""
+    """Entry point: bad input gives one line on stderr and exit 1, usage errors exit 2, Ctrl-C
+    exits 130 and SIGTERM 143, each with one line (after the results folder is cleaned up)."""
     warnings.showwarning = _show_warning
     try:
-        result = app(args=argv, prog_name="segscope", standalone_mode=False)
+        with _sigterm_unwinds():
+            result = app(args=argv, prog_name="segscope", standalone_mode=False)
     except SegscopeError as exc:
         print(f"segscope: error: {exc}", file=sys.stderr)
         return _exit(1, argv)
@@ -82,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         result = getattr(exc, "exit_code", getattr(exc, "code", 0)) or 0
     except (typer.Abort, KeyboardInterrupt):
         result = INTERRUPTED
+    except Terminated:
+        print("segscope: terminated", file=sys.stderr)
+        return _exit(TERMINATED, argv)
     except BrokenPipeError:
         return _exit(0, argv)
     code = result if isinstance(result, int) else 0

@@ -27,7 +27,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from ..classes import ClassSpec
-from ..io.files import Pair
+from ..io.files import Pair, printable
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
 from .evaluation import Evaluation, ImageResult, analyze_arrays, evaluate_pair
@@ -46,9 +46,10 @@ WINDOW_PER_JOB = 2
 def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) -> None:
     """Load the compiled kernels of every enabled analyzer into this process.
 
-    Runs the analyzers once on a small synthetic pair (uint8 class indices, large enough to take
-    the kernels' main paths). Kernels come from numba's on-disk cache (compiled on the very first
-    run). Failures are ignored here: the real images report real problems.
+    Runs the analyzers once on a small synthetic pair (class indices of the type the masks will
+    have: uint8 below 254 classes, else uint16, or wider where the ignore index needs it; large
+    enough to take the kernels' main paths). Kernels come from numba's on-disk cache (compiled on the very first run). Failures
+    are ignored here: the real images report real problems.
     """
     analyzers = analyzers if analyzers is not None else make_analyzers(spec, config)
     k = max(spec.num_classes, 1)
@@ -56,13 +57,15 @@ def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) 
     yy, xx = np.mgrid[0:h, 0:w]
     gt = ((yy // 48) * 5 + xx // 64) % k
     pred = ((yy // 48) * 5 + (xx + 9) // 64) % k
-    dtype = np.uint8 if k < 254 else np.uint16
-    gt, pred = gt.astype(dtype), pred.astype(dtype)
     ign = spec.index_ignore
-    if ign >= 0:
-        gt[:8] = ign
+    dtype = np.dtype(np.uint8 if k < 254 else np.uint16)  # as ClassSpec.to_index maps masks
+    if ign > np.iinfo(dtype).max:  # an identity spec keeps the masks' own type (uint16 for 65535)
+        dtype = np.min_scalar_type(ign)
     ctx = ImageContext("_warm_up", spec, config)
     try:
+        gt, pred = gt.astype(dtype), pred.astype(dtype)
+        if ign >= 0:
+            gt[:8] = ign
         analyze_arrays(pred, gt, ctx, analyzers)
     except Exception:  # noqa: BLE001 - a warm-up only
         pass
@@ -121,7 +124,11 @@ def iter_results(
 
 def _windowed(pool, pairs: Sequence[Pair], window: int) -> Iterator[ImageResult]:
     """Submit pairs so that at most ``window`` are pending; yield results in input order."""
-    return windowed(pool, _work, pairs, window)
+    return windowed(pool, _work, pairs, window, describe=_evaluating)
+
+
+def _evaluating(pair: Pair) -> str:
+    return f"evaluating {printable(pair.image_id)}"
 
 
 def run_evaluation(
@@ -146,6 +153,7 @@ def run_evaluation(
     made = sink_dir is not None and not Path(sink_dir).exists()
     sink = DiskSink(sink_dir) if sink_dir is not None else None
     ev = Evaluation(spec, config, sink=sink)
+    results = None
     try:
         if scheduler:
             from .dask import iter_results_dask
@@ -158,6 +166,8 @@ def run_evaluation(
             if progress is not None:
                 progress(result)
     except BaseException:
+        if results is not None:  # stop the workers now, not whenever the generator is collected
+            results.close()
         if sink is not None:
             sink.remove()
             if made and not any(sink.folder.iterdir()):

@@ -377,7 +377,6 @@ def build_report(
     plots["segments"] = _save_plot(viz.plot_segment_recall(seg_table), img_dir / "segments.png", "img/segments.png")
 
     # ---- panels
-    sources = locate_sources(res.dir, m) if res.spec is not None else Sources(reason=res.spec_note)
     ordered = _sorted_ids(res)
     groups_in = failure_groups(m)
     gallery_ids: list[str] = []
@@ -388,6 +387,7 @@ def build_report(
         gallery_ids = ordered[:worst_k]
     wanted = ordered if len(ordered) <= max_panels else ordered[:max_panels]
     wanted = list(dict.fromkeys(list(gallery_ids) + list(wanted)))
+    sources = locate_sources(res.dir, m, wanted) if res.spec is not None else Sources(reason=res.spec_note)
     cfg = res.config
     exclude = tuple(res.names.index(n) for n in m.get("excluded_classes") or [] if n in res.names)
     panel_dir = out_dir / "panels"
@@ -524,12 +524,13 @@ def build_compare_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear_own_files(out_dir)
     ra, rb = load_results(result["a"]), load_results(result["b"])
-    src_a = locate_sources(ra.dir, ra.metrics) if ra.spec is not None else Sources(reason=ra.spec_note)
-    src_b = locate_sources(rb.dir, rb.metrics) if rb.spec is not None else Sources(reason=rb.spec_note)
+    shown = list(dict.fromkeys(result["regressed"] + result["improved"]))
+    src_a = locate_sources(ra.dir, ra.metrics, shown) if ra.spec is not None else Sources(reason=ra.spec_note)
+    src_b = locate_sources(rb.dir, rb.metrics, shown) if rb.spec is not None else Sources(reason=rb.spec_note)
     by_id = {r["image"]: r for r in result["images"]}
     panel_dir = out_dir / "panels"
     tasks = []
-    for image_id in list(dict.fromkeys(result["regressed"] + result["improved"])):
+    for image_id in shown:
         pa, pb = src_a.pairs.get(image_id), src_b.pairs.get(image_id)
         if pa is None or pb is None:
             continue

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._numbers import is_number
 from ..exceptions import SegscopeError
-from ..io.files import IMAGE_SUFFIXES, list_files
+from ..io.files import IMAGE_SUFFIXES, MASK_SUFFIXES, flatten_ids, list_files
 from ..io.run_folder import Results, load_results, run_spec
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "run_spec",
     "Sources",
     "locate_sources",
+    "unwalkable",
     "gap_sentence",
     "worst_classes",
     "segment_recall_table",
@@ -64,6 +65,40 @@ def _resolve(value, results_dir: Path) -> Path | None:
     return None
 
 
+#: a source folder with more entries than this is not walked for the report's pictures
+MAX_ENTRIES = 200_000
+#: folders of the kernel's pseudo file systems, never walked
+SYSTEM_FOLDERS = ("/proc", "/sys", "/dev")
+
+
+def unwalkable(folder: Path, limit: int = MAX_ENTRIES) -> str | None:
+    """Why ``folder`` must not be walked for pictures (the file system's root, a system folder,
+    more than ``limit`` entries), or None when it may be. Counts entries without following links
+    and stops at ``limit``.
+
+    >>> unwalkable(Path("/"))
+    "is the file system's root"
+    """
+    real = folder.resolve()
+    if real == Path(real.anchor):
+        return "is the file system's root"
+    if any(real == Path(s) or Path(s) in real.parents for s in SYSTEM_FOLDERS):
+        return "is a system folder"
+    seen, stack = 0, [real]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > limit:
+                        return f"holds more than {limit} entries"
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return None
+
+
 def _image_index(folder: Path) -> dict[str, Path]:
     """The images under ``folder`` by id, by stem, and by stem without its last ``_part``
     (``aachen_000000_000019_leftImg8bit``); the first file in sorted order wins a name."""
@@ -76,23 +111,42 @@ def _image_index(folder: Path) -> dict[str, Path]:
     return found
 
 
-def locate_sources(results_dir: Path, metrics: dict) -> Sources:
+def _direct(folder: Path, image_id: str, suffix: str, extensions) -> Path | None:
+    """The file of ``image_id`` at its own relative path in ``folder`` (no listing), or None."""
+    rel = Path(image_id)
+    if not image_id or rel.is_absolute() or ".." in rel.parts:
+        return None
+    for ext in extensions:
+        for e in (ext, ext.upper()):
+            path = folder / f"{image_id}{suffix}{e}"
+            if path.is_file():
+                return path
+    return None
+
+
+def locate_sources(results_dir: Path, metrics: dict, image_ids=None) -> Sources:
     """Find the prediction / GT mask files and the images of a run from its ``config``
     (``pred_dir``, ``gt_dir``, suffixes, ``images_dir``); relative paths are tried from the
     working directory and from beside the results folder. When the mask folders are not recorded,
-    ``pred/`` and ``gt/`` beside the images folder are used (the layout ``segscope demo`` writes)."""
-    from ..io.files import pair_masks
+    ``pred/`` and ``gt/`` beside the images folder are used (the layout ``segscope demo`` writes).
 
+    ``image_ids``: the images wanted (None: all). Each is first looked up at its own path in each
+    folder; only the ones not found there make the folder be listed, and a folder that is the
+    root, a system folder or holds more than :data:`MAX_ENTRIES` entries is never listed (the
+    report then says why it has no pictures). Never raises for a folder it cannot read.
+    """
     cfg = metrics.get("config") if isinstance(metrics.get("config"), dict) else {}
     src = Sources()
-    images_dir = _resolve(cfg.get("images_dir"), results_dir)
+    ids = None if image_ids is None else [str(i) for i in dict.fromkeys(image_ids)]
+    pred_sfx, gt_sfx = str(cfg.get("pred_suffix") or ""), str(cfg.get("gt_suffix") or "")
+    try:
+        images_dir = _resolve(cfg.get("images_dir"), results_dir)
+        pred_dir = _resolve(cfg.get("pred_dir"), results_dir)
+        gt_dir = _resolve(cfg.get("gt_dir"), results_dir)
+    except (OSError, ValueError):
+        images_dir = pred_dir = gt_dir = None
     if images_dir is not None:
-        try:
-            src.images = _image_index(images_dir)
-        except OSError:
-            src.images = {}
-    pred_dir = _resolve(cfg.get("pred_dir"), results_dir)
-    gt_dir = _resolve(cfg.get("gt_dir"), results_dir)
+        src.images = _find_images(images_dir, ids)
     if (pred_dir is None or gt_dir is None) and not cfg.get("pred_dir") and images_dir is not None:
         if (images_dir.parent / "pred").is_dir() and (images_dir.parent / "gt").is_dir():
             pred_dir, gt_dir = images_dir.parent / "pred", images_dir.parent / "gt"
@@ -105,15 +159,50 @@ def locate_sources(results_dir: Path, metrics: dict) -> Sources:
         )
         return src
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pairs = pair_masks(pred_dir, gt_dir, cfg.get("pred_suffix") or "", cfg.get("gt_suffix") or "",
-                               allow_missing=True)
-    except SegscopeError as exc:
-        src.reason = str(exc)
+        if ids is not None:
+            for image_id in ids:
+                pred = _direct(pred_dir, image_id, pred_sfx, MASK_SUFFIXES)
+                gt = _direct(gt_dir, image_id, gt_sfx, MASK_SUFFIXES)
+                if pred is not None and gt is not None:
+                    src.pairs[image_id] = (pred, gt)
+            if len(src.pairs) == len(ids):
+                return src
+        for role, folder in (("pred_dir", pred_dir), ("gt_dir", gt_dir)):
+            why = unwalkable(folder)
+            if why is not None:
+                src.reason = f"{role} {folder} {why}: not searched for the masks of the pictures"
+                return src
+        pred = list_files(pred_dir, MASK_SUFFIXES, suffix=pred_sfx, allow_empty=True, what="prediction files")
+        gt = list_files(gt_dir, MASK_SUFFIXES, suffix=gt_sfx, allow_empty=True, what="GT files")
+    except (OSError, SegscopeError) as exc:
+        src.reason = f"the mask folders cannot be read: {exc}"
         return src
-    src.pairs = {p.image_id: (p.pred, p.gt) for p in pairs}
+    pred, gt = flatten_ids(pred, gt)
+    for image_id in ids if ids is not None else sorted(set(pred) & set(gt)):
+        if image_id not in src.pairs and image_id in pred and image_id in gt:
+            src.pairs[image_id] = (pred[image_id], gt[image_id])
+    if not src.pairs and (pred or gt):
+        src.reason = "no prediction matches a GT file by name in the mask folders"
     return src
+
+
+def _find_images(folder: Path, ids: list[str] | None) -> dict[str, Path]:
+    """The images of ``ids`` in ``folder``: at their own paths, else from a listing of a folder
+    that may be walked (see :func:`unwalkable`); {} when it cannot be read."""
+    found: dict[str, Path] = {}
+    try:
+        if ids is not None:
+            for image_id in ids:
+                path = _direct(folder, image_id, "", IMAGE_SUFFIXES)
+                if path is not None:
+                    found[image_id] = path
+            if len(found) == len(ids):
+                return found
+        if unwalkable(folder) is not None:
+            return found
+        return {**_image_index(folder), **found}
+    except (OSError, SegscopeError):
+        return found
 
 
 # ---------------------------------------------------------------------- summary sentences

@@ -165,6 +165,7 @@ def render_all(
                 failed[image_id] = err
             advance(1)
 
-        for res in pool_map(_run, [(job,) for job in jobs], jobs=n, initializer=_init_worker):
+        for res in pool_map(_run, [(job,) for job in jobs], jobs=n, initializer=_init_worker,
+                            describe=lambda task: f"drawing the picture of {task[0].image_id!r}"):
             record(res)
     return done, failed
