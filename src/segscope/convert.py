@@ -46,7 +46,7 @@ from ._numbers import compact_labels
 from .classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
 from .exceptions import SegscopeError
 from .io.files import JPEG_SUFFIXES, MASK_SUFFIXES, list_files
-from .io.masks import open_image, read_npy_mask, split_alpha
+from .io.masks import open_image, read_npy_mask, reading, split_alpha
 from .io.results import atomic_write
 
 __all__ = [
@@ -225,19 +225,13 @@ def _need_colours(spec: ClassSpec | None, fmt: str) -> ClassSpec:
 def _open(path: Path):
     if path.suffix.lower() == ".npy":
         return "npy", read_npy_mask(path, allow_integral_floats=False), None
-    try:
+    with reading(path, "mask"):
         with open_image(path) as im:
             mode = im.mode
             palette = im.getpalette() if mode == "P" else None
             arr = np.asarray(im)
             if mode in ("RGBA", "LA"):
                 arr, _ = split_alpha(arr, path)
-    except SegscopeError:
-        raise
-    except FileNotFoundError:
-        raise SegscopeError("no such file", path) from None
-    except Exception as exc:
-        raise SegscopeError(f"cannot read mask: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", path) from None
     if arr.size == 0:
         raise SegscopeError("the mask is empty", path)
     if arr.dtype == bool:

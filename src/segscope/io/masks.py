@@ -16,6 +16,7 @@ from ..exceptions import SegscopeError
 from .results import atomic_write
 
 __all__ = [
+    "reading",
     "DEFAULT_MAX_PIXELS",
     "MAX_PIXELS",
     "max_pixels",
@@ -191,6 +192,28 @@ def rgb_to_ids(rgb: np.ndarray, spec: ClassSpec, path: str | Path | None = None,
     return ids.astype(dtype)[pos]
 
 
+@contextlib.contextmanager
+def reading(path, what: str) -> Iterator[None]:
+    """Turn what goes wrong while opening and decoding ``path`` into one-line errors:
+    ``no such file``, or ``cannot read WHAT: <the first line of the error>`` (decoders raise many
+    types on corrupt data); a :class:`SegscopeError` passes unchanged.
+
+    >>> with reading("missing.png", "mask"):
+    ...     open("missing.png", "rb")
+    Traceback (most recent call last):
+    ...
+    segscope.exceptions.SegscopeError: missing.png: no such file
+    """
+    try:
+        yield
+    except SegscopeError:
+        raise
+    except FileNotFoundError:
+        raise SegscopeError("no such file", path) from None
+    except Exception as exc:  # noqa: BLE001 - PIL and numpy raise many types on bad data
+        raise SegscopeError(f"cannot read {what}: {_one_line(exc)}", path) from None
+
+
 def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt",
               transparent: str | None = None) -> np.ndarray:
     """Read a label mask as a 2-D integer array of raw label ids.
@@ -211,7 +234,7 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt",
     if transparent is None and spec is not None:
         transparent = spec.transparent
     see_through = None
-    try:
+    with reading(path, "mask"):
         with open_image(path) as im:
             mode = im.mode
             if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I", "1"):
@@ -228,12 +251,6 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt",
                 arr, see_through = split_alpha(np.asarray(im), path, transparent)
             else:
                 raise SegscopeError(f"unsupported mask mode {mode!r}", path)
-    except SegscopeError:
-        raise
-    except FileNotFoundError:
-        raise SegscopeError("no such file", path) from None
-    except Exception as exc:  # PIL raises many types on corrupt data
-        raise SegscopeError(f"cannot read mask: {_one_line(exc)}", path) from None
     _not_empty(arr, path)
     if arr.ndim == 3:
         arr = rgb_to_ids(arr, spec, path, role)  # type: ignore[arg-type]
@@ -264,21 +281,15 @@ def _npy_header(fh, path) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _npy_shape(path, what: str) -> tuple[int, ...]:
-    try:
+    with reading(path, what):
         with open(path, "rb") as fh:
             return _npy_header(fh, path)[0]
-    except SegscopeError:
-        raise
-    except FileNotFoundError:
-        raise SegscopeError("no such file", path) from None
-    except Exception as exc:  # numpy raises several types on bad headers
-        raise SegscopeError(f"cannot read {what}: {_one_line(exc)}", path) from None
 
 
 def read_npy(path: str | Path) -> np.ndarray:
     """Read a ``.npy`` file as stored, after checking its header: a plain numeric array, within
     the pixel limit, with as many bytes as the header declares (no pickles)."""
-    try:
+    with reading(path, ".npy mask"):
         with open(path, "rb") as fh:
             shape, dtype = _npy_header(fh, path)
             offset = fh.tell()
@@ -297,12 +308,6 @@ def read_npy(path: str | Path) -> np.ndarray:
                 )
             fh.seek(0)
             return np.load(fh, allow_pickle=False)
-    except SegscopeError:
-        raise
-    except FileNotFoundError:
-        raise SegscopeError("no such file", path) from None
-    except Exception as exc:  # numpy raises several types on bad headers
-        raise SegscopeError(f"cannot read .npy mask: {_one_line(exc)}", path) from None
 
 
 #: Float masks may hold whole numbers in this range (the int32 ids).
@@ -378,15 +383,9 @@ def read_npy_mask(path: str | Path, allow_integral_floats: bool = True) -> np.nd
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an RGB image as H×W×3 uint8 (refused over the pixel limit)."""
-    try:
+    with reading(path, "image"):
         with open_image(path) as im:
             arr = np.asarray(im.convert("RGB"))
-    except SegscopeError:
-        raise
-    except FileNotFoundError:
-        raise SegscopeError("no such file", path) from None
-    except Exception as exc:
-        raise SegscopeError(f"cannot read image: {_one_line(exc)}", path) from None
     if arr.size == 0:
         raise SegscopeError("the image is empty", path)
     return arr
