@@ -16,7 +16,7 @@ from typing import Any, Callable
 from .classes import ClassSpec, load_spec
 from .engine.config import EvalConfig
 from .engine.evaluation import Evaluation
-from .io.files import Pair, pair_masks
+from .io.files import PairTable, pair_masks
 
 __all__ = ["FolderRun", "evaluate_folders"]
 
@@ -43,7 +43,7 @@ class FolderRun:
 
     evaluation: Evaluation
     metrics: dict
-    pairs: list[Pair]
+    pairs: PairTable
     out: Path | None = None
     report: Path | None = None
 
