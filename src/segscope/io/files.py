@@ -259,8 +259,8 @@ def _jpegs(folder: str | Path) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(f.relative_to(folder).as_posix() for f in folder.rglob("*")
-                  if f.suffix.lower() in (".jpg", ".jpeg") and f.is_file())
+    found = list_files(folder, JPEG_SUFFIXES, duplicates="extension", allow_empty=True, what="JPEG files")
+    return sorted(f.relative_to(folder).as_posix() for f in found.values())
 
 
 def _jpeg_reason(jpegs: Sequence[str]) -> str:
