@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import math
 import re
@@ -12,7 +13,7 @@ from pathlib import Path
 from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
 from ..exceptions import SegscopeError
 
-__all__ = ["Results", "read_rows", "load_results", "run_spec"]
+__all__ = ["Results", "read_rows", "load_results", "run_spec", "metrics_html"]
 
 
 @dataclass
@@ -34,6 +35,67 @@ class Results:
 
     def row_by_id(self) -> dict[str, dict]:
         return {str(r.get("image")): r for r in self.rows}
+
+    def _repr_html_(self) -> str:
+        return metrics_html(self.metrics, self.colors, title=str(self.dir))
+
+
+#: the cards of :func:`metrics_html`: top-level keys of metrics.json and their short labels
+HTML_CARDS = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("mean_accuracy", "mean accuracy"),
+              ("mdice", "mean Dice"), ("miou_image", "image mIoU"), ("mboundary_iou", "mean Boundary IoU"),
+              ("mbf_score", "mean BF score"))
+#: the columns of its per-class table
+HTML_COLUMNS = (("iou", "IoU"), ("dice", "Dice"), ("precision", "precision"), ("recall", "recall"),
+                ("boundary_iou", "Boundary IoU"), ("gt_share", "GT share"))
+
+
+def _html_number(v, pct: bool = False) -> str:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        return "–"
+    return f"{100 * v:.2f} %" if pct else f"{v:.4f}"
+
+
+def metrics_html(metrics: dict, colors: dict | None = None, title: str | None = None) -> str:
+    """A ``metrics.json`` dict as a small HTML fragment for notebooks: the summary cards and
+    the per-class table (classes by IoU, lowest first, with their colours).
+
+    >>> "<table" in metrics_html({"miou": 0.5, "num_images": 1, "per_class": {"a": {"iou": 0.5}}})
+    True
+    """
+    colors = colors or {}
+    esc = html.escape
+    cards = [(label, _html_number(metrics.get(key))) for key, label in HTML_CARDS if key in metrics]
+    cards.insert(0, ("images", str(metrics.get("num_images", "–"))))
+    per_class = metrics.get("per_class") if isinstance(metrics.get("per_class"), dict) else {}
+    columns = [(k, label) for k, label in HTML_COLUMNS if any(k in e for e in per_class.values())]
+
+    def order(item):
+        v = item[1].get("iou")
+        return (not isinstance(v, (int, float)) or v is None, v if isinstance(v, (int, float)) else 0.0)
+
+    out = ['<div class="segscope-results" style="font-family:sans-serif">']
+    if title:
+        out.append(f"<div style=\"font-weight:bold;margin-bottom:4px\">{esc(title)}</div>")
+    out.append('<div style="display:flex;flex-wrap:wrap;gap:6px;margin-bottom:8px">')
+    for label, value in cards:
+        out.append('<div style="border:1px solid #ccc;border-radius:4px;padding:4px 8px">'
+                   f'<div style="font-size:11px;color:#666">{esc(label)}</div>'
+                   f'<div style="font-size:16px;font-weight:bold">{esc(value)}</div></div>')
+    out.append("</div>")
+    out.append('<table style="border-collapse:collapse;font-size:12px"><thead><tr><th style="text-align:left">class</th>')
+    out.extend(f'<th style="text-align:right;padding:0 6px">{esc(label)}</th>' for _, label in columns)
+    out.append("</tr></thead><tbody>")
+    for name, entry in sorted(per_class.items(), key=order):
+        rgb = colors.get(name)
+        swatch = ("" if rgb is None else
+                  f'<span style="display:inline-block;width:10px;height:10px;margin-right:4px;'
+                  f'background:rgb({int(rgb[0])},{int(rgb[1])},{int(rgb[2])})"></span>')
+        out.append(f"<tr><td>{swatch}{esc(str(name))}</td>")
+        out.extend(f'<td style="text-align:right;padding:0 6px">{_html_number(entry.get(k), k == "gt_share")}</td>'
+                   for k, _ in columns)
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
 
 
 def _parse_cell(v: str):

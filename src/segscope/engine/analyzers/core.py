@@ -52,16 +52,20 @@ class CoreAnalyzer:
         self.wide = spec.num_classes <= WIDE_CLASS_LIMIT
 
     def image(self, pred: np.ndarray, gt: np.ndarray, ctx: ImageContext) -> tuple[dict, dict, dict]:
-        spec = self.spec
-        k = spec.num_classes
-        ext = confusion_counts(pred, gt, k, spec.index_ignore)
+        ext = confusion_counts(pred, gt, self.spec.num_classes, self.spec.index_ignore)
         self._check(ext, pred, gt, ctx)
+        return self.image_from_counts(ext, gt.shape, ctx)
+
+    def image_from_counts(self, ext: np.ndarray, shape: tuple[int, ...], ctx: ImageContext) -> tuple[dict, dict, dict]:
+        """:meth:`image` from an image's extended confusion counts, counted elsewhere (on the
+        device of a tensor, :mod:`segscope.torch`) and checked for unknown ids already."""
+        spec = self.spec
         pc = per_class_metrics(ext)
         valid = int(pc["gt_pixels"].sum())
         row: dict[str, Any] = {
             "image": ctx.image_id,
-            "height": int(gt.shape[0]),
-            "width": int(gt.shape[1]) if gt.ndim > 1 else 1,
+            "height": int(shape[0]),
+            "width": int(shape[1]) if len(shape) > 1 else 1,
             "valid_pixels": valid,
             "pixel_accuracy": float(pc["tp"].sum() / valid) if valid else float("nan"),
             "miou": image_miou(ext, self.exclude),

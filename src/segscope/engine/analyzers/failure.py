@@ -156,10 +156,12 @@ class ErrorAnalyzer:
             errs = int(counts[:, 1:].sum())
             row["ambiguous_error_share"] = float((a[:, 1].sum() + a[:, 2].sum()) / errs) if errs else float("nan")
         # model probabilities
-        probs_index = self._index("probs")
+        probs = ctx.extras.get("probs")  # K×H×W probabilities held in memory (segscope.torch)
+        probs_index = self._index("probs") if probs is None else None
         if probs_index is not None:
             path = probs_index.find(image_id)
             probs = load_probs(path, k, g.shape)
+        if probs is not None:
             seg, n, cls, size, box = facts
             sus = ann.suspect_labels(image_id, seg, n, cls, size, box, g, probs)
             state["suspect_count"] = len(sus)
