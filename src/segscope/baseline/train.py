@@ -30,7 +30,6 @@ import torch
 
 from .._version import __version__
 from ..classes import ClassSpec
-from ..engine.config import EvalConfig
 from ..engine.evaluation import Evaluation
 from ..exceptions import SegscopeError
 from ..io.masks import read_mask
@@ -120,16 +119,17 @@ def _save(obj: dict, path: Path) -> None:
 
 
 def _validate(model, data: Dataset, spec: ClassSpec, batch_size: int) -> Evaluation:
-    """Predict the validation images and evaluate them exactly as ``segscope evaluate`` would
-    evaluate the written masks (GT read from the files and mapped by the spec)."""
-    ev = Evaluation(spec, EvalConfig(analyses=()))
+    """Predict the validation images and evaluate them through :class:`segscope.torch.SegscopeMetric`
+    (GT read from the files as raw ids), which gives what ``segscope evaluate`` gives on the written
+    masks by construction."""
+    from ..torch import SegscopeMetric
+
+    metric = SegscopeMetric(spec, analyses=())
     logits = infer_logits(model, data.images, batch_size=batch_size)
-    k = spec.num_classes
     for image_id, lg in zip(data.ids, logits):
-        pred = lg.argmax(axis=0).astype(np.uint8 if k < 256 else np.uint16)
-        gt = spec.to_index(read_mask(data.paths[image_id].mask, spec), "gt")
-        ev.update(pred, gt, image_id=image_id, raw=False)
-    return ev
+        gt = read_mask(data.paths[image_id].mask, spec)
+        metric.update(lg, gt, ids=[image_id])
+    return metric.evaluation
 
 
 def train(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -33,7 +34,7 @@ from ..io.results import staged_results
 from ..io.run_folder import metrics_html
 from ._counts import batch_counts, pred_to_index
 
-__all__ = ["SegscopeMetric", "MetricsDict", "PROBS_IN_MEMORY", "STATE_FORMAT"]
+__all__ = ["SegscopeMetric", "MetricsDict", "as_tensor", "PROBS_IN_MEMORY", "STATE_FORMAT"]
 
 #: what ``metrics.json`` records as ``config.probs_dir`` when the probabilities came as tensors
 PROBS_IN_MEMORY = "(tensors)"
@@ -61,6 +62,18 @@ def _spec_of(classes, ignore_index) -> ClassSpec:
     if isinstance(classes, int):
         return ClassSpec.anonymous(classes, ignore_index)
     return load_spec(classes, ignore_index="keep" if ignore_index is None else ignore_index)
+
+
+def as_tensor(x) -> torch.Tensor:
+    """A tensor of ``x``; NumPy arrays are shared, read-only ones too (segscope never writes
+    into its inputs, so torch's warning about them does not apply)."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.from_numpy(x)
+    return torch.as_tensor(x)
 
 
 def _dist():
@@ -146,8 +159,8 @@ class SegscopeMetric:
             ``per_image.csv`` and order the per-image means, so give the same ids to compare
             runs.
         """
-        preds = torch.as_tensor(preds)
-        target = torch.as_tensor(target)
+        preds = as_tensor(preds)
+        target = as_tensor(target)
         if target.ndim == 2:
             target = target.unsqueeze(0)
             preds = preds.unsqueeze(0)

@@ -19,7 +19,7 @@ from ..exceptions import SegscopeError
 from ..metrics.confusion import check_ids, confusion_counts
 from ..metrics.region import per_class_metrics, summary_metrics
 from ._counts import batch_counts, pred_to_index
-from .metric import _spec_of
+from .metric import _spec_of, as_tensor
 
 __all__ = ["SegscopeRegionMetric"]
 
@@ -57,8 +57,8 @@ class SegscopeRegionMetric(Metric):
         self._tables: dict = {}
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        preds = torch.as_tensor(preds)
-        target = torch.as_tensor(target)
+        preds = as_tensor(preds)
+        target = as_tensor(target)
         if preds.ndim == target.ndim + 1:
             preds = preds.argmax(dim=-3)
         if preds.shape != target.shape:
