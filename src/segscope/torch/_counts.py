@@ -72,8 +72,9 @@ def batch_counts(pred: torch.Tensor, gt: torch.Tensor, spec: ClassSpec, cache: d
     cols = pred_columns(pred, spec).reshape(n, -1)
     image = torch.arange(n, device=rows.device).unsqueeze(1) * cells
     index = image + rows * (k + 2) + cols
-    index = index[rows >= 0]
-    return torch.bincount(index, minlength=n * cells).reshape(n, k + 1, k + 2)
+    # ignored pixels go to one extra bin (no boolean indexing: on CUDA that waits for the host)
+    index = torch.where(rows >= 0, index, n * cells)
+    return torch.bincount(index.reshape(-1), minlength=n * cells + 1)[: n * cells].reshape(n, k + 1, k + 2)
 
 
 def pred_to_index(pred: np.ndarray, spec: ClassSpec) -> np.ndarray:
