@@ -8,7 +8,7 @@ Masks (:mod:`segscope.viz.masks`)
     colorize, overlay, label_edges, error_types, error_map, band_outline, worst_window,
     boundary_comparison, image_class_iou
 Panels (:mod:`segscope.viz.panels`)
-    PanelData, panel_data, panel_image, save_panel, save_rgb, compare_image
+    PanelData, panel_data, panel_image, panel (a PIL image for notebooks), save_panel, save_rgb, compare_image
 Plots (:mod:`segscope.viz.plots`)
     plot_class_imbalance, plot_confusion, plot_error_breakdown, plot_segment_recall, plot_trimap,
     error_shares, figure_rgb, save_figure

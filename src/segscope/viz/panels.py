@@ -35,6 +35,7 @@ __all__ = [
     "panel_image",
     "save_rgb",
     "save_panel",
+    "panel",
     "compare_image",
 ]
 
@@ -267,6 +268,31 @@ def panel_image(data: PanelData, class_index: int | None = None, tile_width: int
     legend += [((255, 255, 255), "error band"), None, (GT_CONTOUR, "GT contour"), (PRED_CONTOUR, "predicted contour")]
     frames = {len(tiles) - 1: (224, 160, 0)} if zoom else None
     return _compose(title, tiles, legend, tile_width, frames=frames)
+
+
+def panel(pred, gt, classes, *, image=None, image_id: str = "", class_index: int | None = None,
+          band_px: int | None = None, tile_width: int = 300):
+    """The panel of one image as a PIL image, which a notebook shows inline (``.save(path)``
+    writes it).
+
+    ``pred`` and ``gt`` are class-index masks (arrays, nested lists or CPU tensors); ``classes``
+    a :class:`~segscope.ClassSpec` (names, colours, ignore label) or an int for classes
+    ``0..N-1``. ``class_index`` draws one class's false positives and negatives.
+
+    >>> gt = np.zeros((32, 48), np.uint8); gt[8:20, 10:30] = 1
+    >>> picture = panel(np.roll(gt, 2, axis=1), gt, 2, image_id="demo", band_px=1)
+    >>> picture.mode, picture.width > 48
+    ('RGB', True)
+    """
+    from PIL import Image
+
+    from ..classes import ClassSpec
+
+    spec = ClassSpec.anonymous(classes) if isinstance(classes, int) else classes
+    ignore = spec.index_ignore if spec.ignore_index is not None else None
+    data = panel_data(np.asarray(pred), np.asarray(gt), spec.names, spec.colors, image=image, image_id=image_id,
+                      ignore_index=ignore, band_px=band_px)
+    return Image.fromarray(np.ascontiguousarray(panel_image(data, class_index, tile_width)))
 
 
 def save_rgb(path: str | Path, rgb: np.ndarray) -> Path:
