@@ -523,9 +523,11 @@ def matrix_from_json(metrics: dict) -> PairCounts | None:
     try:
         if isinstance(dense, list) and dense:
             a = np.asarray(dense)
-            if a.ndim != 2 or a.shape[0] != a.shape[1] or a.dtype.kind not in "ui":
+            if a.ndim != 2 or a.shape[0] != a.shape[1] or a.dtype.kind not in "uif":
                 return None
-            return PairCounts.from_dense(a)
+            if a.dtype.kind == "f" and not (np.isfinite(a).all() and (a == np.round(a)).all()):
+                return None  # counts are whole numbers
+            return PairCounts.from_dense(a.astype(np.int64))
         sparse = metrics.get("confusion_matrix_sparse")
         if isinstance(sparse, dict):
             k = int(sparse["num_classes"])
