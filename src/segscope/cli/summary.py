@@ -6,7 +6,10 @@ import math
 
 from rich.table import Table
 
+import numpy as np
+
 from ..classes import CITYSCAPES, ClassSpec
+from ..metrics.confusion import matrix_from_json
 from ._common import fmt, out_console
 
 
@@ -81,9 +84,10 @@ def sanity_warnings(metrics: dict, spec: ClassSpec, rows: list[dict]) -> list[st
         hint = " GT in trainIds? pass --gt-ids train." if spec.name.startswith("cityscapes") and spec.gt_map else ""
         out.append(f"only {100 * valid / total:.1f}% of GT pixels are valid (the rest are ignored).{hint}")
     if spec.name.startswith("cityscapes") and spec.pred_map is None:
-        cm = metrics["confusion_matrix"]
+        matrix = matrix_from_json(metrics)
+        cm = np.asarray(matrix) if matrix is not None else np.zeros((0, 0), np.int64)
         label_ids = [lid for _, lid, _ in CITYSCAPES]
-        on_label = sum(cm[g][lid] for g, lid in enumerate(label_ids) if lid < len(cm))
+        on_label = sum(int(cm[g, lid]) for g, lid in enumerate(label_ids) if lid < len(cm) and g < len(cm))
         if valid and on_label / valid > 0.3 and (metrics["miou"] or 0) < 0.3:
             out.append(
                 "predictions look like Cityscapes labelIds (mIoU near zero, predicted ids match the GT's "

@@ -63,6 +63,7 @@ import numpy as np
 from .._lazy import kernels as _lazy_kernels
 from ..exceptions import SegscopeError
 from .bands import diagonal, ratio_width
+from .confusion import PairCounts
 from .region import summary_metrics
 
 __all__ = [
@@ -466,4 +467,8 @@ def trimap_scores(pred, gt, num_classes: int, widths: Sequence[int] = (1, 2, 4, 
 def trimap_summary(ext: np.ndarray, exclude) -> dict:
     """mIoU, pixel accuracy and pixel count of one trimap band's extended confusion counts."""
     s = summary_metrics(ext, exclude)
-    return {"miou": s["miou"], "pixel_accuracy": s["pixel_accuracy"], "pixels": int(ext[:-1].sum())}
+    if isinstance(ext, PairCounts):
+        pixels = int(ext.values[ext.coords()[0] < ext.shape[0] - 1].sum())
+    else:
+        pixels = int(ext[:-1].sum())
+    return {"miou": s["miou"], "pixel_accuracy": s["pixel_accuracy"], "pixels": pixels}

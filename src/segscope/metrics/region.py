@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .._numbers import nanmean, ratio
-from .confusion import confusion_matrix
+from .confusion import PairCounts, confusion_matrix
 
 __all__ = [
     "class_counts_from_confusion",
@@ -37,8 +37,11 @@ def class_counts_from_confusion(counts: np.ndarray) -> dict[str, np.ndarray]:
     """tp, fp, fn, gt and pred pixel counts per class.
 
     ``counts`` is either a K×K matrix or the ``(K+1)×(K+2)`` extended counts of
-    :func:`segscope.metrics.confusion.confusion_counts` (valid pixels predicted as no class count as fn).
+    :func:`segscope.metrics.confusion.confusion_counts` (valid pixels predicted as no class count as fn),
+    dense or as :class:`~segscope.metrics.confusion.PairCounts`.
     """
+    if isinstance(counts, PairCounts):
+        return counts.class_counts()
     counts = np.asarray(counts, dtype=np.int64)
     if counts.shape[0] == counts.shape[1]:
         k = counts.shape[0]

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._numbers import is_number
 from ..exceptions import SegscopeError
 from ..io.files import IMAGE_SUFFIXES, MASK_SUFFIXES, flatten_ids, list_files
 from ..io.run_folder import Results, load_results, run_spec
+from ..metrics.confusion import matrix_from_json
 
 __all__ = [
     "Results",
@@ -466,21 +469,23 @@ def confusion_pair_rows(metrics: dict, top: int = 12) -> list[dict]:
     >>> confusion_pair_rows({"classes": ["a", "b"], "confusion_matrix": [[8, 2], [0, 5]]})
     [{'gt': 'a', 'predicted': 'b', 'pixels': 2, 'share_of_gt': 0.2, 'share_of_errors': 1.0}]
     """
-    cm = metrics.get("confusion_matrix")
+    cm = matrix_from_json(metrics)
     names = metrics.get("classes") or []
-    if not isinstance(cm, list) or not cm or len(cm) != len(names):
+    if cm is None or cm.shape[0] != len(names):
         return []
+    rows, cols = cm.coords()
+    pixels = cm.values
+    totals = np.zeros(len(names), np.int64)
+    np.add.at(totals, rows, pixels)
+    wrong = totals.copy()
+    np.subtract.at(wrong, rows[rows == cols], pixels[rows == cols])
     cells = []
-    for i, row in enumerate(cm):
-        if not isinstance(row, list):
-            return []
-        total = sum(v for v in row if is_number(v))
-        wrong = total - (row[i] if i < len(row) and is_number(row[i]) else 0)
-        for j, v in enumerate(row):
-            if i != j and is_number(v) and v > 0:
-                cells.append({"gt": names[i], "predicted": names[j] if j < len(names) else str(j), "pixels": int(v),
-                              "share_of_gt": v / total if total else None,
-                              "share_of_errors": v / wrong if wrong else None})
+    for i, j, v in zip(rows.tolist(), cols.tolist(), pixels.tolist()):
+        if i != j and v > 0:
+            total, errors = int(totals[i]), int(wrong[i])
+            cells.append({"gt": names[i], "predicted": names[j], "pixels": v,
+                          "share_of_gt": v / total if total else None,
+                          "share_of_errors": v / errors if errors else None})
     cells.sort(key=lambda c: -c["pixels"])
     return cells[:top]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..metrics.annotations import SUSPECT_MAX_PROB, SUSPECT_MIN_PIXELS
 from ..metrics.breakdown import ERROR_TYPES, SLIVER_MAX_WIDTH
+from ..metrics.confusion import DENSE_MATRIX_CLASSES
 from ._records import Field, Section, Term
 
 
@@ -61,7 +62,18 @@ _SUMMARY = _section(
         ("worst_images[].miou", "float", "fraction", "mIoU", "the image's mIoU (as in per_image.csv)"),
         ("worst_images[].pixel_accuracy", "float", "fraction", "pixel accuracy", "the image's pixel accuracy"),
         ("confusion_matrix", "list[list[int]]", "pixels", "confusion matrix",
-         "K × K pixel counts pooled over the images: rows GT class, columns predicted class"),
+         "K × K pixel counts pooled over the images: rows GT class, columns predicted class (up to "
+         f"{DENSE_MATRIX_CLASSES} classes; beyond, see confusion_matrix_sparse)"),
+        ("confusion_matrix_sparse", "object", "-", "confusion matrix (sparse)",
+         f"with more than {DENSE_MATRIX_CLASSES} classes, the non-zero cells of the K × K confusion matrix "
+         "instead of confusion_matrix, row by row: cell i is gt[i] → pred[i] with pixels[i]; "
+         "segscope.metrics.confusion.matrix_from_json reads both forms"),
+        ("confusion_matrix_sparse.num_classes", "int", "count", "classes", "K, the size of the matrix"),
+        ("confusion_matrix_sparse.gt", "list[int]", "count", "GT class",
+         "the GT class of each cell, as its place in classes (from 0)"),
+        ("confusion_matrix_sparse.pred", "list[int]", "count", "predicted class",
+         "the predicted class of each cell, as its place in classes (from 0)"),
+        ("confusion_matrix_sparse.pixels", "list[int]", "pixels", "pixels", "the pixels of each cell (never 0)"),
         ("per_class", "object", "-", "per-class results", "class name → its entry (see *Per class*)"),
     ])
 
@@ -485,7 +497,9 @@ _PER_IMAGE_CLASSES = _section(
 
 _CONFUSION_CSV = _section(
     "confusion_matrix.csv", "confusion_matrix.csv",
-    "The pooled confusion matrix with class names: one row per GT class.", "core", "", [
+    "The pooled confusion matrix with class names: one row per GT class (with more than "
+    f"{DENSE_MATRIX_CLASSES} classes, only the classes present in the GT or the predictions, as rows and "
+    "as columns).", "core", "", [
         ("gt\\pred", "str", "text", "GT class", "the row's GT class"),
         ("<class>", "int", "pixels", "predicted as <class>", "pixels of the row's GT class predicted as this class"),
     ])

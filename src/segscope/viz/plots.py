@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .._numbers import is_number
+from ..metrics.confusion import DENSE_MATRIX_CLASSES, ClassSubset, matrix_from_json
 from .masks import ERROR_COLORS, TYPE_NAMES
 from .panels import fmt_number, save_rgb
 
@@ -126,13 +127,17 @@ def plot_confusion(metrics: dict, top_k: int = 20):
     """Row-normalised confusion matrix (rows = GT, each row sums to 1). With more than ``top_k``
     classes only the ``top_k`` with the most confused pixels are shown, plus an "other" column
     for predictions of the rest. Returns None without a confusion matrix."""
-    cm = metrics.get("confusion_matrix")
+    matrix = matrix_from_json(metrics)
     names = list(metrics.get("classes") or [])
-    if not cm or not names:
+    if matrix is None or not names or matrix.shape[0] != len(names):
         return None
-    cm = np.asarray(cm, dtype=np.float64)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(names):
-        return None
+    if len(names) > DENSE_MATRIX_CLASSES:  # the classes present, not a K × K array of zeros
+        present = np.unique(np.concatenate(matrix.coords()))
+        sub = ClassSubset(present, len(names))
+        cm = sub.gather(matrix, (0, 1)).astype(np.float64)
+        names = [names[c] for c in present.tolist()]
+    else:
+        cm = np.asarray(matrix, dtype=np.float64)
     sel = _confusion_selection(cm, top_k)
     rows = cm[sel]
     shown = rows[:, sel]

@@ -23,6 +23,7 @@ from ...metrics.boundary import (
     bf_tolerance,
     boundary_width,
 )
+from ...metrics.confusion import DENSE_STATE_CLASSES, ClassSubset, PairCounts
 from ...metrics.region import nanmean, per_class_metrics
 from .base import register
 
@@ -41,7 +42,9 @@ class BoundaryAnalyzer:
     totals, the band widths and tolerances used (``{value: images}``), per-class sums of the
     per-image boundary F-scores (fixed point, units of 2**-40, so that any merge order gives the
     same number) with the number of images where each is defined, and the trimap confusion
-    counts per width.
+    counts per width. With more than :data:`~segscope.metrics.confusion.DENSE_STATE_CLASSES`
+    classes the kernels run on the classes present in the image and the class-indexed counts
+    are :class:`~segscope.metrics.confusion.PairCounts`.
 
     Examples
     --------
@@ -66,6 +69,7 @@ class BoundaryAnalyzer:
         self.k = spec.num_classes
         self.exclude = validate_exclude(spec, config.exclude)
         self.widths = trimap_widths(config.trimap) if config.trimap else np.zeros(0, np.int64)
+        self.sparse = self.k > DENSE_STATE_CLASSES
         self._half_cache: dict[float, np.ndarray] = {}
         self._local = threading.local()  # per-thread scratch masks, reused image after image
 
@@ -88,6 +92,14 @@ class BoundaryAnalyzer:
         k = self.k
         pred = as_labels(pred, "pred")
         gt = as_labels(gt, "gt")
+        exclude = list(self.exclude)
+        sub = None
+        if self.sparse:
+            sub = ClassSubset.of((pred, gt), k)
+            ign = self.spec.index_ignore
+            pred, gt = sub.recode(pred, ign), sub.recode(gt, ign)
+            k = sub.m
+            exclude = [int(c) for c in sub.compact(exclude) if c >= 0]
         d = boundary_width(gt.shape, self.config.boundary_ratio, self.config.boundary_px)
         theta = bf_tolerance(gt.shape, self.config.bf_ratio)
         inter = np.zeros(k, np.int64)
@@ -110,11 +122,11 @@ class BoundaryAnalyzer:
         defined = np.isfinite(bf_image)
         # image level: classes present in this image's GT, as for the image mIoU
         keep = gband > 0  # a class present in the GT always has a non-empty band
-        keep[list(self.exclude)] = False
+        keep[exclude] = False
         with np.errstate(divide="ignore", invalid="ignore"):
             biou = np.where(union > 0, inter / np.maximum(union, 1), np.nan)
         bf_keep = np.ones(k, bool)
-        bf_keep[list(self.exclude)] = False
+        bf_keep[exclude] = False
         row = {
             "boundary_px": d,
             "boundary_miou": nanmean(biou, keep),
@@ -131,6 +143,11 @@ class BoundaryAnalyzer:
             "bf_count": defined.astype(np.int64),
             "trimap": np.cumsum(tri[:-1], axis=0) if nw else tri[:0],
         }
+        if sub is not None:
+            for key in ("inter", "union", "bf_sum", "bf_count"):
+                state[key] = sub.sparse(state[key])
+            state["trimap"] = sub.sparse(state["trimap"], (1, 2)) if nw else np.zeros((0, self.k + 1, self.k + 2),
+                                                                                       np.int64)
         return state, row, None
 
     def finalize(self, states, sink) -> dict:
@@ -165,7 +182,9 @@ class BoundaryAnalyzer:
         metrics["mbf_score"] = finite_or_none(nanmean(bf, keep))
         metrics["boundary_band_share"] = finite_or_none(share)
         trimap = {}
-        counts = np.asarray(state["trimap"], np.int64)
+        counts = state["trimap"]
+        if isinstance(counts, PairCounts):
+            counts = [counts.take(i) for i in range(len(self.widths))]
         for w, ext in zip(self.widths.tolist(), counts):
             s = trimap_summary(ext, self.exclude)
             trimap[str(w)] = {"miou": finite_or_none(s["miou"]), "pixel_accuracy": finite_or_none(s["pixel_accuracy"]),

@@ -13,7 +13,16 @@ from ...classes import ClassSpec, validate_exclude
 from ...exceptions import SegscopeError
 from ...io.masks import read_mask
 from ...io.tables import round_repr, write_csv
-from ...metrics.confusion import confusion_counts
+from ...metrics.confusion import (
+    DENSE_MATRIX_CLASSES,
+    DENSE_STATE_CLASSES,
+    ClassSubset,
+    PairCounts,
+    confusion_counts,
+    dense_counts,
+    matrix_json,
+    present_classes,
+)
 from ...metrics.region import image_miou, nanmean, per_class_metrics, summary_metrics
 from ..config import EvalConfig
 from ..sinks import Sink, TopK, chunked, write_npz
@@ -35,14 +44,20 @@ class CoreAnalyzer:
     """Confusion counts and the region metrics of ``segscope.metrics``.
 
     State: the extended confusion counts and the worst images (a :class:`TopK` by image mIoU).
-    Record of an image: its per-class tp, fp, fn and its mIoU (for ``miou_image``, the mean
-    over images in image-id order, and ``per_image_counts.npz``).
+    The counts are a dense ``(K+1)×(K+2)`` array up to
+    :data:`~segscope.metrics.confusion.DENSE_STATE_CLASSES` classes, else
+    :class:`~segscope.metrics.confusion.PairCounts` of the cells present; read them with
+    :func:`~segscope.metrics.confusion.dense_counts` (or pass them to the functions of
+    :mod:`segscope.metrics.region`, which take both). Record of an image: its per-class tp, fp,
+    fn (dense, length K) and its mIoU (for ``miou_image``, the mean over images in image-id
+    order, and ``per_image_counts.npz``).
     """
 
     name = "core"
     needs: tuple[str, ...] = ()
     keys = ("pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "miou_image", "valid_pixels",
-            "unmatched_pred_pixels", "absent_classes", "excluded_classes", "worst_images", "confusion_matrix")
+            "unmatched_pred_pixels", "absent_classes", "excluded_classes", "worst_images", "confusion_matrix",
+            "confusion_matrix_sparse")
     optional = False
 
     def __init__(self, spec: ClassSpec, config: EvalConfig):
@@ -50,16 +65,28 @@ class CoreAnalyzer:
         self.config = config
         self.exclude = validate_exclude(spec, config.exclude)
         self.wide = spec.num_classes <= WIDE_CLASS_LIMIT
+        self.sparse = spec.num_classes > DENSE_STATE_CLASSES
 
     def image(self, pred: np.ndarray, gt: np.ndarray, ctx: ImageContext) -> tuple[dict, dict, dict]:
-        ext = confusion_counts(pred, gt, self.spec.num_classes, self.spec.index_ignore)
-        self._check(ext, pred, gt, ctx)
+        spec = self.spec
+        if self.sparse:
+            sub = ClassSubset.of((pred, gt), spec.num_classes)
+            ign = spec.index_ignore
+            ext = confusion_counts(sub.recode(pred, ign), sub.recode(gt, ign), sub.m, sub.ignore)
+            self._check(ext, pred, gt, ctx)
+            ext = sub.sparse(ext, (0, 1))
+        else:
+            ext = confusion_counts(pred, gt, spec.num_classes, spec.index_ignore)
+            self._check(ext, pred, gt, ctx)
         return self.image_from_counts(ext, gt.shape, ctx)
 
-    def image_from_counts(self, ext: np.ndarray, shape: tuple[int, ...], ctx: ImageContext) -> tuple[dict, dict, dict]:
-        """:meth:`image` from an image's extended confusion counts, counted elsewhere (on the
-        device of a tensor, :mod:`segscope.torch`) and checked for unknown ids already."""
+    def image_from_counts(self, ext, shape: tuple[int, ...], ctx: ImageContext) -> tuple[dict, dict, dict]:
+        """:meth:`image` from an image's extended confusion counts (dense, or sparse above
+        ``DENSE_STATE_CLASSES`` classes), counted elsewhere (on the device of a tensor,
+        :mod:`segscope.torch`) and checked for unknown ids already."""
         spec = self.spec
+        if self.sparse and isinstance(ext, np.ndarray):
+            ext = PairCounts.from_dense(ext)
         pc = per_class_metrics(ext)
         valid = int(pc["gt_pixels"].sum())
         row: dict[str, Any] = {
@@ -84,7 +111,7 @@ class CoreAnalyzer:
         return state, row, record
 
     def _check(self, ext: np.ndarray, pred, gt, ctx: ImageContext) -> None:
-        k = self.spec.num_classes
+        k = ext.shape[0] - 1
         if ext[k].sum():
             raw = read_mask(ctx.gt_path, self.spec) if ctx.gt_path else ctx.extras.get("raw_masks", (pred, gt))[1]
             raise SegscopeError(
@@ -138,12 +165,12 @@ class CoreAnalyzer:
                 "fwiou": summary["fwiou"],
                 "miou_image": nanmean(image_mious),
                 "valid_pixels": int(total_gt),
-                "unmatched_pred_pixels": int(counts[:k, k:].sum()),
+                "unmatched_pred_pixels": _unmatched(counts, k),
                 "absent_classes": [n for n, p in zip(spec.names, pc["present"]) if not p],
                 "excluded_classes": [spec.names[i] for i in self.exclude],
                 "worst_images": [dict(v) for v in state["worst"].values()],
                 "per_class": per_class,
-                "confusion_matrix": counts[:k, :k].tolist(),
+                **matrix_json(counts, k),
         }
 
     def write(self, states: Mapping[str, dict], metrics: dict, sink: Sink, out_dir: Path) -> None:
@@ -152,8 +179,16 @@ class CoreAnalyzer:
         names = list(self.spec.names)
         counts = states[self.name]["counts"]
         k = len(names)
-        write_csv(out_dir / "confusion_matrix.csv", ["gt\\pred"] + names,
-                  ([name] + row for name, row in zip(names, counts[:k, :k].tolist())))
+        if k > DENSE_MATRIX_CLASSES:
+            # the classes present in the GT or the predictions, rows and columns alike
+            present = present_classes((counts, (0, 1), k))
+            sub = ClassSubset(present, k)
+            shown = [names[c] for c in present.tolist()]
+            block = sub.gather(counts, (0, 1))[: sub.m, : sub.m] if sub.m else np.zeros((0, 0), np.int64)
+        else:
+            shown, block = names, dense_counts(counts)[:k, :k]
+        write_csv(out_dir / "confusion_matrix.csv", ["gt\\pred"] + shown,
+                  ([name] + row for name, row in zip(shown, block.tolist())))
         n = len(sink)
         classes = np.array(names, dtype=str)
         ids_dtype = f"<U{max(1, sink.max_id_len)}"
@@ -180,6 +215,14 @@ class CoreAnalyzer:
             for c in np.flatnonzero(tp + fp + fn).tolist():
                 union = int(tp[c] + fp[c] + fn[c])
                 yield image_id, names[c], int(tp[c]), int(fp[c]), int(fn[c]), float(tp[c]) / union
+
+
+def _unmatched(counts, k: int) -> int:
+    """Valid pixels predicted as no class (the ignore label or an unknown id)."""
+    if isinstance(counts, PairCounts):
+        rows, cols = counts.coords()
+        return int(counts.values[(rows < k) & (cols >= k)].sum())
+    return int(counts[:k, k:].sum())
 
 
 #: the columns of ``per_image_classes.csv``: one line per image and class present in its GT or

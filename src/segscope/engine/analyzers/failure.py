@@ -38,6 +38,14 @@ from ...metrics.breakdown import (
     error_means,
     error_ratios,
 )
+from ...metrics.confusion import (
+    DENSE_MATRIX_CLASSES,
+    DENSE_STATE_CLASSES,
+    ClassSubset,
+    PairCounts,
+    dense_counts,
+    present_classes,
+)
 from ...metrics.region import image_miou
 from ..sinks import Sink, TopK, chunked, write_npz
 from .base import register
@@ -75,6 +83,7 @@ class ErrorAnalyzer:
         self.exclude = validate_exclude(spec, config.exclude)
         self.bins = tuple(float(b) for b in config.segment_bins)  # validated by EvalConfig
         self._aux: dict[str, AuxIndex] = {}
+        self.sparse = self.k > DENSE_STATE_CLASSES
 
     def _index(self, kind: str) -> AuxIndex | None:
         folder = {"instances": self.config.instances_dir, "gt2": self.config.gt2_dir,
@@ -103,15 +112,44 @@ class ErrorAnalyzer:
         k = self.k
         cfg = self.config
         ign = self.spec.index_ignore
+        image_id = ctx.image_id
+        inst = raw2 = None
+        inst_index = self._index("instances")
+        if inst_index is not None:
+            inst_path = inst_index.find(image_id)
+            inst = read_mask(inst_path)
+            if inst.shape != np.shape(gt):
+                raise SegscopeError(f"instance mask size {inst.shape} differs from the GT's {np.shape(gt)}", inst_path)
+        gt2_index = self._index("gt2")
+        if gt2_index is not None:
+            path = gt2_index.find(image_id)
+            raw2 = self.spec.to_index(read_mask(path, self.spec), "gt")
+            if raw2.shape != np.shape(gt):
+                raise SegscopeError(f"second annotation size {raw2.shape} differs from the GT's {np.shape(gt)}", path)
+        class_of_label = self._class_of_label
+        sub = None
+        if self.sparse:
+            # the kernels see only the classes of this image (its masks and instances)
+            extra = self._class_of_label(np.unique(inst[inst >= 1000]) // 1000) if inst is not None else ()
+            sub = ClassSubset.of((pred, gt) if raw2 is None else (pred, gt, raw2), k, extra)
+            pred, gt = sub.recode(pred, ign), sub.recode(gt, ign)
+            raw2 = None if raw2 is None else sub.recode(raw2, ign)
+            k, ign = sub.m, sub.ignore
+
+            def class_of_label(lids):
+                return sub.compact(self._class_of_label(lids))
+
         p, g = to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
         d = band_width(g.shape, cfg.error_band_px, cfg.error_band_ratio)
         res = analyze_image(p, g, k, d)
         counts = res.counts
-        image_id = ctx.image_id
         total = res.conf_fn[:, :, :k].sum(0)
         np.fill_diagonal(total, 0)
         a_idx, b_idx = np.nonzero(total)
-        pairs = np.stack([a_idx, b_idx, total[a_idx, b_idx]], axis=1).astype(np.int64)
+        if sub is not None:
+            pairs = np.stack([sub.classes[a_idx], sub.classes[b_idx], total[a_idx, b_idx]], axis=1).astype(np.int64)
+        else:
+            pairs = np.stack([a_idx, b_idx, total[a_idx, b_idx]], axis=1).astype(np.int64)
         state = {
             "counts": counts,
             "conf_fn": res.conf_fn,
@@ -121,17 +159,13 @@ class ErrorAnalyzer:
             "sliver_px": res.sliver_px,
             "band_px_used": {str(int(res.band_px)): 1},
         }
-        record = {"counts": counts, "pairs": pairs}
-        row = self._image_row(counts, res)
+        record = {"counts": counts if sub is None else sub.scatter(counts), "pairs": pairs}
+        exclude = list(self.exclude) if sub is None else [int(c) for c in sub.compact(list(self.exclude)) if c >= 0]
+        row = self._image_row(counts, res, exclude)
         # segments (components, or instances)
         segments = None
-        inst_index = self._index("instances")
-        if inst_index is not None:
-            path = inst_index.find(image_id)
-            inst = read_mask(path)
-            if inst.shape != g.shape:
-                raise SegscopeError(f"instance mask size {inst.shape} differs from the GT's {g.shape}", path)
-            segments = segs.instance_segments(inst, self._class_of_label, res)
+        if inst is not None:
+            segments = segs.instance_segments(inst, class_of_label, res)
         seg_state, seg_row, facts = segs.image_segments(
             res, image_id, k, self.bins, float(cfg.miss_threshold), segments, return_facts=True
         )
@@ -142,13 +176,8 @@ class ErrorAnalyzer:
         state["segments"] = seg_state
         row.update(seg_row)
         # a second annotation
-        gt2_index = self._index("gt2")
-        if gt2_index is not None:
-            path = gt2_index.find(image_id)
-            raw = self.spec.to_index(read_mask(path, self.spec), "gt")
-            if raw.shape != g.shape:
-                raise SegscopeError(f"second annotation size {raw.shape} differs from the GT's {g.shape}", path)
-            _, g2 = to_codes(raw, raw, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
+        if raw2 is not None:
+            _, g2 = to_codes(raw2, raw2, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
             agree = ann.agreement_counts(p, g, g2, k)
             state["gt2"] = agree
             a = agree["ambiguous"]
@@ -160,15 +189,45 @@ class ErrorAnalyzer:
         probs_index = self._index("probs") if probs is None else None
         if probs_index is not None:
             path = probs_index.find(image_id)
-            probs = load_probs(path, k, g.shape)
+            probs = load_probs(path, self.k, g.shape)
         if probs is not None:
             seg, n, cls, size, box = facts
+            if sub is not None:
+                cls = np.where(cls >= 0, sub.classes[np.maximum(cls, 0)], -1)
             sus = ann.suspect_labels(image_id, seg, n, cls, size, box, g, probs)
             state["suspect_count"] = len(sus)
             record["suspects"] = sus
             row["suspect_labels"] = len(sus)
+        if sub is not None:
+            self._to_spec_classes(sub, state, record)
         state.update(self._rankings(image_id, row, image_miou(ctx.states["core"]["counts"], self.exclude)))
         return state, row, record
+
+    @staticmethod
+    def _to_spec_classes(sub: ClassSubset, state: dict, record: dict) -> None:
+        """Put one image's compact-class results at the spec's class indices: class-indexed
+        counts as :class:`PairCounts`, class ids of listed rows mapped back."""
+        classes = sub.classes
+
+        def spec_class(c):
+            return int(classes[c]) if c >= 0 else -1
+
+        for key, axes in (("counts", (0,)), ("conf_fn", (1, 2)), ("conf_fp", (1, 2)), ("fixed_gt", (1,)),
+                          ("fixed_pred", (1,)), ("sliver_px", (0,))):
+            state[key] = sub.sparse(state[key], axes)
+        seg = state["segments"]
+        for key in list(seg):
+            seg[key] = sub.sparse(seg[key])
+        if "gt2" in state:
+            state["gt2"] = {"conf2": sub.sparse(state["gt2"]["conf2"], (0, 1)),
+                            "ambiguous": sub.sparse(state["gt2"]["ambiguous"])}
+        record["missed"] = [(r[0], spec_class(r[1]), *r[2:10], spec_class(r[10])) for r in record["missed"]]
+        record["invented"] = [(r[0], spec_class(r[1]), *r[2:8], spec_class(r[8])) for r in record["invented"]]
+        if "instances" in record:
+            items = np.asarray(record["instances"]).copy()
+            if items.size:
+                items[:, 0] = classes[items[:, 0]]
+            record["instances"] = items
 
     def _rankings(self, image_id: str, row: dict, miou: float) -> dict:
         """This image's entries in the bounded rankings: failure cases (as
@@ -190,11 +249,11 @@ class ErrorAnalyzer:
             "slivers": TopK.of(k, (-sliver, image_id) if sliver else None, {"image": image_id, "sliver_px": sliver}),
         }
 
-    def _image_row(self, counts: np.ndarray, res) -> dict:
+    def _image_row(self, counts: np.ndarray, res, exclude: list) -> dict:
         r = error_ratios(counts)
         gt_px = counts[:, 0] + counts[:, 2] + counts[:, 4] + counts[:, 6]
         keep = gt_px > 0
-        keep[list(self.exclude)] = False
+        keep[exclude] = False
         row: dict = {}
         for key in RATIO_KEYS:
             v = r[key][keep]
@@ -225,9 +284,21 @@ class ErrorAnalyzer:
         tp = counts[:, 0]
         fp = counts[:, 1] + counts[:, 3] + counts[:, 5]
         fn = counts[:, 2] + counts[:, 4] + counts[:, 6]
-        conf_fn = np.asarray(state["conf_fn"])
-        conf_fp = np.asarray(state["conf_fp"])
         keep = self._keep()
+        local = None
+        if self.sparse:
+            # only classes with pixels can be confused: the pairs of the classes present
+            sub = self._present(counts)
+            if not sub.m:
+                return []
+            conf_fn, conf_fp = sub.gather(state["conf_fn"], (1, 2)), sub.gather(state["conf_fp"], (1, 2))
+            at = sub.classes
+            tp, fp, fn, keep = tp[at], fp[at], fn[at], keep[at]
+            names = [names[c] for c in at.tolist()]
+            local = {c: i for i, c in enumerate(at.tolist())}
+        else:
+            conf_fn = np.asarray(state["conf_fn"])
+            conf_fp = np.asarray(state["conf_fp"])
         picks = rec.top_confusions(conf_fn, conf_fp, tp, fp, fn, names, None, keep, top_k=TOP_PAIRS, drill_k=drill_k)
         index = {name: i for i, name in enumerate(names)}
         found: dict[tuple[int, int], list] = {(index[p["gt"]], index[p["pred"]]): [] for p in picks}
@@ -237,6 +308,8 @@ class ErrorAnalyzer:
 
         for image_id, r in zip(sink.ids(), sink.records(self.name)):
             for a, b, n in np.asarray(r["pairs"]).reshape(-1, 3).tolist():
+                if local is not None:
+                    a, b = local.get(a, -1), local.get(b, -1)
                 kept = found.get((a, b))
                 if kept is not None:
                     kept.append((n, image_id))
@@ -246,6 +319,50 @@ class ErrorAnalyzer:
                        for n, image_id in sorted(kept, key=by_cost)[:drill_k]]
         return rec.top_confusions(conf_fn, conf_fp, tp, fp, fn, names, pair_images, keep,
                                   top_k=TOP_PAIRS, drill_k=drill_k)
+
+    def _present(self, counts: np.ndarray) -> ClassSubset:
+        """The classes with pixels (a non-empty union) in pooled error counts."""
+        return ClassSubset(np.flatnonzero(counts.sum(1) > 0), self.k)
+
+    def _pooled(self, state: dict) -> dict:
+        """The pooled state with its per-class counts dense (length K); the class × class
+        confusions stay as they are (:class:`PairCounts` with many classes)."""
+        if not self.sparse:
+            return state
+        out = dict(state)
+        for key in ("counts", "fixed_gt", "fixed_pred", "sliver_px"):
+            out[key] = dense_counts(state[key])
+        out["segments"] = {key: dense_counts(v) for key, v in state["segments"].items()}
+        if "gt2" in state:
+            out["gt2"] = {"conf2": state["gt2"]["conf2"], "ambiguous": dense_counts(state["gt2"]["ambiguous"])}
+        return out
+
+    def _confused_with(self, state: dict, counts: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per class with FN pixels: the classes its GT pixels were predicted as, and how many."""
+        k = self.k
+        if self.sparse:
+            sub = self._present(counts)
+            if not sub.m:
+                return {}
+            total = sub.gather(state["conf_fn"], (1, 2))[:, :, : sub.m].sum(0)
+            at = sub.classes
+        else:
+            total = np.asarray(state["conf_fn"])[:, :, :k].sum(0)
+            at = np.arange(k)
+        return {int(c): (at, total[i]) for i, c in enumerate(at.tolist())}
+
+    def _agreement(self, state: dict, tp, fp, fn) -> dict:
+        """:func:`~segscope.metrics.annotations.agreement_metrics` of the pooled counts."""
+        conf2, amb = state["gt2"]["conf2"], state["gt2"]["ambiguous"]
+        if not self.sparse:
+            return ann.agreement_metrics(conf2, amb, tp, fp, fn)
+        k = self.k
+        at = np.union1d(np.flatnonzero((tp + fp + fn) > 0), present_classes((conf2, (0, 1), k)))
+        if not at.size:
+            at = np.zeros(1, np.int64)
+        sub = ClassSubset(at, k)
+        part = ann.agreement_metrics(sub.gather(conf2, (0, 1)), amb[at], tp[at], fp[at], fn[at])
+        return {key: sub.scatter(v, fill=0 if key == "ambiguous_pixels" else np.nan) for key, v in part.items()}
 
     def _listed(self, sink: Sink, key: str):
         """Every image's ``key`` rows (missed / invented segments, suspects), in arrival order."""
@@ -263,7 +380,7 @@ class ErrorAnalyzer:
     def finalize(self, states: Mapping[str, dict], sink: Sink) -> dict:
         names = list(self.spec.names)
         k = self.k
-        state = states[self.name]
+        state = self._pooled(states[self.name])
         metrics: dict = {}
         counts = np.asarray(state["counts"], np.int64)
         keep = self._keep()
@@ -272,7 +389,6 @@ class ErrorAnalyzer:
         fp = counts[:, 1] + counts[:, 3] + counts[:, 5]
         fn = counts[:, 2] + counts[:, 4] + counts[:, 6]
         gains = rec.scenario_gains(tp, fp, fn, state["fixed_gt"], state["fixed_pred"], keep)
-        conf_fn = np.asarray(state["conf_fn"])
         pairs = self._confusions(state, sink, drill_k=5)
         seg_state = state["segments"]
         sm = segs.segment_metrics(seg_state)
@@ -284,22 +400,27 @@ class ErrorAnalyzer:
             iiou = segs.iiou(items, fp, k)
         agree = None
         if "gt2" in state:
-            agree = ann.agreement_metrics(state["gt2"]["conf2"], state["gt2"]["ambiguous"], tp, fp, fn)
+            agree = self._agreement(state, tp, fp, fn)
         sliver = np.asarray(state["sliver_px"], np.int64)
         per_class = metrics["per_class"] = {}
-        total_fn = conf_fn[:, :, :k].sum(0)
+        confused = self._confused_with(state, counts)
         for c, name in enumerate(names):
             entry = per_class[name] = {}
             entry["errors"] = {key: int(v) for key, v in zip(COUNT_KEYS, counts[c])}
             for key in RATIO_KEYS:
                 entry[key] = finite_or_none(ratios[key][c])
             entry["iou_gain"] = {s: finite_or_none(g["iou_gain"][c]) for s, g in gains.items()}
-            row = total_fn[c].copy()
-            row[c] = 0
-            top = [int(j) for j in np.argsort(-row, kind="stable")[:3] if row[j] > 0]
-            entry["confused_with"] = [
-                {"class": names[j], "pixels": int(row[j]), "share_of_errors": share(row[j], fn[c])} for j in top
-            ]
+            at, row = confused.get(c, (None, None))
+            if row is None:
+                entry["confused_with"] = []
+            else:
+                row = row.copy()
+                row[at == c] = 0
+                top = [int(j) for j in np.argsort(-row, kind="stable")[:3] if row[j] > 0]
+                entry["confused_with"] = [
+                    {"class": names[at[j]], "pixels": int(row[j]), "share_of_errors": share(row[j], fn[c])}
+                    for j in top
+                ]
             entry["segments"] = {
                 "bins": labels,
                 "count": sm["count"][c].tolist(),
@@ -444,9 +565,19 @@ class ErrorAnalyzer:
     def write(self, states: Mapping[str, dict], metrics: dict, sink: Sink, out_dir: Path) -> None:
         names = list(self.spec.names)
         k = self.k
-        state = states[self.name]
-        arrays = {"fn": np.asarray(state["conf_fn"]), "fp": np.asarray(state["conf_fp"]),
-                  "classes": np.array(names, dtype=str), "types": np.array(ERROR_TYPES, dtype=str)}
+        state = self._pooled(states[self.name])
+        if k > DENSE_MATRIX_CLASSES:
+            # the non-zero cells only: rows (type, GT class, predicted class, pixels)
+            arrays = {}
+            for side in ("fn", "fp"):
+                cells = state[f"conf_{side}"]
+                cells = cells if isinstance(cells, PairCounts) else PairCounts.from_dense(cells)
+                arrays[f"{side}_cells"] = np.stack([*cells.coords(), cells.values], axis=1).astype(np.int64)
+                arrays[f"{side}_shape"] = np.array(cells.shape, np.int64)
+            arrays.update({"classes": np.array(names, dtype=str), "types": np.array(ERROR_TYPES, dtype=str)})
+        else:
+            arrays = {"fn": dense_counts(state["conf_fn"]), "fp": dense_counts(state["conf_fp"]),
+                      "classes": np.array(names, dtype=str), "types": np.array(ERROR_TYPES, dtype=str)}
         write_npz(out_dir / "confusion_by_type.npz", [(n, a.dtype, a.shape, a) for n, a in arrays.items()])
         pairs = getattr(self, "_pairs_all", None)
         if pairs is None:
