@@ -1,5 +1,8 @@
 """Lazy access to a kernel file: the module is imported on the first attribute read.
 
+Every kernel file named so is remembered (:func:`kernel_modules`), so that the engine can ask
+numba's cache about them before a run (see :mod:`segscope._jit`).
+
 >>> k = kernels("math")
 >>> k.sqrt(4.0)
 2.0
@@ -10,7 +13,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["kernels"]
+__all__ = ["kernels", "kernel_modules"]
+
+_NAMED: dict[str, None] = {}
 
 
 class kernels:  # noqa: N801 - reads as a function at the call site
@@ -21,6 +26,7 @@ class kernels:  # noqa: N801 - reads as a function at the call site
     def __init__(self, name: str):
         self._name = name
         self._module: ModuleType | None = None
+        _NAMED.setdefault(name)
 
     def __getattr__(self, attr: str):
         if self._module is None:
@@ -29,3 +35,8 @@ class kernels:  # noqa: N801 - reads as a function at the call site
 
     def __repr__(self) -> str:
         return f"<kernels of {self._name}>"
+
+
+def kernel_modules() -> tuple[str, ...]:
+    """The kernel files named by a :class:`kernels` so far (in this process), in order."""
+    return tuple(_NAMED)

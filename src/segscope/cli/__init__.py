@@ -21,6 +21,7 @@ try:  # recent typer vendors its own copy of click
 except ImportError:  # pragma: no cover
     import click
 
+from .._progress import set_notice_handler
 from ..exceptions import SegscopeError
 
 app = typer.Typer(
@@ -138,10 +139,15 @@ def _sigterm_unwinds():
         sys.unraisablehook = hook
 
 
+def _show_notice(text: str) -> None:
+    print(f"segscope: {text}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input gives one line on stderr and exit 1, usage errors exit 2, Ctrl-C
     exits 130 and SIGTERM 143, each with one line (after the results folder is cleaned up)."""
     warnings.showwarning = _show_warning
+    set_notice_handler(_show_notice)
     try:
         with _sigterm_unwinds():
             result = app(args=argv, prog_name="segscope", standalone_mode=False)

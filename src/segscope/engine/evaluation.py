@@ -75,7 +75,10 @@ class ImageResult:
 def analyze_arrays(
     pred_idx: np.ndarray, gt_idx: np.ndarray, ctx: ImageContext, analyzers: list
 ) -> ImageResult:
-    """Run every analyzer on one pair of class-index masks."""
+    """Run every analyzer on one pair of class-index masks (as read-only views: masks decoded
+    from PNG are read-only, so every source of masks gives the kernels one array type, and each
+    kernel is compiled once per mask dtype)."""
+    pred_idx, gt_idx = _read_only(pred_idx), _read_only(gt_idx)
     if pred_idx.shape != gt_idx.shape:
         where = ctx.pred_path or ctx.image_id
         raise SegscopeError(
@@ -93,6 +96,14 @@ def analyze_arrays(
             records[analyzer.name] = record
     ctx.states = {}
     return ImageResult(ctx.image_id, states, row, records)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _size(a: np.ndarray) -> str:

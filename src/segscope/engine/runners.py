@@ -8,6 +8,8 @@ The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
 - the parent loads every analyzer's compiled kernels once (from numba's on-disk cache) by running
   the analyzers on a small synthetic pair, then starts the workers with ``fork`` (on Linux), so
   the workers inherit the loaded kernels instead of each importing numba and loading them again;
+  on a first run (nothing in the cache) the analyzers' kernels are compiled in parallel processes
+  first, and the command line is told ("compiling kernels, once: about N s");
 - a task is one :class:`~segscope.io.Pair` (two paths); a worker reads and decodes its own masks,
   so masks never cross process boundaries, only the small per-image states do;
 - at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list
@@ -26,6 +28,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from .._lazy import kernel_modules
+from .._progress import notice
 from ..classes import ClassSpec
 from ..io.files import Pair, printable
 from .analyzers.base import ImageContext, make_analyzers
@@ -34,7 +38,7 @@ from .evaluation import Evaluation, ImageResult, analyze_arrays, evaluate_pair
 from .pool import default_jobs, init_worker, process_pool, start_method, windowed
 from .sinks import DiskSink
 
-__all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up"]
+__all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up", "compiling_notice"]
 
 _worker_analyzers: list | None = None
 _worker_args: tuple | None = None
@@ -43,15 +47,74 @@ _worker_args: tuple | None = None
 WINDOW_PER_JOB = 2
 
 
-def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) -> None:
+def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None, jobs: int = 1) -> None:
     """Load the compiled kernels of every enabled analyzer into this process.
 
     Runs the analyzers once on a small synthetic pair (class indices of the type the masks will
     have: uint8 below 254 classes, else uint16, or wider where the ignore index needs it; large
-    enough to take the kernels' main paths). Kernels come from numba's on-disk cache (compiled on the very first run). Failures
-    are ignored here: the real images report real problems.
+    enough to take the kernels' main paths). Kernels come from numba's on-disk cache. On a first
+    run (no kernel file of the run in the cache) with ``jobs`` > 1, the analyzers are first
+    warmed up in up to ``jobs`` processes in parallel, each analyzer with those it needs, which
+    compiles their kernels into the cache. Whenever kernels are compiled, a notice says so first
+    (:func:`segscope._progress.notice`). Failures are ignored here: the real images report real
+    problems.
     """
+    from .. import _jit
+
     analyzers = analyzers if analyzers is not None else make_analyzers(spec, config)
+    told: list[int] = []
+
+    def tell(processes: int = 1) -> None:
+        if not told:
+            told.append(processes)
+            notice(compiling_notice(processes))
+
+    groups = _compile_groups(analyzers)
+    if jobs > 1 and len(groups) > 1 and not any(_jit.cached(m) for m in kernel_modules()):
+        processes = min(jobs, len(groups))
+        tell(processes)
+        try:
+            with process_pool(processes, "fork", _init_worker, (spec, config)) as pool:
+                for future in [pool.submit(_warm_group, names) for names in groups]:
+                    future.result()
+        except Exception:  # noqa: BLE001 - a warm-up only: this process compiles what is left
+            pass
+    with _jit.on_first_compile(tell):
+        _warm_up_here(spec, config, analyzers)
+
+
+def compiling_notice(processes: int = 1) -> str:
+    """The notice of a run whose kernels are compiled first: the kernel files named so far
+    that the cache lacks, and about how long compiling them takes on ``processes`` cores."""
+    from .. import _jit
+
+    cold = [m for m in kernel_modules() if not _jit.cached(m)]
+    return f"compiling kernels, once: about {max(_jit.compile_estimate(cold, processes), 1)} s"
+
+
+def _compile_groups(analyzers: list) -> list[tuple[str, ...]]:
+    """The analyzers in groups that compile independently: each with those it needs (transitively),
+    leaving out a group within another."""
+    by_name = {a.name: a for a in analyzers}
+
+    def closure(name: str, seen: set) -> set:
+        if name not in seen and name in by_name:
+            seen.add(name)
+            for need in by_name[name].needs:
+                closure(need, seen)
+        return seen
+
+    sets = [closure(a.name, set()) for a in analyzers]
+    keep = [s for i, s in enumerate(sets) if not any(s < t or (s == t and j < i) for j, t in enumerate(sets))]
+    return [tuple(a.name for a in analyzers if a.name in s) for s in keep]
+
+
+def _warm_group(names: tuple[str, ...]) -> None:
+    spec, config = _worker_args  # type: ignore[misc]
+    _warm_up_here(spec, config, [a for a in _worker_analyzers or () if a.name in names])
+
+
+def _warm_up_here(spec: ClassSpec, config: EvalConfig, analyzers: list) -> None:
     k = max(spec.num_classes, 1)
     h, w = 192, 256
     yy, xx = np.mgrid[0:h, 0:w]
@@ -111,13 +174,16 @@ def iter_results(
     jobs = default_jobs() if not jobs or jobs < 1 else jobs
     jobs = min(jobs, len(pairs)) or 1
     if jobs == 1:
+        from .. import _jit
+
         analyzers = make_analyzers(spec, config)
-        for pair in pairs:
-            yield evaluate_pair(pair, spec, config, analyzers)
+        with _jit.on_first_compile(lambda: notice(compiling_notice())):
+            for pair in pairs:
+                yield evaluate_pair(pair, spec, config, analyzers)
         return
     method = start_method()
     if method == "fork":
-        warm_up(spec, config)  # the workers inherit the loaded kernels
+        warm_up(spec, config, jobs=jobs)  # the workers inherit the loaded kernels
     with process_pool(jobs, method, _init_worker, (spec, config)) as pool:
         yield from _windowed(pool, pairs, WINDOW_PER_JOB * jobs)
 
