@@ -23,7 +23,7 @@ fill value, such as -1).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -57,6 +57,7 @@ class ConventionData:
     names : the class names.
     exclude : class indices left out of segscope's own means (``--exclude``).
     instances : rows ``(class, tp, size)`` of every GT instance (``--instances``), or None.
+    per_image_known : False when the per-image counts are not known (empty arrays).
     """
 
     cm: np.ndarray
@@ -67,7 +68,7 @@ class ConventionData:
     names: tuple[str, ...]
     exclude: tuple[int, ...] = ()
     instances: np.ndarray | None = None
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    per_image_known: bool = True
 
     @property
     def tp(self) -> np.ndarray:
