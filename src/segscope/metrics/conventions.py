@@ -295,11 +295,10 @@ def _cityscapes_iiou(d: ConventionData) -> np.ndarray:
 def _smp(reduction: str) -> Callable:
     def smp(d: ConventionData, zero_division=1.0) -> tuple[dict, np.ndarray]:
         itp, ifp, ifn = (np.asarray(a, np.float64) for a in (d.image_tp, d.image_fp, d.image_fn))
-        k = itp.shape[1] if itp.ndim == 2 else len(d.names)
-        weights = np.ones(k)
+        weights = np.float64(1.0)
         if "weighted" in reduction:
             weights = np.asarray(d.gt, np.float64)
-        weights = weights / weights.sum()
+            weights = weights / weights.sum()
 
         def score(tp, fp, fn):
             return np.nan_to_num(_div(tp, tp + fp + fn), nan=float(zero_division))
