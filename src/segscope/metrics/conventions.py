@@ -322,7 +322,7 @@ def _smp(reduction: str) -> Callable:
     return smp
 
 
-_NUMBER, _NUMBER_OR_NONE, _BOOL = "number", "number or none", "true or false"
+_NUMBER, _NUMBER_OR_NONE, _BOOL = "a number", "a number or none", "true or false"
 
 #: name -> (function, {option: (default, kind)}, what it reproduces)
 CONVENTIONS: dict[str, tuple[Callable, dict[str, tuple[Any, str]], str]] = {
