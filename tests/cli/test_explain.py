@@ -80,3 +80,12 @@ def test_reduce_zero_label(run):
     m = json.loads((run / "out" / "metrics.json").read_text())
     assert m["valid_pixels"] == 3 * 12 * 16 - 3
     assert m["per_class"]["a"]["gt_pixels"] > 0 and m["per_class"]["d"]["gt_pixels"] == 0
+
+
+def test_the_report_shows_the_same_table(run):
+    assert _evaluate(run).exit_code == 0
+    res = CliRunner().invoke(app, ["report", str(run / "out"), "--worst-k", "0", "--max-panels", "0", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    html = next((run / "out" / "report").glob("*.html")).read_text()
+    assert '<section id="conventions">' in html
+    assert "detectron2 leaves it out of the mean" in html
