@@ -212,3 +212,38 @@ def test_outputs_follow_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "m.png").stat().st_mode) == 0o644
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------------- label_map, reduce_zero_label
+def test_label_map_is_applied_all_at_once_and_never_in_place():
+    from segscope.classes import ClassSpec
+
+    spec = ClassSpec.from_dict({"classes": ["a", "b", "c"], "ignore_index": 255, "label_map": {"0": 1, "1": 0}})
+    mask = np.array([[0, 1, 2, 255]], np.uint8)
+    before = mask.copy()
+    assert spec.to_index(mask).tolist() == [[1, 0, 2, 255]]
+    assert spec.to_index(mask, "pred").tolist() == [[0, 1, 2, 255]]  # predictions keep their ids
+    assert np.array_equal(mask, before)
+    assert ClassSpec.from_dict(spec.to_dict()).gt_map == spec.gt_map
+
+
+def test_reduce_zero_label_from_a_spec_file(tmp_path):
+    from segscope.classes import load_spec
+
+    path = tmp_path / "spec.yaml"
+    path.write_text("classes: [a, b]\nignore_index: 255\nreduce_zero_label: true\nlabel_map: {5: 1}\n")
+    spec = load_spec(path)
+    # raw 0 -> ignored, 1 -> a, 2 -> b, 5 -> 1 -> a, 3 -> class id 2: unknown
+    assert spec.to_index(np.array([[0, 1, 2, 5, 3]], np.uint8)).tolist() == [[255, 0, 1, 0, spec.index_invalid]]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"reduce_zero_label": "yes"}, "reduce_zero_label must be true or false"),
+    ({"label_map": [1, 2]}, "label_map must be a mapping"),
+    ({"label_map": {"x": 1}}, "must map an integer to an integer"),
+])
+def test_bad_label_maps_are_one_line_errors(bad, message):
+    from segscope.classes import ClassSpec
+
+    with pytest.raises(SegscopeError, match=message):
+        ClassSpec.from_dict({"classes": ["a", "b"], **bad})

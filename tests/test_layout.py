@@ -21,7 +21,7 @@ LAYERS = [
     {"metrics"},
     {"analysis", "schema"},
     {"engine"},
-    {"stats", "synth", "convert", "check", "viz", "baseline", "torch"},
+    {"stats", "synth", "convert", "check", "viz", "baseline", "torch", "conventions"},
     {"report"},
     {"run"},
     {"cli", "__main__", "__init__"},

@@ -21,7 +21,7 @@ from .exceptions import SegscopeError
 
 Color = tuple[int, int, int]
 
-__all__ = ["ClassSpec", "load_spec", "generate_palette", "PRESETS", "CITYSCAPES_LABEL_TO_TRAIN"]
+__all__ = ["ClassSpec", "load_spec", "generate_palette", "parse_label_map", "PRESETS", "CITYSCAPES_LABEL_TO_TRAIN"]
 
 
 def generate_palette(n: int) -> list[Color]:
@@ -99,6 +99,10 @@ class ClassSpec:
     name : where the spec came from (preset name or file), for the record.
     transparent : what transparent pixels of RGBA/LA masks mean: None (such masks are refused)
         or "ignore" (they take the ignore label).
+    label_map : raw GT value -> class id, applied to GT masks all at once (a swap such as
+        ``{0: 1, 1: 0}`` works); raw values not in it keep their value.
+    reduce_zero_label : GT raw 0 becomes the ignore label and every other raw value v the class
+        id v - 1 (after ``label_map``), as in ADE20K; predictions are in the reduced ids.
 
     Examples
     --------
@@ -116,6 +120,8 @@ class ClassSpec:
     name: str = "custom"
     colors_given: bool = field(default=True, compare=False)
     transparent: str | None = field(default=None, compare=False)
+    label_map: dict[int, int] | None = field(default=None, compare=False)
+    reduce_zero_label: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         where = self.name
@@ -158,6 +164,11 @@ class ClassSpec:
             object.__setattr__(self, "names", tuple(self.names[i] for i in order))
             object.__setattr__(self, "ids", tuple(self.ids[i] for i in order))
             object.__setattr__(self, "colors", tuple(self.colors[i] for i in order))
+        if self.label_map is not None or self.reduce_zero_label:
+            if self.gt_map is not None:
+                raise SegscopeError("give label_map / reduce_zero_label or gt_map, not both", where)
+            object.__setattr__(self, "gt_map", _gt_map(self.ids, self.ignore_index, self.label_map,
+                                                       self.reduce_zero_label, where))
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -216,8 +227,12 @@ class ClassSpec:
         transparent = data.get("transparent")
         if transparent is not None and transparent != "ignore":
             raise SegscopeError(f"transparent must be 'ignore' or absent, got {transparent!r}", name)
+        reduce = data.get("reduce_zero_label", False)
+        if not isinstance(reduce, bool):
+            raise SegscopeError(f"reduce_zero_label must be true or false, got {reduce!r}", name)
         return cls(tuple(names), tuple(ids), tuple(colours), ignore, name=name, colors_given=given,
-                   transparent=transparent)
+                   transparent=transparent, label_map=parse_label_map(data.get("label_map"), name),
+                   reduce_zero_label=reduce)
 
     def with_ignore(self, ignore_index: int | None) -> "ClassSpec":
         """The same classes with another ignore label (a negative one such as -1 too)."""
@@ -273,7 +288,18 @@ class ClassSpec:
         }
         if self.transparent is not None:
             out["transparent"] = self.transparent
+        if self.label_map is not None:
+            out["label_map"] = {str(k): v for k, v in sorted(self.label_map.items())}
+        if self.reduce_zero_label:
+            out["reduce_zero_label"] = True
         return out
+
+    def with_gt_mapping(self, label_map: dict[int, int] | None = None, reduce_zero_label: bool = False) -> "ClassSpec":
+        """The same classes with a GT ``label_map`` and/or ``reduce_zero_label`` (the CLI's
+        ``--label-map`` and ``--reduce-zero-label``)."""
+        if label_map is None and not reduce_zero_label:
+            return self
+        return replace(self, gt_map=None, label_map=label_map, reduce_zero_label=reduce_zero_label)
 
     # ----------------------------------------------------------------- mapping masks
     def _lut(self, role: str, size: int) -> np.ndarray:
@@ -352,6 +378,57 @@ class ClassSpec:
         parts = [f"{v} ({c} px)" for v, c in zip(values[:limit].tolist(), counts[:limit].tolist())]
         more = f" and {len(values) - limit} more" if len(values) > limit else ""
         return ", ".join(parts) + more
+
+
+def parse_label_map(value, where: str = "") -> dict[int, int] | None:
+    """A GT label map from a spec file (a mapping) or the CLI (``"raw:id,raw:id"``), checked.
+
+    >>> parse_label_map("0:1,1:0"), parse_label_map({"3": 0})
+    ({0: 1, 1: 0}, {3: 0})
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        pairs = [p.partition(":")[::2] for p in value.split(",") if p.strip()]
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        raise SegscopeError(f"label_map must be a mapping raw value -> class id, got {value!r}", where)
+    out: dict[int, int] = {}
+    for raw, cid in pairs:
+        try:
+            r, c = int(str(raw).strip()), int(str(cid).strip())
+        except ValueError:
+            raise SegscopeError(f"label_map entry {raw!r}: {cid!r} must map an integer to an integer "
+                                "(e.g. 0:1,1:0)", where) from None
+        if not 0 <= r <= MAX_ID:
+            raise SegscopeError(f"label_map key {r} must lie in 0..{MAX_ID}", where)
+        out[r] = c
+    return out
+
+
+def _gt_map(ids, ignore, label_map, reduce_zero_label: bool, where: str) -> dict[int, int]:
+    """Raw GT value -> class id for a ``label_map`` and/or ``reduce_zero_label``, computed once
+    from the original values (so the map is applied all at once); a value mapped to something
+    that is neither a class id nor the ignore label is left out (an unknown id)."""
+    label_map = label_map or {}
+    known = set(ids)
+    domain = set(label_map) | known | {0}
+    if reduce_zero_label:
+        domain |= {i + 1 for i in ids if i + 1 <= MAX_ID}
+    out: dict[int, int] = {}
+    for raw in sorted(domain):
+        value = label_map.get(raw, raw)
+        if reduce_zero_label:
+            if value == 0:
+                out[raw] = -1  # no class id: the ignore label
+                continue
+            value -= 1
+        if value in known:
+            out[raw] = value
+        elif value == ignore or (reduce_zero_label and value + 1 == ignore):
+            out[raw] = -1
+    return out
 
 
 # ---------------------------------------------------------------------- presets

@@ -146,7 +146,7 @@ def test_skip_reads_the_registry(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(base._REGISTRY, "needs_core", NeedsCore)
     assert main([*args, "--skip", "bogus"]) == 1
     assert "needs_core" in capsys.readouterr().err
-    assert main([*args, "--skip", "needs_core", "--skip", "boundary", "--skip", "errors"]) == 0
+    assert main([*args, "--skip", "needs_core", "--skip", "boundary", "--skip", "errors", "--skip", "conventions"]) == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["config"]["analyses"] == ["core"]
 

@@ -21,7 +21,7 @@ from segscope.io import results as results_mod
 from segscope.io.results import read_manifest, staged_results
 
 SRC = Path(segscope.__file__).resolve().parents[1]
-REDUCED = ["--skip", "errors", "--skip", "boundary"]
+REDUCED = ["--skip", "errors", "--skip", "boundary", "--skip", "conventions"]
 
 
 @pytest.fixture(scope="module")

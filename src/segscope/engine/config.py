@@ -17,7 +17,7 @@ class EvalConfig:
 
     exclude: tuple[str, ...] = ()
     allow_unknown_pred: bool = False
-    analyses: tuple[str, ...] = ("boundary", "errors")
+    analyses: tuple[str, ...] = ("boundary", "errors", "conventions")
     worst_k: int = 10
     # boundary metrics
     boundary_ratio: float = 0.02
@@ -33,6 +33,8 @@ class EvalConfig:
     gt2_dir: str | None = None
     probs_dir: str | None = None
     images_dir: str | None = None
+    # other libraries' conventions computed besides the defaults ("NAME:key=value,...")
+    conventions: tuple[str, ...] = ()
 
     def __post_init__(self):
         """Validate every policy once, where the config is made (a bad value is a
@@ -52,6 +54,11 @@ class EvalConfig:
             )
         if not 0.0 < float(self.miss_threshold) <= 1.0:
             raise SegscopeError(f"the miss threshold must lie in (0, 1], got {self.miss_threshold!r}")
+        from ..metrics.conventions import parse_convention
+
+        object.__setattr__(self, "conventions", tuple(str(c) for c in self.conventions))
+        for text in self.conventions:
+            parse_convention(text)
         from .analyzers.base import check_analyses
 
         object.__setattr__(self, "analyses", check_analyses(self.analyses))

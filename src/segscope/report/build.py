@@ -25,6 +25,7 @@ from .data import (
     locate_sources,
     pair_rows,
     recommendation_items,
+    convention_rows,
     records_table,
     segment_recall_table,
     worst_classes,
@@ -448,6 +449,9 @@ def build_report(
     recs = recommendation_items(m)
     if recs or _if_fixed(m):
         sections.append(("recommendations", "What to improve"))
+    conventions = convention_rows(res)
+    if conventions:
+        sections.append(("conventions", "Other conventions"))
     sections += [("gallery", "Failure cases"), ("images", "Images")]
     extras = _extras(m)
     if extras:
@@ -493,6 +497,7 @@ def build_report(
         "error_breakdown": [(_label(f"error_breakdown.{k}"), _num(v)) for k, v in eb_items],
         "seg_table": seg_table,
         "recommendations": recs,
+        "conventions": conventions,
         "gallery": gallery,
         "gallery_typed_by_panels": typed_by_panels,
         "worst_k": worst_k,

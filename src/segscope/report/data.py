@@ -462,6 +462,25 @@ def recommendation_items(metrics: dict) -> list[dict] | None:
     return out
 
 
+def convention_rows(res: Results) -> list[dict] | None:
+    """The table of ``segscope explain`` (:func:`segscope.conventions.explain_rows`) with the
+    numbers formatted; None when the run has no ``conventions`` block."""
+    if not isinstance(res.metrics.get("conventions"), dict):
+        return None
+    from ..conventions import explain_rows
+
+    out = []
+    for row in explain_rows(res):
+        same = row["delta"] is not None and abs(row["delta"]) < 1e-12
+        out.append({
+            "convention": row["convention"],
+            "miou": "—" if row["miou"] is None else f"{row['miou']:.4f}",
+            "delta": "—" if row["delta"] is None else f"{row['delta']:+.4f}",
+            "why": row["why"] or (["same as segscope"] if same else []),
+        })
+    return out
+
+
 def confusion_pair_rows(metrics: dict, top: int = 12) -> list[dict]:
     """The most frequent GT→prediction confusions from the confusion matrix: pixels, share of the
     GT class's pixels and of its errors.

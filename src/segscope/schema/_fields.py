@@ -386,6 +386,21 @@ _ERRORS = _section(
         *[("failure_cases_by_type.<type>[]." + r[0], *r[1:]) for r in _FAILURE_RECORD],
     ])
 
+_CONVENTIONS = _section(
+    "Conventions", "metrics.json",
+    "Made by the `conventions` analysis from the run's counts (see [conventions.md](conventions.md)): other "
+    "libraries' mIoU and headline figures, each as that library defines it, unrounded fractions (or the "
+    "library's fill value, such as -1).", "conventions", "conventions", [
+        ("", "object", "-", "conventions", "convention name → its block"),
+        ("<convention>", "object", "-", "<convention>", "one convention's figures"),
+        ("<convention>.miou", "float", "fraction", "mIoU", "the convention's headline mean IoU"),
+        ("<convention>.<figure>", "float", "fraction", "<figure>",
+         "a headline figure under the peer's own key name (see conventions.md)"),
+        ("<convention>.per_class_iou", "object", "-", "per-class IoU", "class name → IoU as the convention gives it"),
+        ("<convention>.per_class_iou.<class>", "float", "fraction", "IoU of <class>",
+         "the class's IoU in that convention; null when it leaves it undefined"),
+    ])
+
 _CONFIG = _section(
     "Configuration", "metrics.json",
     "`config`: every policy of the run, so that any number can be traced.", "core", "config", [
@@ -397,6 +412,8 @@ _CONFIG = _section(
         ("allow_unknown_pred", "bool", "flag", "unknown predicted ids allowed",
          "--allow-unknown-pred: unknown predicted ids count as misses instead of failing"),
         ("analyses", "list[str]", "text", "analyses", "the analyses that ran, in order"),
+        ("conventions", "list[str]", "text", "extra conventions",
+         "--convention: conventions computed besides the defaults, each NAME:key=value,...", "conventions"),
         ("worst_k", "int", "count", "worst-k", "how many worst images and failure cases are listed"),
         ("pred_dir", "str", "text", "predictions folder", "where the predicted masks were read"),
         ("gt_dir", "str", "text", "GT folder", "where the GT masks were read"),
@@ -554,7 +571,7 @@ _SUSPECT_CSV = _section(
 
 #: every section, in the order of the docs page
 SECTIONS: tuple[Section, ...] = (
-    _RUN, _SUMMARY, _PER_CLASS, _BOUNDARY, _ERRORS, _CONFIG, _PER_IMAGE, _PER_IMAGE_CLASSES, _CONFUSION_CSV,
+    _RUN, _SUMMARY, _PER_CLASS, _BOUNDARY, _ERRORS, _CONVENTIONS, _CONFIG, _PER_IMAGE, _PER_IMAGE_CLASSES, _CONFUSION_CSV,
     _MISSED_CSV, _INVENTED_CSV, _SUSPECT_CSV,
 )
 #: every field

@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass, field
 
 from ..metrics.breakdown import ERROR_TYPES, FIX_SCENARIOS
+from ..metrics.conventions import FIGURES
 
 #: the analyses that make results: the region metrics of every run, the boundary metrics, the
 #: failure analysis (``--skip boundary``, ``--skip errors`` turn the last two off)
-ANALYSES = ("core", "boundary", "errors")
+ANALYSES = ("core", "boundary", "errors", "conventions")
 
 #: the files of a results folder the schema describes
 FILES = (
@@ -45,8 +46,11 @@ PLACEHOLDERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
         "for its GT or its predicted class), `missed_segments` (every FN-segment pixel), `invented_segments` "
         "(every FP-segment pixel); the repaired pixels are predicted as their GT class", FIX_SCENARIOS,
     ),
+    "<convention>": ("a convention as named in `conventions` (`NAME` or `NAME:key=value,...`, see "
+                     "[conventions.md](conventions.md))", None),
+    "<figure>": ("a peer's headline figure, under the peer's own key name: " + ", ".join(FIGURES), FIGURES),
 }
-VALUE_RE = {"<class>": ".+", "<width>": "[0-9]+"}
+VALUE_RE = {"<class>": ".+", "<width>": "[0-9]+", "<convention>": ".+"}
 
 
 # ---------------------------------------------------------------------- the records

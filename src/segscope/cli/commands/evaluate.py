@@ -70,6 +70,12 @@ def evaluate(
     gt_suffix: str = typer.Option("", "--gt-suffix", help="Suffix to strip from GT stems, e.g. _gtFine_labelIds."),
     pred_ids: str = PredIdsOpt,
     gt_ids: str = GtIdsOpt,
+    label_map: Optional[str] = typer.Option(
+        None, "--label-map", help="Map raw GT values to class ids first, all at once: RAW:ID,RAW:ID (0:1,1:0 swaps)."
+    ),
+    reduce_zero_label: bool = typer.Option(
+        False, "--reduce-zero-label", help="GT 0 is ignored and GT v is class v-1 (ADE20K style)."
+    ),
     exclude: Optional[List[str]] = typer.Option(
         None, "--exclude", help="Leave a class out of the means (its pixels still count). Repeatable."
     ),
@@ -101,6 +107,11 @@ def evaluate(
     gt2: Optional[Path] = typer.Option(None, "--gt2", help="A second annotation of the same images."),
     probs: Optional[Path] = typer.Option(None, "--probs", help="Model probabilities (.npy/.npz, K×H×W) per image."),
     images: Optional[Path] = typer.Option(None, "--images", help="Original images, for the report's panels."),
+    convention: Optional[List[str]] = typer.Option(
+        None, "--convention",
+        help="Also compute another library's convention with options set, e.g. mmseg:nan_to_num=0 "
+             "(docs/conventions.md). Repeatable.",
+    ),
     worst_k: int = typer.Option(10, "--worst-k", help="How many worst images to list.", min=1),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report into OUT/report/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
@@ -109,7 +120,10 @@ def evaluate(
     """Evaluate predicted masks against ground truth and write OUT/metrics.json, per_image.csv
     and confusion_matrix.csv."""
     apply_max_pixels(max_pixels)
-    spec = spec_from_options(classes, num_classes, ignore_index, pred_ids, gt_ids)
+    from ...classes import parse_label_map
+
+    spec = spec_from_options(classes, num_classes, ignore_index, pred_ids, gt_ids).with_gt_mapping(
+        parse_label_map(label_map, "--label-map"), reduce_zero_label)
     existing_dir(preds, "prediction")
     existing_dir(gts, "GT")
     for opt, path in (("--instances", instances), ("--gt2", gt2), ("--probs", probs), ("--images", images)):
@@ -142,6 +156,7 @@ def evaluate(
             instances_dir=str(instances) if instances else None,
             gt2_dir=str(gt2) if gt2 else None,
             probs_dir=str(probs) if probs else None,
+            conventions=tuple(convention or ()),
         )
     metrics, ev = run.metrics, run.evaluation
     for line in sanity_warnings(metrics, spec, ev.rows):

@@ -10,4 +10,6 @@ boundary
     Boundary IoU, boundary F-score, trimap IoU
 failure
     error breakdown, segments, suspect labels, what to improve next
+conventions
+    other libraries' mIoU conventions from the core's counts (no pixels read)
 """

@@ -91,7 +91,7 @@ class Analyzer(Protocol):
 _REGISTRY: dict[str, type] = {}
 # the built-in analyses, imported on first use of the registry (their modules import this one)
 _BUILTIN = ("segscope.engine.analyzers.core", "segscope.engine.analyzers.boundary",
-            "segscope.engine.analyzers.failure")
+            "segscope.engine.analyzers.failure", "segscope.engine.analyzers.conventions")
 
 
 def register(cls: type) -> type:
