@@ -88,7 +88,7 @@ def iter_results_dask(
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise SegscopeError("the Dask scheduler needs the extra: pip install 'segscope[dask]'") from None
-    table = pairs.resolved() if isinstance(pairs, PairTable) else list(pairs)
+    table = pairs.resolved() if isinstance(pairs, PairTable) else pairs
     with _quiet():
         cluster = None
         if scheduler == "dask":
