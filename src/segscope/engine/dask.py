@@ -178,10 +178,16 @@ def _result(future, table, start: int, stop: int) -> ShardResult:
 
 
 def _show_dashboard(client) -> None:
-    """Print the dashboard's address where the scheduler serves one."""
+    """Print the dashboard's address where the scheduler serves one (it needs bokeh there)."""
     with contextlib.suppress(Exception):
-        if "dashboard" in (client.scheduler_info().get("services") or {}):
+        if "dashboard" in (client.scheduler_info().get("services") or {}) and client.run_on_scheduler(_has_bokeh):
             print(f"segscope: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
+
+
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
 
 
 @contextlib.contextmanager
