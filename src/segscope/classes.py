@@ -556,23 +556,30 @@ def load_spec(
     elif str(source).lower() in PRESETS or str(source).lower() == "ade":
         spec = preset(str(source), pred_ids=pred_ids, gt_ids=gt_ids)
     else:
-        spec = _load_spec_file(Path(source))
+        from ._storage import location
+
+        spec = _load_spec_file(location(source))
     if ignore_index != "keep":
         spec = spec.with_ignore(ignore_index)  # type: ignore[arg-type]
     return spec
 
 
-def _load_spec_file(path: Path) -> ClassSpec:
-    if not path.exists():
+def _load_spec_file(path: Path | str) -> ClassSpec:
+    from ._storage import is_url, read_bytes
+
+    url = is_url(path)
+    if not url and not path.exists():
         raise SegscopeError(
             f"no such class spec file (presets are {', '.join(PRESETS)})", path
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bytes(path).decode("utf-8") if url else path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SegscopeError(f"no such class spec file (presets are {', '.join(PRESETS)})", path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SegscopeError(f"cannot read class spec: {exc}", path) from None
     try:
-        if path.suffix.lower() == ".json":
+        if str(path).lower().endswith(".json"):
             data = json.loads(text)
         else:
             import yaml

@@ -16,13 +16,13 @@ from typing import Any, Callable
 from .classes import ClassSpec, load_spec
 from .engine.config import EvalConfig
 from .engine.evaluation import Evaluation
-from .io.files import PairTable, pair_masks
+from .io.files import PairTable, join, location, pair_masks, set_storage_options, storage_options
 
 __all__ = ["FolderRun", "evaluate_folders"]
 
 #: options of the pairing and of the runner (the others are :class:`EvalConfig` fields)
 PAIRING_OPTIONS = {"pred_suffix": "", "gt_suffix": "", "allow_missing": False}
-RUN_OPTIONS = {"scheduler": None, "progress": None}
+RUN_OPTIONS = {"scheduler": None, "progress": None, "storage_options": None, "resume": False}
 SPEC_OPTIONS = {"ignore_index": "keep", "pred_ids": "train", "gt_ids": "label"}
 CONFIG_OPTIONS = {f.name for f in fields(EvalConfig)} - {"images_dir"}
 PATH_OPTIONS = ("instances_dir", "gt2_dir", "probs_dir")
@@ -44,8 +44,8 @@ class FolderRun:
     evaluation: Evaluation
     metrics: dict
     pairs: PairTable
-    out: Path | None = None
-    report: Path | None = None
+    out: Path | str | None = None
+    report: Path | str | None = None
 
 
 def evaluate_folders(
@@ -62,7 +62,8 @@ def evaluate_folders(
 
     Parameters
     ----------
-    pred_dir, gt_dir : the mask folders, paired by file id (see :func:`segscope.pair_masks`).
+    pred_dir, gt_dir : the mask folders, paired by file id (see :func:`segscope.pair_masks`);
+        local paths or fsspec URLs (``s3://bucket/preds``), as every folder and ``out`` may be.
     classes : a :class:`~segscope.ClassSpec`, a preset name (``"cityscapes"``), a YAML/JSON
         spec file, or an int for anonymous classes ``0..N-1``.
     out : the results folder to write (``metrics.json``, the CSVs and arrays, ``manifest.json``);
@@ -75,6 +76,8 @@ def evaluate_folders(
     **options : :class:`~segscope.EvalConfig` fields (``analyses``, ``exclude``,
         ``boundary_px``, ``instances_dir``, ...); the pairing options ``pred_suffix``,
         ``gt_suffix``, ``allow_missing``; ``scheduler`` (a Dask address or ``"dask"``);
+        ``storage_options``, a dict of fsspec options for the URLs (as pandas takes them);
+        ``resume``, continue from the shards a killed run with ``resume`` kept (needs ``out``);
         ``progress``, a callable ``progress(done, total)`` called once with ``done=0`` and after
         every image; and, with a spec given by name or file, ``ignore_index``, ``pred_ids``,
         ``gt_ids`` as in :func:`segscope.load_spec`.
@@ -100,28 +103,42 @@ def evaluate_folders(
     opt = {**PAIRING_OPTIONS, **RUN_OPTIONS, **SPEC_OPTIONS, **options}
     if report and out is None:
         raise ValueError("report=True needs out=: the report is built inside the results folder")
+    if opt["resume"] and out is None:
+        raise ValueError("resume=True needs out=: finished shards are kept in the results folder's staging folder")
+    saved = storage_options()
+    if opt["storage_options"] is not None:
+        set_storage_options(opt["storage_options"])
+    try:
+        return _run(pred_dir, gt_dir, classes, out, images, report, jobs, options, opt)
+    finally:
+        if opt["storage_options"] is not None:
+            set_storage_options(saved)
+
+
+def _run(pred_dir, gt_dir, classes, out, images, report, jobs, options, opt) -> FolderRun:
     spec = _spec(classes, opt)
     config = _config(options, images)
-    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    pred_dir, gt_dir = location(pred_dir), location(gt_dir)
     pairs = pair_masks(pred_dir, gt_dir, opt["pred_suffix"], opt["gt_suffix"], allow_missing=opt["allow_missing"])
     if out is None:
         ev, metrics = _evaluate(pairs, spec, config, pred_dir, gt_dir, jobs, opt)
         return FolderRun(ev, metrics, pairs)
 
-    from .io.results import staged_results
+    from .io.results import RESUME_DIR, staged_results
 
-    out = Path(out)
+    out = location(out)
     inputs = {"prediction": pred_dir, "GT": gt_dir, "images": images, "instances": config.instances_dir,
               "second GT": config.gt2_dir, "probabilities": config.probs_dir}
-    with staged_results(out, inputs) as stage:
-        ev, metrics = _evaluate(pairs, spec, config, pred_dir, gt_dir, jobs, opt, sink_dir=stage)
+    with staged_results(out, inputs, resume=opt["resume"]) as stage:
+        ev, metrics = _evaluate(pairs, spec, config, pred_dir, gt_dir, jobs, opt, sink_dir=stage,
+                                resume_dir=stage / RESUME_DIR if opt["resume"] else None)
         ev.save(stage, metrics)
         index = None
         if report:
             from .report import build_report
 
             index = build_report(stage, jobs=jobs or None, shown_as=out)
-    return FolderRun(ev, metrics, pairs, out, out / index.relative_to(stage) if index is not None else None)
+    return FolderRun(ev, metrics, pairs, out, join(out, index.relative_to(stage).as_posix()) if index is not None else None)
 
 
 def _spec(classes, opt: dict) -> ClassSpec:
@@ -140,8 +157,8 @@ def _config(options: dict, images) -> EvalConfig:
         if isinstance(value, list):
             values[key] = tuple(value)
         elif key in PATH_OPTIONS and value is not None:
-            values[key] = str(Path(value))
-    return EvalConfig(**values, images_dir=str(Path(images)) if images is not None else None)
+            values[key] = str(location(value))
+    return EvalConfig(**values, images_dir=str(location(images)) if images is not None else None)
 
 
 def _ids(spec: ClassSpec, opt: dict) -> tuple[str | None, str | None]:
@@ -152,8 +169,8 @@ def _ids(spec: ClassSpec, opt: dict) -> tuple[str | None, str | None]:
     return (named.group(2), named.group(1)) if named else (opt["pred_ids"], opt["gt_ids"])
 
 
-def _evaluate(pairs, spec: ClassSpec, config: EvalConfig, pred_dir: Path, gt_dir: Path, jobs, opt: dict,
-              sink_dir: Path | None = None):
+def _evaluate(pairs, spec: ClassSpec, config: EvalConfig, pred_dir, gt_dir, jobs, opt: dict,
+              sink_dir: Path | None = None, resume_dir: Path | None = None):
     from .engine.runners import run_evaluation
 
     progress: Callable[[int, int], None] | None = opt["progress"]
@@ -167,7 +184,7 @@ def _evaluate(pairs, spec: ClassSpec, config: EvalConfig, pred_dir: Path, gt_dir
     if progress is not None:
         progress(0, len(pairs))
     ev = run_evaluation(pairs, spec, config, jobs=jobs, progress=advance if progress is not None else None,
-                        scheduler=opt["scheduler"], sink_dir=sink_dir)
+                        scheduler=opt["scheduler"], sink_dir=sink_dir, resume_dir=resume_dir)
     metrics = ev.compute()
     pred_ids, gt_ids = _ids(spec, opt)
     metrics["config"].update({

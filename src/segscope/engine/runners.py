@@ -205,6 +205,7 @@ def run_evaluation(
     progress: Callable[[ImageResult], None] | None = None,
     scheduler: str | None = None,
     sink_dir: str | Path | None = None,
+    resume_dir: str | Path | None = None,
 ) -> Evaluation:
     """Evaluate every pair and return the filled :class:`Evaluation`.
 
@@ -214,6 +215,8 @@ def run_evaluation(
     (:class:`~segscope.engine.sinks.DiskSink`); ``ev.save(sink_dir, metrics)`` then completes
     that folder. Without it they stay in memory. A run that fails removes the record files (and
     the folder, when it made it and nothing else is there).
+    ``resume_dir``: a folder where finished shards are kept (:class:`~segscope.engine.shards.ShardStore`);
+    the shards it already holds for the same pairs, spec and config are read, not computed.
     """
     config = config or EvalConfig()
     made = sink_dir is not None and not Path(sink_dir).exists()
@@ -221,10 +224,17 @@ def run_evaluation(
     ev = Evaluation(spec, config, sink=sink)
     results = None
     try:
+        store = None
+        if resume_dir is not None:
+            from .shards import ShardStore
+
+            store = ShardStore(resume_dir, pairs, spec, config)
         if scheduler:
             from .dask import iter_results_dask
 
-            results = iter_results_dask(pairs, spec, config, scheduler, jobs)
+            results = iter_results_dask(pairs, spec, config, scheduler, jobs, store=store)
+        elif store is not None:
+            results = _resumable(pairs, spec, config, jobs, store)
         else:
             results = iter_results(pairs, spec, config, jobs)
         for result in results:
@@ -240,3 +250,30 @@ def run_evaluation(
                 sink.folder.rmdir()
         raise
     return ev
+
+
+#: seconds of a local run between two shards kept for ``--resume``
+SHARD_S = 1.0
+
+
+def _resumable(pairs, spec: ClassSpec, config: EvalConfig, jobs, store) -> Iterator[ImageResult]:
+    """:func:`iter_results` over the pairs the store lacks, each second's results kept as a shard
+    (and handed over once kept); the store's shards are read in their place."""
+    import time
+
+    from .shards import missing_ranges, shard_images, shard_of
+
+    kept = store.done()
+    for start, stop in sorted(kept + missing_ranges(len(pairs), kept)):
+        if (start, stop) in kept:
+            yield from shard_images(store.get(start, stop))
+            continue
+        held, t0 = [], time.perf_counter()
+        for result in iter_results(pairs[start:stop], spec, config, jobs):
+            held.append(result)
+            if time.perf_counter() - t0 >= SHARD_S or start + len(held) == stop:
+                shard = shard_of(start, held, t0)
+                store.put(shard)  # before the Evaluation folds (and may alias) its states
+                yield from shard_images(shard)
+                start += len(held)
+                held, t0 = [], time.perf_counter()

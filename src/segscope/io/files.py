@@ -1,15 +1,28 @@
-"""Listing and pairing files: the one lister of mask, image and auxiliary folders."""
+"""Listing and pairing files: the one lister of mask, image and auxiliary folders, local or at
+an fsspec URL (the locations of :mod:`segscope._storage`, re-exported here)."""
 
 from __future__ import annotations
 
+import os
 import unicodedata
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from collections.abc import Sequence
 
 import numpy as np
 
+from .._storage import (
+    is_folder,
+    is_url,
+    join,
+    location,
+    parse_storage_options,
+    read_bytes,
+    set_storage_options,
+    storage_options,
+    url_fs,
+)
 from ..exceptions import SegscopeError
 
 __all__ = [
@@ -25,6 +38,16 @@ __all__ = [
     "pair_masks",
     "AuxIndex",
     "printable",
+    "is_url",
+    "location",
+    "join",
+    "relative",
+    "is_folder",
+    "url_fs",
+    "read_bytes",
+    "storage_options",
+    "set_storage_options",
+    "parse_storage_options",
 ]
 
 MASK_SUFFIXES = (".png", ".npy", ".bmp", ".tif", ".tiff")
@@ -40,6 +63,25 @@ STRIP_SUFFIXES = (
     "_gtFine_instanceIds", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_instanceIds", "_labelIds",
     "_labelTrainIds", "_probs", "_prob", "_gtFine_color",
 )
+
+
+def _url_files(folder: str, recursive: bool) -> list[tuple[PurePosixPath, str]]:
+    """``(path relative to folder, URL)`` of the files under a URL folder, sorted as a local
+    listing is."""
+    fs, root = url_fs(folder)
+    if not fs.isdir(root):
+        raise SegscopeError("not a folder" if fs.exists(root) else "no such folder", folder)
+    root = root.rstrip("/")
+    if recursive:
+        names = fs.find(root, withdirs=False, detail=False)
+    else:
+        names = [e["name"] for e in fs.ls(root, detail=True) if e.get("type") == "file"]
+    out = []
+    for name in names:
+        rel = name[len(root):].lstrip("/") if name.startswith(root) else name.rsplit("/", 1)[-1]
+        if rel:
+            out.append((PurePosixPath(rel), join(folder, rel)))
+    return sorted(out, key=lambda e: e[0])
 
 
 # ---------------------------------------------------------------------- listing
@@ -64,7 +106,7 @@ def list_files(
     """Map image id -> file for the files under ``folder`` whose extension is in ``extensions``.
 
     The id is the path relative to ``folder`` (``/``-separated) without its extension. Hidden files
-    are skipped.
+    are skipped. ``folder`` may be an fsspec URL (:func:`location`): the files are then URLs.
 
     Parameters
     ----------
@@ -91,36 +133,56 @@ def list_files(
     >>> sorted(list_files(d, suffix="_labelIds"))
     ['a']
     """
-    folder = Path(folder)
-    if not folder.exists():
-        raise SegscopeError("no such folder", folder)
-    if not folder.is_dir():
-        raise SegscopeError("not a folder", folder)
-    files = folder.rglob("*") if recursive else folder.iterdir()
-    found: dict[str, Path] = {}
-    for f in sorted(files):
-        if not f.is_file() or f.suffix.lower() not in extensions or f.name.startswith("."):
-            continue
-        stem = f.name[: -len(f.suffix)] if f.suffix else f.name
+    found: dict = {}
+
+    def add(parent: str, name: str, ext: str, f) -> None:
+        stem = name[: -len(ext)] if ext else name
         if suffix:
             if not stem.endswith(suffix):
-                continue
+                return
             stem = stem[: -len(suffix)]
-        parent = f.parent.relative_to(folder)
-        key = (parent / stem).as_posix() if parent != Path(".") else stem
-        key = _strip_known(key, strip)
+        key = _strip_known(f"{parent}/{stem}" if parent else stem, strip)
         if key in found:
             if duplicates == "first":
-                continue
+                return
             if duplicates == "extension":
-                key = f"{key}{f.suffix}"
+                key = f"{key}{ext}"
             else:
-                raise SegscopeError(f"two {what} share the id {key!r}: {found[key].name} and {f.name}", folder)
+                raise SegscopeError(f"two {what} share the id {key!r}: {_name(found[key])} and {name}", folder)
         found[key] = f
+
+    folder = location(folder)
+    if isinstance(folder, str):
+        for rel, url in _url_files(folder, recursive):
+            if rel.suffix.lower() in extensions and not rel.name.startswith("."):
+                parent = rel.parent.as_posix()
+                add("" if parent == "." else parent, rel.name, rel.suffix, url)
+    else:
+        if not folder.exists():
+            raise SegscopeError("no such folder", folder)
+        if not folder.is_dir():
+            raise SegscopeError("not a folder", folder)
+        files = folder.rglob("*") if recursive else folder.iterdir()
+        for f in sorted(files):
+            if not f.is_file() or f.suffix.lower() not in extensions or f.name.startswith("."):
+                continue
+            parent = f.parent.relative_to(folder)
+            add(parent.as_posix() if parent != Path(".") else "", f.name, f.suffix, f)
     if not found and not allow_empty:
         ending = f" ending in {suffix!r}" if suffix else ""
         raise SegscopeError(f"no {what}{ending} ({', '.join(extensions)}) found", folder)
     return found
+
+
+def _name(f: Path | str) -> str:
+    return f.name if isinstance(f, Path) else f.rsplit("/", 1)[-1]
+
+
+def relative(f: Path | str, folder: Path | str) -> str:
+    """The ``/``-separated path of ``f`` (listed under ``folder``) relative to ``folder``."""
+    if isinstance(folder, str):
+        return str(f)[len(folder.rstrip("/")) + 1:]
+    return Path(f).relative_to(folder).as_posix()
 
 
 def list_masks(
@@ -146,8 +208,8 @@ class Pair:
     """One prediction and its GT, by image id."""
 
     image_id: str
-    pred: Path
-    gt: Path
+    pred: Path | str
+    gt: Path | str
 
 
 def _packed(texts: Sequence[str]) -> np.ndarray:
@@ -172,7 +234,7 @@ class PairTable(Sequence):
     __slots__ = ("pred_dir", "gt_dir", "_ids", "_pred", "_gt")
 
     def __init__(self, pred_dir, gt_dir, ids: Sequence[str], pred: Sequence[str], gt: Sequence[str]):
-        self.pred_dir, self.gt_dir = Path(pred_dir), Path(gt_dir)
+        self.pred_dir, self.gt_dir = location(pred_dir), location(gt_dir)
         self._ids, self._pred, self._gt = (a if isinstance(a, np.ndarray) else _packed(a) for a in (ids, pred, gt))
 
     def __len__(self) -> int:
@@ -181,8 +243,8 @@ class PairTable(Sequence):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return PairTable(self.pred_dir, self.gt_dir, self._ids[i], self._pred[i], self._gt[i])
-        return Pair(_unpacked(self._ids[i]), self.pred_dir / _unpacked(self._pred[i]),
-                    self.gt_dir / _unpacked(self._gt[i]))
+        return Pair(_unpacked(self._ids[i]), join(self.pred_dir, _unpacked(self._pred[i])),
+                    join(self.gt_dir, _unpacked(self._gt[i])))
 
     def __repr__(self) -> str:
         return f"<PairTable of {len(self)} pairs: {self.pred_dir} ~ {self.gt_dir}>"
@@ -191,6 +253,24 @@ class PairTable(Sequence):
     def ids(self) -> list[str]:
         """The image ids, in order."""
         return [_unpacked(b) for b in self._ids]
+
+    def resolved(self) -> "PairTable":
+        """The same pairs with local folders made absolute (URLs unchanged), for workers that
+        run elsewhere than in this working directory."""
+        def absolute(folder):
+            return folder if isinstance(folder, str) else Path(os.path.abspath(folder))
+
+        return PairTable(absolute(self.pred_dir), absolute(self.gt_dir), self._ids, self._pred, self._gt)
+
+    def fingerprint(self) -> str:
+        """A digest of the folders, ids and files of the table (equal tables, equal digests)."""
+        import hashlib
+
+        h = hashlib.sha256(f"{self.pred_dir}\0{self.gt_dir}\0{len(self)}".encode("utf-8", "surrogateescape"))
+        for a in (self._ids, self._pred, self._gt):
+            h.update(str(a.dtype).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
 
 
 def flatten_ids(pred: dict[str, Path], gt: dict[str, Path]) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -250,17 +330,17 @@ def pair_masks(
             f"{len(missing)} GT file(s) without prediction and {len(extra)} prediction(s) without GT "
             f"were skipped", stacklevel=2
         )
-    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    return PairTable(pred_dir, gt_dir, common, [pred[k].relative_to(pred_dir).as_posix() for k in common],
-                     [gt[k].relative_to(gt_dir).as_posix() for k in common])
+    pred_dir, gt_dir = location(pred_dir), location(gt_dir)
+    return PairTable(pred_dir, gt_dir, common, [relative(pred[k], pred_dir) for k in common],
+                     [relative(gt[k], gt_dir) for k in common])
 
 
 def _jpegs(folder: str | Path) -> list[str]:
-    folder = Path(folder)
-    if not folder.is_dir():
+    folder = location(folder)
+    if not is_folder(folder):
         return []
     found = list_files(folder, JPEG_SUFFIXES, duplicates="extension", allow_empty=True, what="JPEG files")
-    return sorted(f.relative_to(folder).as_posix() for f in found.values())
+    return sorted(relative(f, folder) for f in found.values())
 
 
 def _jpeg_reason(jpegs: Sequence[str]) -> str:
@@ -296,17 +376,17 @@ class AuxIndex:
     same stem anywhere in the folder."""
 
     def __init__(self, folder: str | Path, suffixes: tuple[str, ...], what: str):
-        self.folder = Path(folder)
+        self.folder = location(folder)
         self.what = what
-        if not self.folder.is_dir():
+        if not is_folder(self.folder):
             raise SegscopeError(f"{what} folder does not exist", self.folder)
         self.by_key = list_files(self.folder, suffixes, strip=STRIP_SUFFIXES, duplicates="first",
                                  allow_empty=True, what=f"{what} files")
-        self.by_stem: dict[str, list[Path]] = {}
+        self.by_stem: dict[str, list] = {}
         for key, f in self.by_key.items():
             self.by_stem.setdefault(key.rsplit("/", 1)[-1], []).append(f)
 
-    def find(self, image_id: str) -> Path:
+    def find(self, image_id: str) -> Path | str:
         key = _strip_known(image_id, STRIP_SUFFIXES)
         if key in self.by_key:
             return self.by_key[key]

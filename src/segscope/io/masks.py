@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ from PIL import Image
 
 from ..classes import ClassSpec
 from ..exceptions import SegscopeError
+from .files import is_url, read_bytes
 from .results import atomic_write
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "max_pixels",
     "set_max_pixels",
     "check_pixels",
+    "opened",
     "open_image",
     "split_alpha",
     "read_npy",
@@ -104,10 +107,31 @@ def check_pixels(width: int, height: int, path: str | Path | None) -> None:
         )
 
 
+def opened(path: str | Path):
+    """What a decoder opens for ``path``: the local path itself, or for an fsspec URL
+    (:func:`segscope.io.files.is_url`) its bytes, fetched in one request."""
+    return io.BytesIO(read_bytes(path)) if is_url(path) else path
+
+
+def _open_binary(path: str | Path):
+    return io.BytesIO(read_bytes(path)) if is_url(path) else open(path, "rb")  # noqa: SIM115
+
+
+def _file_size(fh) -> int:
+    if isinstance(fh, io.BytesIO):
+        return fh.getbuffer().nbytes
+    return os.fstat(fh.fileno()).st_size
+
+
+def _suffix(path: str | Path) -> str:
+    name = path.rsplit("/", 1)[-1] if isinstance(path, str) else path.name
+    return os.path.splitext(name)[1].lower()
+
+
 @contextlib.contextmanager
 def open_image(path: str | Path) -> Iterator[Image.Image]:
     """``PIL.Image.open`` with the declared size checked against the pixel limit first."""
-    with Image.open(path) as im:
+    with Image.open(opened(path)) as im:
         check_pixels(im.size[0], im.size[1], path)
         yield im
 
@@ -229,9 +253,8 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt",
     (:func:`max_pixels`) are refused before they are decoded.
     Raises :class:`SegscopeError` naming the file on anything unreadable.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
+    path = path if is_url(path) else Path(path)
+    if _suffix(path) == ".npy":
         return read_npy_mask(path)
     if transparent is None and spec is not None:
         transparent = spec.transparent
@@ -364,7 +387,7 @@ def _npy_header(fh, path) -> tuple[tuple[int, ...], np.dtype]:
 
 def _npy_shape(path, what: str) -> tuple[int, ...]:
     with reading(path, what):
-        with open(path, "rb") as fh:
+        with _open_binary(path) as fh:
             return _npy_header(fh, path)[0]
 
 
@@ -372,10 +395,10 @@ def read_npy(path: str | Path) -> np.ndarray:
     """Read a ``.npy`` file as stored, after checking its header: a plain numeric array, within
     the pixel limit, with as many bytes as the header declares (no pickles)."""
     with reading(path, ".npy mask"):
-        with open(path, "rb") as fh:
+        with _open_binary(path) as fh:
             shape, dtype = _npy_header(fh, path)
             offset = fh.tell()
-            size = os.fstat(fh.fileno()).st_size
+            size = _file_size(fh)
             if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
                 raise SegscopeError(f"a mask must hold integer labels, this array is {dtype}", path)
             count = math.prod(shape)
@@ -505,12 +528,12 @@ def _one_line(exc: BaseException) -> str:
 def load_probs(path: Path, num_classes: int, shape: tuple[int, int]) -> np.ndarray:
     """Read a K×H×W probability array from ``.npy`` or ``.npz`` (key ``probs`` or the first)."""
     want = (num_classes, *shape)
-    if Path(path).suffix.lower() == ".npy":
+    if _suffix(path) == ".npy":
         declared = _npy_shape(path, "probabilities")
         if declared != want:
             raise SegscopeError(f"probabilities must have shape K×H×W = {want}, got {declared}", path)
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(opened(path), allow_pickle=False)
         if isinstance(data, np.lib.npyio.NpzFile):
             with data:
                 key = "probs" if "probs" in data.files else data.files[0]

@@ -4,6 +4,11 @@ results folder that always holds exactly one complete run.
 A run is written by :func:`staged_results`: into a hidden staging folder beside ``out``, under
 a lock, and swapped in whole at the end, so ``out`` holds either the complete previous run or
 the complete new one, whatever happens in between (an error, Ctrl-C, ``kill -9``, a full disk).
+
+``out`` may be an fsspec URL (``s3://bucket/run``): an object store has no atomic rename, so the
+run is staged in a local folder and uploaded, the previous manifest removed first and the new one
+written last; a folder on a store is complete exactly when its manifest is there and lists files
+that are (:func:`complete_remote`).
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
+from .._storage import is_url, url_fs
 from .._version import __version__
 from ..exceptions import SegscopeError
 
 __all__ = [
     "MANIFEST",
+    "RESUME_DIR",
+    "complete_remote",
     "atomic_write",
     "clean_json",
     "read_manifest",
@@ -35,6 +43,8 @@ __all__ = [
 
 #: the file, written last, that lists every file of a run (or of a report)
 MANIFEST = "manifest.json"
+#: the folder of a staging folder that ``--resume`` keeps (finished shards); never part of a run
+RESUME_DIR = ".segscope-resume"
 
 
 # ---------------------------------------------------------------------- safe output
@@ -138,31 +148,39 @@ def _complete(folder: Path) -> bool:
 
 # ---------------------------------------------------------------------- the results folder
 @contextlib.contextmanager
-def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | None = None) -> Iterator[Path]:
+def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | None = None,
+                   resume: bool = False) -> Iterator[Path]:
     """Write one complete run into ``out``: yield a fresh staging folder, swap it in on success.
 
     Parameters
     ----------
-    out : the results folder. It may not exist yet; when it does, it must be a folder of an
-        earlier run (or empty): its whole content is replaced.
+    out : the results folder, local or an fsspec URL. It may not exist yet; when it does, it
+        must be a folder of an earlier run (or empty): its whole content is replaced.
     inputs : the run's input folders by role (``{"prediction": pred_dir, ...}``): ``out`` may
         neither lie inside one of them (it would be read as input) nor contain one (it would be
         replaced).
+    resume : take over the staging folder a killed run left (its :data:`RESUME_DIR` is kept, the
+        rest emptied), and keep the staging folder when this run fails too, for the next
+        ``resume``.
 
     Yields
     ------
-    Path of the staging folder (hidden, beside ``out``) to write every file of the run into.
+    Path of the staging folder (hidden, beside ``out``; for a URL, in the system's temporary
+    folder) to write every file of the run into.
 
     Notes
     -----
-    - A lock beside ``out`` makes a second run into the same folder fail at once.
-    - Staging and old folders left by killed runs are removed first; a swap cut short between
-      its two renames (where the atomic exchange is unavailable) is completed.
+    - A lock beside ``out`` makes a second run into the same folder fail at once (for a URL, a
+      second run on the same machine).
+    - Staging and old folders left by killed runs are removed first (unless ``resume``); a swap
+      cut short between its two renames (where the atomic exchange is unavailable) is completed.
     - On success ``manifest.json`` is written last, listing every file, and the staging folder
       replaces ``out`` atomically (``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere two
-      renames, made whole by the next run if cut short).
-    - On any error, Ctrl-C included, the staging folder is removed and ``out`` is left as it was.
-      A full disk or a folder that cannot be written becomes a one-line :class:`SegscopeError`.
+      renames, made whole by the next run if cut short). For a URL the files are uploaded, the
+      manifest last.
+    - On any error, Ctrl-C included, the staging folder is removed (unless ``resume``) and
+      ``out`` is left as it was. A full disk or a folder that cannot be written becomes a
+      one-line :class:`SegscopeError`.
 
     Examples
     --------
@@ -173,6 +191,10 @@ def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | No
     >>> sorted(p.name for p in out.iterdir())
     ['manifest.json', 'metrics.json']
     """
+    if is_url(out):
+        with _staged_remote(str(out).rstrip("/"), inputs or {}, resume) as stage:
+            yield stage
+        return
     shown = Path(out)
     out = Path(os.path.abspath(shown))
     if out.is_symlink():
@@ -181,8 +203,9 @@ def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | No
     with _full_disk(shown), contextlib.ExitStack() as held:
         try:
             held.enter_context(_lock(out, shown))
-            _recover(out)
-            stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+            stage = _recover(out, resume)
+            if stage is None:
+                stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise SegscopeError(f"cannot write the results folder: {exc.strerror}", shown) from None
@@ -191,11 +214,107 @@ def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | No
             _check_target(out, shown, inputs)
             os.chmod(stage, 0o777 & ~_umask())
             yield stage
+            shutil.rmtree(stage / RESUME_DIR, ignore_errors=True)
             write_manifest(stage, _files_under(stage))
             _swap(stage, out)
         except BaseException:
-            _discard(stage)
+            if not resume:
+                _discard(stage)
             raise
+
+
+def _emptied_but_resume(stage: Path) -> Path:
+    """``stage`` with everything but its :data:`RESUME_DIR` removed (the manifest first)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(stage / MANIFEST)
+    for entry in stage.iterdir():
+        if entry.name == RESUME_DIR:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink()
+    return stage
+
+
+@contextlib.contextmanager
+def _staged_remote(out: str, inputs: Mapping[str, str | Path | None], resume: bool) -> Iterator[Path]:
+    """:func:`staged_results` for a URL: stage locally (a folder named after the URL, so that
+    ``resume`` finds it), then upload, the previous manifest removed first, the new one last."""
+    import hashlib
+
+    for role, folder in inputs.items():
+        if folder is None or not is_url(str(folder)):
+            continue
+        src = str(folder).rstrip("/")
+        if out == src or out.startswith(src + "/"):
+            raise SegscopeError(f"the results folder lies inside the {role} folder {folder}; choose another --out", out)
+        if src.startswith(out + "/"):
+            raise SegscopeError(f"the {role} folder {folder} lies inside the results folder; choose another --out", out)
+    fs, root = url_fs(out)
+    old = _remote_files(fs, root, out)
+    base = Path(tempfile.gettempdir())
+    stage = base / f"segscope-staging-{hashlib.sha256(out.encode()).hexdigest()[:16]}"
+    with _lock(stage, Path(out)):
+        if stage.is_dir() and resume:
+            _emptied_but_resume(stage)
+        else:
+            _discard(stage)
+            stage.mkdir()
+        try:
+            yield stage
+            shutil.rmtree(stage / RESUME_DIR, ignore_errors=True)
+            files = _files_under(stage)
+            write_manifest(stage, files)
+        except BaseException:
+            if not resume:
+                _discard(stage)
+            raise
+        try:
+            if old is not None and fs.exists(f"{root}/{MANIFEST}"):
+                fs.rm_file(f"{root}/{MANIFEST}")
+            for name in files:
+                fs.put_file(str(stage / name), f"{root}/{name}")
+            fs.put_file(str(stage / MANIFEST), f"{root}/{MANIFEST}")
+            for name in sorted(set(old or ()) - set(files)):
+                with contextlib.suppress(FileNotFoundError):
+                    fs.rm_file(f"{root}/{name}")
+        except OSError as exc:
+            raise SegscopeError(f"cannot write the results folder: {str(exc).splitlines()[0] if str(exc) else exc}",
+                                out) from None
+        finally:
+            _discard(stage)
+
+
+def _remote_files(fs, root: str, out: str) -> list[str] | None:
+    """The files of the run at ``out`` (None where there is none); a folder of other files is an
+    error, as for a local folder."""
+    if not fs.exists(root):
+        return None
+    listed = complete_remote(out, fs, root)
+    if listed is not None:
+        return listed
+    names = [n[len(root.rstrip("/")) + 1:] for n in fs.find(root, withdirs=False, detail=False)]
+    if names and "metrics.json" not in names:
+        raise SegscopeError("not a segscope results folder (it holds other files); choose another --out", out)
+    return names
+
+
+def complete_remote(out: str, fs=None, root: str | None = None) -> list[str] | None:
+    """The files of the complete run at the URL ``out`` (its manifest, checked against the store),
+    or None when no complete run is there."""
+    if fs is None:
+        fs, root = url_fs(out)
+    root = str(root).rstrip("/")
+    try:
+        data = json.loads(fs.cat_file(f"{root}/{MANIFEST}").decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("segscope_manifest") != 1 or not isinstance(data.get("files"), list):
+        return None
+    files = [str(f) for f in data["files"] if isinstance(f, str) and f and ".." not in f.split("/")]
+    present = {n[len(root) + 1:] for n in fs.find(root, withdirs=False, detail=False)}
+    return files if set(files) <= present else None
 
 
 def _check_target(out: Path, shown: Path, inputs: Mapping[str, str | Path | None] | None) -> None:
@@ -270,8 +389,10 @@ def _leftovers(out: Path) -> list[Path]:
     return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefixes))
 
 
-def _recover(out: Path) -> None:
-    """Finish what a killed run left: complete a cut-short swap, remove staging and old folders."""
+def _recover(out: Path, resume: bool = False) -> Path | None:
+    """Finish what a killed run left: complete a cut-short swap, remove staging and old folders.
+    With ``resume``, the newest staging folder holding a :data:`RESUME_DIR` is kept (emptied of
+    the rest) and returned."""
     left = _leftovers(out)
     if not out.exists():
         done = [p for p in left if p.name.startswith(f".{out.name}.staging-") and _complete(p)]
@@ -279,8 +400,16 @@ def _recover(out: Path) -> None:
             newest = max(done, key=lambda p: p.stat().st_mtime)
             os.rename(newest, out)
             left.remove(newest)
+    kept = None
+    if resume:
+        resumable = [p for p in left if p.name.startswith(f".{out.name}.staging-") and (p / RESUME_DIR).is_dir()]
+        if resumable:
+            kept = max(resumable, key=lambda p: (p / RESUME_DIR).stat().st_mtime)
+            left.remove(kept)
+            _emptied_but_resume(kept)
     for p in left:
         _discard(p)
+    return kept
 
 
 def _discard(folder: Path) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from ..classes import PRESETS, ClassSpec, generate_palette, load_spec, preset
 from ..exceptions import SegscopeError
+from .files import is_url, url_fs
+from .results import complete_remote, read_manifest
 
 __all__ = ["Results", "read_rows", "load_results", "run_spec", "metrics_html"]
 
@@ -125,10 +127,22 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def load_results(results_dir: str | Path) -> Results:
-    """Read ``metrics.json`` (required), ``per_image.csv`` and ``class_spec.json`` of a run."""
+    """Read ``metrics.json`` (required), ``per_image.csv`` and ``class_spec.json`` of a run.
+
+    A folder with a manifest must hold every file it lists. ``results_dir`` may be an fsspec
+    URL: the run there must be complete (its manifest written last); its files are fetched into a
+    temporary folder, which :attr:`Results.dir` then names.
+    """
+    if is_url(results_dir):
+        results_dir = _fetched(str(results_dir).rstrip("/"))
     d = Path(results_dir)
     if not d.is_dir():
         raise SegscopeError("results folder does not exist", d)
+    listed = read_manifest(d)
+    missing = [f for f in listed or () if not (d / f).is_file()]
+    if missing:
+        raise SegscopeError(f"incomplete results folder: {len(missing)} file(s) of its manifest are missing "
+                            f"({', '.join(missing[:3])})", d)
     mpath = d / "metrics.json"
     if not mpath.exists():
         raise SegscopeError("no metrics.json here (run `segscope evaluate ... --out DIR` first)", d)
@@ -154,6 +168,24 @@ def load_results(results_dir: str | Path) -> Results:
             spec = None
         colors = dict(zip(names, generate_palette(len(names) + 1)[1:]))
     return Results(d, metrics, rows, names, colors, spec, note)
+
+
+def _fetched(url: str) -> Path:
+    """The complete run at ``url`` copied into a temporary folder (removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    files = complete_remote(url)
+    if files is None:
+        raise SegscopeError("no complete segscope run here (no manifest, or it lists files that are missing)", url)
+    local = Path(tempfile.mkdtemp(prefix="segscope-results-"))
+    atexit.register(shutil.rmtree, local, True)
+    fs, root = url_fs(url)
+    for name in files + ["manifest.json"]:
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(f"{root.rstrip('/')}/{name}", str(local / name))
+    return local
 
 
 def run_spec(results_dir: Path, metrics: dict) -> ClassSpec:

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from ...engine.analyzers.base import optional_analyses
+from ...io.files import is_folder, location, parse_storage_options, set_storage_options
 from ...run import evaluate_folders
 from .._common import (
     ClassesOpt,
@@ -60,12 +61,12 @@ def parse_bins(text: str) -> tuple[float, ...]:
 
 
 def evaluate(
-    preds: Path = typer.Argument(..., help="Folder of predicted masks."),
-    gts: Path = typer.Argument(..., help="Folder of ground-truth masks."),
+    preds: str = typer.Argument(..., help="Folder of predicted masks (a path or a URL: s3://, gs://, https://, ...)."),
+    gts: str = typer.Argument(..., help="Folder of ground-truth masks (a path or a URL)."),
     classes: Optional[str] = ClassesOpt,
     num_classes: Optional[int] = NumClassesOpt,
     ignore_index: Optional[str] = IgnoreOpt,
-    out: Path = typer.Option(Path("results"), "--out", "-o", help="Output folder."),
+    out: str = typer.Option("results", "--out", "-o", help="Output folder (a path or a URL)."),
     pred_suffix: str = typer.Option("", "--pred-suffix", help="Suffix to strip from prediction file stems."),
     gt_suffix: str = typer.Option("", "--gt-suffix", help="Suffix to strip from GT stems, e.g. _gtFine_labelIds."),
     pred_ids: str = PredIdsOpt,
@@ -87,6 +88,12 @@ def evaluate(
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", help="Run on Dask: 'dask' (local cluster) or a scheduler address."
     ),
+    storage_options: Optional[str] = typer.Option(
+        None, "--storage-options", help='fsspec options for the URLs, as JSON: \'{"anon": true}\'.'
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Keep finished shards, and continue from those a killed --resume run kept."
+    ),
     skip: Optional[List[str]] = typer.Option(
         None, "--skip",
         help=f"Analyses to skip: {', '.join(optional_analyses())} (core metrics always run). Repeatable.",
@@ -103,10 +110,10 @@ def evaluate(
     miss_threshold: float = typer.Option(
         0.5, "--miss-threshold", help="A GT segment with recall below this is missed.", min=0.0, max=1.0
     ),
-    instances: Optional[Path] = typer.Option(None, "--instances", help="Instance masks (Cityscapes-style ids) for segment analysis."),
-    gt2: Optional[Path] = typer.Option(None, "--gt2", help="A second annotation of the same images."),
-    probs: Optional[Path] = typer.Option(None, "--probs", help="Model probabilities (.npy/.npz, K×H×W) per image."),
-    images: Optional[Path] = typer.Option(None, "--images", help="Original images, for the report's panels."),
+    instances: Optional[str] = typer.Option(None, "--instances", help="Instance masks (Cityscapes-style ids) for segment analysis."),
+    gt2: Optional[str] = typer.Option(None, "--gt2", help="A second annotation of the same images."),
+    probs: Optional[str] = typer.Option(None, "--probs", help="Model probabilities (.npy/.npz, K×H×W) per image."),
+    images: Optional[str] = typer.Option(None, "--images", help="Original images, for the report's panels."),
     convention: Optional[List[str]] = typer.Option(
         None, "--convention",
         help="Also compute another library's convention with options set, e.g. mmseg:nan_to_num=0 "
@@ -122,13 +129,14 @@ def evaluate(
     apply_max_pixels(max_pixels)
     from ...classes import parse_label_map
 
+    set_storage_options(parse_storage_options(storage_options))
     spec = spec_from_options(classes, num_classes, ignore_index, pred_ids, gt_ids).with_gt_mapping(
         parse_label_map(label_map, "--label-map"), reduce_zero_label)
-    existing_dir(preds, "prediction")
-    existing_dir(gts, "GT")
+    _existing(preds, "prediction")
+    _existing(gts, "GT")
     for opt, path in (("--instances", instances), ("--gt2", gt2), ("--probs", probs), ("--images", images)):
         if path is not None:
-            existing_dir(path, opt)
+            _existing(path, opt)
     skipped = set(skip or ())
     unknown = skipped - set(optional_analyses())
     if unknown:
@@ -140,7 +148,7 @@ def evaluate(
         run = evaluate_folders(
             preds, gts, spec, out=out, images=images, report=report, jobs=jobs,
             pred_suffix=pred_suffix, gt_suffix=gt_suffix, allow_missing=allow_missing, scheduler=scheduler,
-            progress=bar, pred_ids=pred_ids, gt_ids=gt_ids,
+            progress=bar, pred_ids=pred_ids, gt_ids=gt_ids, resume=resume,
             exclude=tuple(exclude or ()),
             allow_unknown_pred=allow_unknown_pred,
             analyses=analyses,
@@ -153,9 +161,9 @@ def evaluate(
             error_band_px=error_band_px,
             segment_bins=parse_bins(segment_bins),
             miss_threshold=miss_threshold,
-            instances_dir=str(instances) if instances else None,
-            gt2_dir=str(gt2) if gt2 else None,
-            probs_dir=str(probs) if probs else None,
+            instances_dir=instances or None,
+            gt2_dir=gt2 or None,
+            probs_dir=probs or None,
             conventions=tuple(convention or ()),
         )
     metrics, ev = run.metrics, run.evaluation
@@ -165,7 +173,18 @@ def evaluate(
         err_console.print(f"report: {run.report}")
     if not quiet:
         print_summary(metrics)
-    err_console.print(f"wrote {out}/metrics.json, per_image.csv, confusion_matrix.csv")
+    err_console.print(f"wrote {str(run.out).rstrip('/')}/metrics.json, per_image.csv, confusion_matrix.csv")
+
+
+def _existing(path: str, what: str) -> None:
+    """A local folder or a URL that exists and is a folder (one line if not)."""
+    where = location(path)
+    if isinstance(where, Path):
+        existing_dir(where, what)
+    elif not is_folder(where):
+        from ...exceptions import SegscopeError
+
+        raise SegscopeError(f"{what} folder does not exist", path)
 
 
 class _ProgressBar(contextlib.ExitStack):

@@ -1,0 +1,176 @@
+"""Dask against the process pool on one machine, on the same data, in one run.
+
+    python benchmarks/bench_dask.py                       # 1,000 images 128×256, every analysis
+    python benchmarks/bench_dask.py --images 4000 --core  # core metrics only
+    python benchmarks/bench_dask.py --simulate 50000      # the scaling simulation of docs/scaling.md
+
+1. **Throughput** (images/s, best of ``--rounds``), each writing a results folder:
+
+   - ``--jobs 2``: the local process pool (the reference);
+   - ``LocalCluster``: a 2-worker ``distributed.LocalCluster`` started beforehand (its start-up,
+     timed apart, is not in the figure);
+   - ``scheduler + 2 workers``: ``dask scheduler`` and two ``dask worker --nthreads 1`` started as
+     separate processes on 127.0.0.1.
+
+   Each Dask run's ``metrics.json`` and ``per_image.csv`` are checked identical to the pool's; the
+   ratios are Dask time / pool time (target: at most 1.15).
+
+2. **Simulation** (``--simulate N``): N pairs of 8×8 masks (hard links to two files), core
+   metrics, on the 2-worker LocalCluster: peak client RSS, scheduler RSS, the most tasks the
+   scheduler held, and where the wall time goes (listing and pairing against the whole run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+sys.path.insert(0, str(SRC))
+os.environ["PYTHONPATH"] = f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _separate_cluster(tmp: Path):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ, DASK_LOGGING__DISTRIBUTED="critical", NUMBA_NUM_THREADS="1")
+    procs = [subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    time.sleep(2)
+    for _ in range(2):
+        procs.append(subprocess.Popen(["dask", "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                       "--no-dashboard", "--local-directory", str(tmp)],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from dask.distributed import Client
+
+    with Client(address, timeout=60) as c:
+        c.wait_for_workers(2, timeout=120)
+    return address, procs
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def throughput(args) -> None:
+    from dask.distributed import LocalCluster
+
+    from segscope.run import evaluate_folders
+    from segscope.synth import write_dataset
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+    data = write_dataset(tmp / "data", num_images=args.images, height=args.height, width=args.width, seed=3)
+    extra = {"analyses": ()} if args.core else {}
+
+    def run(name: str, **kw):
+        out = tmp / name
+        return _timed(lambda: evaluate_folders(data["pred"], data["gt"], data["classes"], out=out, **extra, **kw)), out
+
+    run("warm", jobs=1)  # compile or load the kernels once
+    t0 = time.perf_counter()
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50)
+    local_start = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    address, procs = _separate_cluster(tmp)
+    separate_start = time.perf_counter() - t0
+    peers = {"--jobs 2": {"jobs": 2}, "LocalCluster": {"scheduler": cluster.scheduler_address},
+             "scheduler + 2 workers": {"scheduler": address}}
+    best: dict[str, float] = {}
+    outs: dict[str, Path] = {}
+    try:
+        for _ in range(args.rounds):  # interleaved rounds
+            for name, kw in peers.items():
+                t, outs[name] = run(name.replace(" ", "_"), **kw)
+                best[name] = min(best.get(name, t), t)
+    finally:
+        cluster.close()
+        for p in procs:
+            p.terminate()
+    ref = outs["--jobs 2"]
+    for name, out in outs.items():
+        for f in ("metrics.json", "per_image.csv"):
+            same = (out / f).read_bytes() == (ref / f).read_bytes()
+            assert same, f"{name}: {f} differs from the pool's"
+    print(f"{args.images} images {args.height}×{args.width}, {'core only' if args.core else 'every analysis'}, "
+          f"best of {args.rounds}; outputs identical")
+    print(f"start-up: LocalCluster {local_start:.1f} s, scheduler + 2 workers {separate_start:.1f} s (not counted)")
+    print(f"{'runner':<24}{'seconds':>9}{'images/s':>10}{'× pool':>8}")
+    for name, t in best.items():
+        print(f"{name:<24}{t:>9.2f}{args.images / t:>10.0f}{t / best['--jobs 2']:>8.2f}")
+
+
+def simulate(args) -> None:
+    import numpy as np
+    from dask.distributed import Client, LocalCluster
+    from PIL import Image
+
+    from segscope.io.files import pair_masks
+    from segscope.run import evaluate_folders
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dask-sim-"))
+    src = tmp / "src"
+    src.mkdir()
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) % 3).save(src / "p.png")
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) % 2).save(src / "g.png")
+    for role, f in (("pred", "p.png"), ("gt", "g.png")):
+        (tmp / role).mkdir()
+        for i in range(args.simulate):
+            os.link(src / f, tmp / role / f"img_{i:07d}.png")
+    t_pair = _timed(lambda: pair_masks(tmp / "pred", tmp / "gt"))
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50)
+    peak_tasks = 0
+
+    def progress(done, total):
+        nonlocal peak_tasks
+        peak_tasks = max(peak_tasks, len(cluster.scheduler.tasks))
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    run = evaluate_folders(tmp / "pred", tmp / "gt", 3, out=tmp / "out", analyses=(), scheduler=cluster.scheduler_address,
+                           progress=progress)
+    wall = time.perf_counter() - t
+    with Client(cluster.scheduler_address) as c:
+        import psutil
+
+        sched_rss = c.run_on_scheduler(lambda: psutil.Process().memory_info().rss)
+    cluster.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{args.simulate} pairs of 8×8 masks, core metrics, 2-worker LocalCluster")
+    print(f"listing + pairing: {t_pair:.1f} s; the whole run {wall:.1f} s = {args.simulate / wall:.0f} images/s")
+    print(f"peak tasks on the scheduler: {peak_tasks}; scheduler RSS at the end {sched_rss / 2**20:.0f} MiB")
+    print(f"client peak RSS {rss / 1024:.0f} MiB (before the run {rss0 / 1024:.0f} MiB); "
+          f"{run.metrics['num_images']} images in metrics.json")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--height", type=int, default=128)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--core", action="store_true", help="core metrics only")
+    ap.add_argument("--simulate", type=int, default=0, help="run the scaling simulation on N tiny pairs instead")
+    args = ap.parse_args()
+    if args.simulate:
+        simulate(args)
+    else:
+        throughput(args)
+
+
+if __name__ == "__main__":
+    main()
