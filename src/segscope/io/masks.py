@@ -260,7 +260,7 @@ def read_mask(path: str | Path, spec: ClassSpec | None = None, role: str = "gt",
         transparent = spec.transparent
     see_through = None
     with reading(path, "mask"):
-        decoded = decode_png(path) if suffix == ".png" else None
+        decoded = decode_png(path) if _suffix(path) == ".png" else None
         if decoded is not None:
             mode, arr = decoded
             _check_mode(mode, spec, path)
@@ -349,7 +349,7 @@ def decode_png(path: str | Path, decoder=None) -> tuple[str, np.ndarray] | None:
     decoder = decoder or _png_decoder()
     if decoder is None:
         return None
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         data = fh.read()
     layout = png_layout(data)
     if layout is None:
