@@ -18,11 +18,14 @@ from .engine.analyzers.conventions import convention_data
 from .engine.evaluation import Evaluation
 from .exceptions import SegscopeError
 from .io.run_folder import Results, load_results
+from .engine.sinks import CHUNK
+from .metrics.confusion import matrix_from_json
 from .metrics.conventions import (
     CONVENTIONS,
     ConventionData,
     convention_block,
     default_conventions,
+    image_sums,
     parse_convention,
 )
 
@@ -40,20 +43,22 @@ _IMAGEWISE = ("torchmetrics-meaniou", "smp-micro-imagewise", "smp-macro-imagewis
 
 def _from_metrics(metrics: dict, counts_file: Path | None) -> ConventionData:
     names = tuple(str(n) for n in metrics.get("classes") or metrics["per_class"])
-    cm = np.asarray(metrics.get("confusion_matrix"), np.int64)
-    if cm.shape != (len(names), len(names)):
-        raise SegscopeError("metrics.json has no K × K confusion_matrix to compute conventions from")
+    cm = matrix_from_json(metrics)
+    if cm is None or cm.shape != (len(names), len(names)):
+        raise SegscopeError("metrics.json has no K × K confusion matrix to compute conventions from")
     gt = np.array([int(metrics["per_class"][n]["gt_pixels"]) for n in names], np.int64)
-    per_image = {key: np.zeros((0, len(names)), np.int64) for key in ("tp", "fp", "fn")}
+    sums = None
     if counts_file is not None and counts_file.exists():
         with np.load(counts_file, allow_pickle=False) as z:
             ids = [str(i) for i in z["image_ids"]]
-            order = sorted(range(len(ids)), key=ids.__getitem__)
-            per_image = {key: np.asarray(z[key], np.int64)[order] for key in per_image}
+            order = np.array(sorted(range(len(ids)), key=ids.__getitem__), np.int64)
+            arrays = [z[key] for key in ("tp", "fp", "fn")]
+        sums = image_sums(((np.asarray(a[block], np.int64) for a in arrays)
+                           for block in np.array_split(order, max(1, len(order) // CHUNK))), len(names))
     cfg = metrics.get("config") or {}
     exclude = tuple(sorted(names.index(n) for n in cfg.get("exclude") or () if n in names))
-    return ConventionData(cm, gt, per_image["tp"], per_image["fp"], per_image["fn"], names, exclude,
-                          per_image_known=counts_file is not None and counts_file.exists())
+    miou_image = metrics.get("miou_image")
+    return ConventionData(cm, gt, names, sums, float("nan") if miou_image is None else float(miou_image), exclude)
 
 
 def data_of(results) -> tuple[ConventionData, dict]:
@@ -115,10 +120,10 @@ def _reasons(convention: str, d: ConventionData) -> list[str]:
         out.append(f"segscope leaves out the excluded {_listing([names[i] for i in d.exclude])}; {name} keeps them")
     if name == "detectron2":
         for i in pred_only:
-            images = int((np.asarray(d.image_fp)[:, i] > 0).sum())
+            images = int(d.sums.fp_images[i]) if d.sums is not None else "some"
             out.append(f"class {names[i]!r} has no GT pixels but is predicted in {images} image(s): detectron2 "
                        "leaves it out of the mean, segscope counts its IoU of 0")
-        unmatched = int(gt.sum() - np.asarray(d.cm).sum())
+        unmatched = int(gt.sum() - d.gt_matched.sum())
         if unmatched:
             out.append(f"{unmatched} labelled pixels are predicted as no class: detectron2 counts them nowhere, "
                        "segscope counts them as misses")
@@ -132,7 +137,7 @@ def _reasons(convention: str, d: ConventionData) -> list[str]:
             for n in absent:
                 out.append(f"class {n!r} appears in no image: {name} with zero_division={zd:g} scores it {zd:g}")
         if name.endswith("imagewise"):
-            empty = int(((np.asarray(d.image_tp) + d.image_fp + d.image_fn) == 0).sum())
+            empty = int(d.sums.images * len(names) - d.sums.iou_count.sum())
             out.append(f"{name} averages per-image IoUs over images; {empty} (image, class) pairs have an empty "
                        f"union and score {zd:g} (zero_division)")
         if name.startswith("smp-micro"):

@@ -21,7 +21,7 @@ import pytest
 from segscope import EvalConfig, Evaluation, SegscopeError
 from segscope.classes import ClassSpec, cityscapes
 from segscope.conventions import compute, explain_rows
-from segscope.metrics.conventions import CONVENTIONS, ConventionData, convention_block, parse_convention
+from segscope.metrics.conventions import CONVENTIONS, ConventionData, ImageSums, convention_block, parse_convention
 
 K, IGNORE = 6, 255
 ABSENT, PRED_ONLY = 4, 5
@@ -284,9 +284,8 @@ def _hand_data():
     """Two classes' worth of data where every policy differs: class 'a' perfect in image 0,
     half-found in image 1; 'b' predicted only; 'c' nowhere."""
     cm = np.array([[6, 2, 0], [0, 0, 0], [0, 0, 0]])
-    return ConventionData(cm=cm, gt=np.array([8, 0, 0]), image_tp=np.array([[4, 0, 0], [2, 0, 0]]),
-                          image_fp=np.array([[0, 0, 0], [0, 2, 0]]), image_fn=np.array([[0, 0, 0], [2, 0, 0]]),
-                          names=("a", "b", "c"))
+    sums = ImageSums.of(tp=[[4, 0, 0], [2, 0, 0]], fp=[[0, 0, 0], [0, 2, 0]], fn=[[0, 0, 0], [2, 0, 0]])
+    return ConventionData(cm=cm, gt=np.array([8, 0, 0]), names=("a", "b", "c"), sums=sums, miou_image=0.75)
 
 
 def test_hand_worked_hf_and_detectron2():
@@ -339,3 +338,37 @@ def test_compute_from_a_results_folder_equals_the_run(tmp_path):
     rows = {r["convention"]: r for r in explain_rows(tmp_path)}
     assert any("is predicted in 2 image(s): detectron2 leaves it out" in w for w in rows["detectron2"]["why"])
     assert rows["mmseg"]["why"] == [] and rows["mmseg"]["delta"] == 0.0
+
+
+def test_image_sums_add_up_block_by_block():
+    rng = np.random.default_rng(5)
+    tp, fp, fn = (rng.integers(0, 3, (40, 6)) for _ in range(3))
+    whole = ImageSums.of(tp, fp, fn)
+    parts = ImageSums.of(tp[:7], fp[:7], fn[:7]) + ImageSums.of(tp[7:], fp[7:], fn[7:])
+    assert whole.images == parts.images == 40
+    np.testing.assert_allclose(parts.iou_sum, whole.iou_sum, rtol=0, atol=1e-12)
+    assert parts.iou_count.tolist() == whole.iou_count.tolist()
+    assert parts.fp_images.tolist() == ((fp > 0).sum(0)).tolist()
+    assert parts.micro_count == whole.micro_count and abs(parts.micro_sum - whole.micro_sum) < 1e-12
+
+
+def test_many_classes_conventions_from_the_sparse_matrix(tmp_path):
+    """Above 256 classes the states and metrics.json's matrix are sparse; the blocks equal those
+    of the same data under a spec of only the classes present."""
+    rng = np.random.default_rng(9)
+    big, present = 3000, np.array([5, 17, 2999])
+    gts = [present[rng.integers(0, 3, (16, 16))] for _ in range(3)]
+    preds = [np.where(rng.random((16, 16)) < 0.3, present[rng.integers(0, 3, (16, 16))], g) for g in gts]
+    ev = Evaluation(ClassSpec.anonymous(big), EvalConfig(analyses=("conventions",)))
+    small = Evaluation(ClassSpec.anonymous(3), EvalConfig(analyses=("conventions",)))
+    for i, (p, g) in enumerate(zip(preds, gts)):
+        ev.update(p, g, image_id=f"img_{i}")
+        small.update(np.searchsorted(present, p), np.searchsorted(present, g), image_id=f"img_{i}")
+    m = ev.save(tmp_path)
+    assert "confusion_matrix_sparse" in m
+    s = small.compute()["conventions"]
+    for name in ("detectron2", "torchmetrics-jaccard-macro", "smp-micro-imagewise", "torchmetrics-meaniou"):
+        got, want = m["conventions"][name], s[name]
+        assert abs(got["miou"] - want["miou"]) < 1e-12, name
+        assert [got["per_class_iou"][f"{c}"] for c in present] == list(want["per_class_iou"].values()), name
+    assert compute(tmp_path, "mmseg:nan_to_num=0") == compute(ev, "mmseg:nan_to_num=0")

@@ -16,7 +16,7 @@ import numpy as np
 from ..exceptions import SegscopeError
 
 __all__ = [
-    "confusion_counts", "confusion_matrix", "ConfusionState", "PairCounts", "ClassSubset", "dense_counts",
+    "confusion_counts", "confusion_matrix", "ConfusionState", "PairCounts", "ClassSubset", "class_block", "dense_counts",
     "present_classes", "matrix_json", "matrix_from_json", "DENSE_STATE_CLASSES", "DENSE_MATRIX_CLASSES",
 ]
 
@@ -329,6 +329,23 @@ class PairCounts:
 def _tally(at: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n, np.int64)
     np.add.at(out, at, values)
+    return out
+
+
+def class_block(counts, num_classes: int):
+    """The K × K block (GT class × predicted class) of ``(K+1)×(K+2)`` extended counts, in the
+    form they are kept: a dense array, or :class:`PairCounts`.
+
+    >>> class_block(np.array([[2, 1, 0, 0], [0, 3, 0, 1], [0, 0, 0, 0]]), 2).tolist()
+    [[2, 1], [0, 3]]
+    """
+    k = int(num_classes)
+    if not isinstance(counts, PairCounts):
+        return np.asarray(counts, np.int64)[:k, :k]
+    rows, cols = counts.coords()
+    inside = (rows < k) & (cols < k)
+    out = PairCounts((k, k), rows[inside] * k + cols[inside], counts.values[inside])
+    out._folded = int(inside.sum())
     return out
 
 

@@ -13,9 +13,8 @@ the peer's own headline figures under the peer's key names, as unrounded fractio
 fill value, such as -1).
 
 >>> import numpy as np
->>> data = ConventionData(cm=np.array([[3, 1], [0, 0]]), gt=np.array([4, 0]),
-...                       image_tp=np.array([[3, 0]]), image_fp=np.array([[0, 1]]),
-...                       image_fn=np.array([[1, 0]]), names=("a", "b"))
+>>> data = ConventionData(cm=np.array([[3, 1], [0, 0]]), gt=np.array([4, 0]), names=("a", "b"),
+...                       sums=ImageSums.of([[3, 0]], [[0, 1]], [[1, 0]]))
 >>> convention_block("detectron2", data)["miou"], convention_block("segscope", data)["miou"]
 (0.75, 0.375)
 """
@@ -24,15 +23,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
 
 from .._numbers import finite_or_none, nanmean, ratio
 from ..exceptions import SegscopeError
+from .region import class_counts_from_confusion
 
 __all__ = [
     "ConventionData",
+    "ImageSums",
+    "image_sums",
     "CONVENTIONS",
     "FIGURES",
     "CITYSCAPES_CATEGORIES",
@@ -45,42 +48,118 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class ImageSums:
+    """What the conventions that average over images need of each image's per-class counts,
+    summed image by image (so memory does not grow with the number of images).
+
+    Attributes
+    ----------
+    images : the number of images.
+    iou_sum : per class, Σ over the images where its union is non-empty of its IoU there.
+    iou_count : per class, the number of those images.
+    fp_images : per class, the number of images where it is predicted at a pixel not of it.
+    micro_sum, micro_count : Σ over the images with a non-empty union of all classes of the
+        image's pooled IoU (all classes' tp over all classes' tp + fp + fn), and their number.
+    """
+
+    images: int
+    iou_sum: np.ndarray
+    iou_count: np.ndarray
+    fp_images: np.ndarray
+    micro_sum: float = 0.0
+    micro_count: int = 0
+
+    @classmethod
+    def empty(cls, num_classes: int) -> "ImageSums":
+        k = int(num_classes)
+        return cls(0, np.zeros(k), np.zeros(k, np.int64), np.zeros(k, np.int64))
+
+    @classmethod
+    def of(cls, tp, fp, fn) -> "ImageSums":
+        """The sums of the n × K per-image counts ``tp``, ``fp``, ``fn``."""
+        tp, fp, fn = (np.asarray(a, np.int64).reshape(len(a), -1) for a in (tp, fp, fn))
+        union = tp + fp + fn
+        valid = union > 0
+        iou = np.where(valid, _div(tp, np.where(valid, union, 1)), 0.0)
+        micro_den = union.sum(axis=1)
+        micro_valid = micro_den > 0
+        micro = _div(tp.sum(axis=1)[micro_valid], micro_den[micro_valid])
+        return cls(len(tp), _add_rows(iou), valid.sum(axis=0), (fp > 0).sum(axis=0),
+                   float(_add_rows(micro[:, None])[0]) if micro.size else 0.0, int(micro_valid.sum()))
+
+    def __add__(self, other: "ImageSums") -> "ImageSums":
+        return ImageSums(self.images + other.images, _add_rows(np.vstack([self.iou_sum, other.iou_sum])),
+                         self.iou_count + other.iou_count, self.fp_images + other.fp_images,
+                         self.micro_sum + other.micro_sum, self.micro_count + other.micro_count)
+
+
+def _add_rows(a: np.ndarray) -> np.ndarray:
+    """The sum of the rows of ``a``, added one after another (as NumPy reduces axis 0)."""
+    return np.add.reduce(np.asarray(a, np.float64), axis=0) if len(a) else np.zeros(np.shape(a)[1:])
+
+
+def image_sums(chunks, num_classes: int) -> ImageSums:
+    """:class:`ImageSums` of ``(tp, fp, fn)`` blocks of per-image counts, in image order."""
+    total = ImageSums.empty(num_classes)
+    for tp, fp, fn in chunks:
+        if len(tp):
+            total = total + ImageSums.of(tp, fp, fn)
+    return total
+
+
+@dataclass(frozen=True)
 class ConventionData:
     """The counts every convention is computed from.
 
     Attributes
     ----------
-    cm : K×K pixel counts pooled over the images (rows GT class, columns predicted class) at
-        labelled pixels.
+    cm : the K×K pixel counts pooled over the images (rows GT class, columns predicted class) at
+        labelled pixels, dense or as :class:`~segscope.metrics.confusion.PairCounts` (many classes).
     gt : GT pixels of each class (labelled pixels predicted as no class included).
-    image_tp, image_fp, image_fn : n×K per-image counts, images in a fixed order (by image id).
     names : the class names.
+    sums : the per-image sums (:class:`ImageSums`), or None when each image's counts are unknown.
+    miou_image : segscope's mean over images of each image's mIoU (``miou_image``).
     exclude : class indices left out of segscope's own means (``--exclude``).
     instances : rows ``(class, tp, size)`` of every GT instance (``--instances``), or None.
-    per_image_known : False when the per-image counts are not known (empty arrays).
     """
 
-    cm: np.ndarray
+    cm: Any
     gt: np.ndarray
-    image_tp: np.ndarray
-    image_fp: np.ndarray
-    image_fn: np.ndarray
     names: tuple[str, ...]
+    sums: ImageSums | None = None
+    miou_image: float = float("nan")
     exclude: tuple[int, ...] = ()
     instances: np.ndarray | None = None
-    per_image_known: bool = True
+
+    @property
+    def per_image_known(self) -> bool:
+        return self.sums is not None
+
+    @cached_property
+    def _cm_counts(self) -> dict[str, np.ndarray]:
+        return class_counts_from_confusion(self.cm)
 
     @property
     def tp(self) -> np.ndarray:
-        return np.diag(np.asarray(self.cm, np.int64)).copy()
+        return self._cm_counts["tp"]
 
     @property
     def fp(self) -> np.ndarray:
-        return np.asarray(self.cm, np.int64).sum(axis=0) - self.tp
+        return self._cm_counts["fp"]
 
     @property
     def fn(self) -> np.ndarray:
         return np.asarray(self.gt, np.int64) - self.tp
+
+    @property
+    def pred(self) -> np.ndarray:
+        """Pixels predicted as each class at labelled pixels (the column sums of ``cm``)."""
+        return self._cm_counts["pred"]
+
+    @property
+    def gt_matched(self) -> np.ndarray:
+        """GT pixels of each class predicted as some class (the row sums of ``cm``)."""
+        return self._cm_counts["gt"]
 
     @property
     def is_cityscapes(self) -> bool:
@@ -121,15 +200,12 @@ def _segscope(d: ConventionData) -> tuple[dict, np.ndarray]:
     freq = gt / total if total > 0 else np.zeros(len(tp))
     fw = keep & (gt > 0) & np.isfinite(iou)
     weight = freq[fw].sum()
-    itp, ifp, ifn = (np.asarray(a, np.int64) for a in (d.image_tp, d.image_fp, d.image_fn))
-    image_iou = ratio(itp, itp + ifp + ifn)
-    per_image = [nanmean(row, keep & (t + n > 0)) for row, t, n in zip(image_iou, itp, ifn)]
     figures = {
         "miou": nanmean(iou, keep),
         "pixel_accuracy": float(tp.sum() / total) if total > 0 else float("nan"),
         "mean_accuracy": nanmean(ratio(tp, tp + fn), keep),
         "fwiou": float((freq[fw] * iou[fw]).sum() / weight) if weight > 0 else float("nan"),
-        "miou_image": nanmean(np.asarray(per_image, np.float64)),
+        "miou_image": float(d.miou_image),
     }
     return figures, iou
 
@@ -161,14 +237,10 @@ def _hf(d: ConventionData, nan_to_num=None) -> tuple[dict, np.ndarray]:
 
 
 def _tm_meaniou(d: ConventionData, include_background=True) -> tuple[dict, np.ndarray]:
-    itp, ifp, ifn = (np.asarray(a, np.int64) for a in (d.image_tp, d.image_fp, d.image_fn))
-    union = itp + ifp + ifn
-    score = np.where(union > 0, _div(itp, np.where(union > 0, union, 1)), 0.0)
-    valid = union > 0
     start = 0 if include_background else 1
-    score, valid = score[:, start:], valid[:, start:]
-    per_class = _div((score * valid).sum(axis=0), valid.sum(axis=0))
-    total = float(_div((score * valid).sum(), valid.sum()))
+    total_score, total_valid = d.sums.iou_sum[start:], d.sums.iou_count[start:]
+    per_class = _div(total_score, total_valid)
+    total = float(_div(total_score.sum(), total_valid.sum()))
     per_class = np.where(np.isnan(per_class), -1.0, per_class)
     if not include_background:
         per_class = np.concatenate([[np.nan], per_class])
@@ -177,19 +249,18 @@ def _tm_meaniou(d: ConventionData, include_background=True) -> tuple[dict, np.nd
 
 def _tm_jaccard(average: str) -> Callable:
     def jaccard(d: ConventionData, zero_division=0.0) -> tuple[dict, np.ndarray]:
-        cm = np.asarray(d.cm, np.float64)
-        num = np.diag(cm)
-        denom = cm.sum(0) + cm.sum(1) - num
+        num, pred, gt = (np.asarray(a, np.float64) for a in (d.tp, d.pred, d.gt_matched))
+        denom = pred + gt - num
         per_class = np.where(denom != 0, _div(num, np.where(denom != 0, denom, 1)), float(zero_division))
         if average == "micro":
             dm = denom.sum()
             miou = float(num.sum() / dm) if dm != 0 else float(zero_division)
         else:
             if average == "weighted":
-                weights = cm.sum(1)
+                weights = gt
             else:
                 weights = np.ones_like(per_class)
-                weights[cm.sum(1) + cm.sum(0) == 0] = 0.0
+                weights[gt + pred == 0] = 0.0
             miou = float(((weights * per_class) / weights.sum()).sum())
         return {"miou": miou}, per_class
 
@@ -197,9 +268,7 @@ def _tm_jaccard(average: str) -> Callable:
 
 
 def _detectron2(d: ConventionData) -> tuple[dict, np.ndarray]:
-    cm = np.asarray(d.cm, np.float64)
-    tp = np.diag(cm).copy()
-    pos_gt, pos_pred = cm.sum(axis=1), cm.sum(axis=0)
+    tp, pos_gt, pos_pred = (np.asarray(a, np.float64) for a in (d.tp, d.gt_matched, d.pred))
     k = len(tp)
     acc, iou = np.full(k, np.nan), np.full(k, np.nan)
     class_weights = _div(pos_gt, pos_gt.sum())
@@ -294,30 +363,28 @@ def _cityscapes_iiou(d: ConventionData) -> np.ndarray:
 
 def _smp(reduction: str) -> Callable:
     def smp(d: ConventionData, zero_division=1.0) -> tuple[dict, np.ndarray]:
-        itp, ifp, ifn = (np.asarray(a, np.float64) for a in (d.image_tp, d.image_fp, d.image_fn))
+        zd = float(zero_division)
         weights = np.float64(1.0)
         if "weighted" in reduction:
             weights = np.asarray(d.gt, np.float64)
             weights = weights / weights.sum()
-
-        def score(tp, fp, fn):
-            return np.nan_to_num(_div(tp, tp + fp + fn), nan=float(zero_division))
-
-        pooled = score(itp.sum(0), ifp.sum(0), ifn.sum(0))
+        tp, fp, fn = (np.asarray(a, np.float64) for a in (d.tp, d.fp, d.fn))
+        pooled = np.nan_to_num(_div(tp, tp + fp + fn), nan=zd)
         if reduction == "micro":
-            miou = float(_div(itp.sum(), itp.sum() + ifp.sum() + ifn.sum()))
-            per_class = pooled
+            miou, per_class = float(_div(tp.sum(), tp.sum() + fp.sum() + fn.sum())), pooled
         elif reduction == "macro":
             miou, per_class = float((pooled * weights).mean()), pooled
         elif reduction == "weighted":
             miou, per_class = float((pooled * weights).sum()), pooled
-        elif reduction == "micro-imagewise":
-            miou = float(score(itp.sum(1), ifp.sum(1), ifn.sum(1)).mean())
-            per_class = score(itp, ifp, ifn).mean(0)
         else:
-            per_class = score(itp, ifp, ifn).mean(0)
-            miou = float((per_class * weights).mean())
-        return {"miou": miou}, per_class
+            # each image's score, an empty union scoring zero_division, averaged over the images
+            s, n = d.sums, d.sums.images
+            per_class = (s.iou_sum + zd * (n - s.iou_count)) / n
+            if reduction == "micro-imagewise":
+                miou = (s.micro_sum + zd * (n - s.micro_count)) / n
+            else:
+                miou = float((per_class * weights).mean())
+        return {"miou": float(miou)}, per_class
 
     return smp
 

@@ -13,9 +13,11 @@ from typing import Mapping
 import numpy as np
 
 from ...classes import ClassSpec, validate_exclude
-from ...metrics.conventions import ConventionData, convention_block, default_conventions
+from ...metrics.confusion import class_block
+from ...metrics.conventions import ConventionData, convention_block, default_conventions, image_sums
+from ...metrics.region import class_counts_from_confusion, nanmean
 from ..config import EvalConfig
-from ..sinks import Sink
+from ..sinks import Sink, chunked
 from .base import ImageContext, register
 
 __all__ = [
@@ -25,23 +27,26 @@ __all__ = [
 
 
 def convention_data(spec: ClassSpec, config: EvalConfig, states: Mapping[str, dict], sink: Sink) -> ConventionData:
-    """The counts of a run as :class:`~segscope.metrics.conventions.ConventionData`."""
-    counts = np.asarray(states["core"]["counts"], np.int64)
+    """The counts of a run as :class:`~segscope.metrics.conventions.ConventionData`: the core's
+    pooled counts (kept sparse with many classes) and its per-image records, summed block by
+    block so that memory does not grow with the number of images."""
     k = spec.num_classes
-    n = len(sink)
-    per_image = {key: np.zeros((n, k), np.int64) for key in ("tp", "fp", "fn")}
-    for i, record in enumerate(sink.records("core", "sorted")):
-        for key, array in per_image.items():
-            array[i] = record[key]
+    counts = states["core"]["counts"]
+    gt = class_counts_from_confusion(counts)["gt"]
+
+    def blocks():
+        for block in chunked(sink.records("core", "sorted")):
+            yield tuple(np.array([r[key] for r in block], np.int64).reshape(-1, k) for key in ("tp", "fp", "fn"))
+
+    mious = np.fromiter((r["miou"] for r in sink.records("core", "sorted")), np.float64, len(sink))
     instances = None
     if config.instances_dir and "errors" in config.analyses:
         rows = [np.asarray(r["instances"], np.int64).reshape(-1, 3)
                 for r in sink.records("errors", "sorted") if r is not None and "instances" in r]
         instances = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
     return ConventionData(
-        cm=counts[:k, :k], gt=counts[:k].sum(axis=1), image_tp=per_image["tp"], image_fp=per_image["fp"],
-        image_fn=per_image["fn"], names=tuple(spec.names), exclude=validate_exclude(spec, config.exclude),
-        instances=instances,
+        cm=class_block(counts, k), gt=gt, names=tuple(spec.names), sums=image_sums(blocks(), k),
+        miou_image=nanmean(mious), exclude=validate_exclude(spec, config.exclude), instances=instances,
     )
 
 
