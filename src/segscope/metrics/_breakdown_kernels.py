@@ -472,29 +472,87 @@ def filter_runs(cr, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid
 
 
 @njit
-def assign(p, g, lp, lg, php, ghp, mark, k, counts, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred):
-    """Final typing (§6-7): counts per class, the two type maps, confusion per error type and the
-    per-scenario tallies of pixels that a fix would repair."""
+def assign(p, g, lp, lg, php, ghp, mark, k, counts, maps, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred,
+           gfacts, gbox, pfacts, pbox, links):
+    """Final typing (§6-7): counts per class, the two type maps (with ``maps``), confusion per error
+    type and the per-scenario tallies of pixels that a fix would repair; in the same pass the
+    component facts of the segment analysis: per GT / predicted component its valid pixels and
+    TP pixels (``gfacts`` / ``pfacts``, n × 2), the bbox [y0, x0, y1, x1) of its valid pixels, and
+    the (GT component, predicted component) pairs that share a TP pixel, in raster order without
+    repeats of the previous pair (``links``, grown as needed; returns it and its length)."""
     h, w = p.shape
+    h32 = np.int32(h)
+    w32 = np.int32(w)
+    for i in range(gbox.shape[0]):
+        gbox[i, 0] = h32
+        gbox[i, 1] = w32
+        gbox[i, 2] = 0
+        gbox[i, 3] = 0
+    for i in range(pbox.shape[0]):
+        pbox[i, 0] = h32
+        pbox[i, 1] = w32
+        pbox[i, 2] = 0
+        pbox[i, 3] = 0
+    nl = 0
+    last_s = -1
+    last_q = -1
     for y in range(h):
+        prow = p[y]
+        grow = g[y]
+        lprow = lp[y]
+        lgrow = lg[y]
+        mrow = mark[y]
+        y32 = np.int32(y)
         for x in range(w):
-            pv = p[y, x]
-            gv = g[y, x]
-            fp_type[y, x] = 0
-            fn_type[y, x] = 0
+            pv = prow[x]
+            gv = grow[x]
+            if maps:
+                fp_type[y, x] = 0
+                fn_type[y, x] = 0
             if gv < 0:
                 continue
+            s = lgrow[x]
+            x32 = np.int32(x)
+            gfacts[s, 0] += 1
+            if gbox[s, 0] > y32:
+                gbox[s, 0] = y32
+            gbox[s, 2] = y32 + 1
+            if gbox[s, 1] > x32:
+                gbox[s, 1] = x32
+            if gbox[s, 3] <= x32:
+                gbox[s, 3] = x32 + 1
+            if pv >= 0:
+                q = lprow[x]
+                pfacts[q, 0] += 1
+                if pbox[q, 0] > y32:
+                    pbox[q, 0] = y32
+                pbox[q, 2] = y32 + 1
+                if pbox[q, 1] > x32:
+                    pbox[q, 1] = x32
+                if pbox[q, 3] <= x32:
+                    pbox[q, 3] = x32 + 1
             if pv == gv:
                 counts[gv, 0] += 1
+                gfacts[s, 1] += 1
+                pfacts[q, 1] += 1
+                if s != last_s or q != last_q:
+                    last_s = s
+                    last_q = q
+                    if nl == links.shape[1]:
+                        bigger = np.empty((2, 2 * nl), links.dtype)
+                        bigger[:, :nl] = links
+                        links = bigger
+                    links[0, nl] = s
+                    links[1, nl] = q
+                    nl += 1
                 continue
-            cb = mark[y, x]
+            cb = mrow[x]
             if cb & 8:
                 tn = 1
-            elif ghp[lg[y, x]]:
+            elif ghp[s]:
                 tn = 2
             else:
                 tn = 3
-            fn_type[y, x] = tn
             counts[gv, 2 * tn] += 1
             pj = pv if pv >= 0 else k
             conf_fn[tn - 1, gv, pj] += 1
@@ -502,23 +560,26 @@ def assign(p, g, lp, lg, php, ghp, mark, k, counts, fp_type, fn_type, conf_fn, c
             if pv >= 0:
                 if cb & 4:
                     tp_ = 1
-                elif php[lp[y, x]]:
+                elif php[q]:
                     tp_ = 2
                 else:
                     tp_ = 3
-                fp_type[y, x] = tp_
                 counts[pv, 2 * tp_ - 1] += 1
                 conf_fp[tp_ - 1, gv, pv] += 1
+            if maps:
+                fn_type[y, x] = tn
+                fp_type[y, x] = tp_
             # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp)
-            for s in range(4):
-                if s == 0:
-                    hit = tn == 1 or tp_ == 1
-                elif s == 1:
-                    hit = tn == 2 or tp_ == 2
-                elif s == 2:
-                    hit = tn == 3
-                else:
-                    hit = tp_ == 3
-                if hit:
-                    fixed_gt[s, gv] += 1
-                    fixed_pred[s, pj] += 1
+            if tn == 1 or tp_ == 1:
+                fixed_gt[0, gv] += 1
+                fixed_pred[0, pj] += 1
+            if tn == 2 or tp_ == 2:
+                fixed_gt[1, gv] += 1
+                fixed_pred[1, pj] += 1
+            if tn == 3:
+                fixed_gt[2, gv] += 1
+                fixed_pred[2, pj] += 1
+            if tp_ == 3:
+                fixed_gt[3, gv] += 1
+                fixed_pred[3, pj] += 1
+    return links, nl

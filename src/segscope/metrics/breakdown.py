@@ -112,7 +112,7 @@ class ImageErrors:
     ----------
     counts : (K, 7) int64, columns :data:`COUNT_KEYS`.
     band_px : the band width ``d`` used.
-    fp_type, fn_type : (H, W) uint8 maps; 0 no error of that side, 1 boundary, 2 extent, 3 segment.
+    fp_type, fn_type : (H, W) uint8 maps (None with ``maps=False``); 0 no error of that side, 1 boundary, 2 extent, 3 segment.
         ``fp_type`` types the pixel as an FP of its predicted class, ``fn_type`` as an FN of its GT
         class. Ignored pixels are 0 in both.
     conf_fn : (3, K, K+1) int64: FN pixels by type (boundary, extent, segment), GT class × predicted
@@ -123,6 +123,10 @@ class ImageErrors:
     gt_labels, pred_labels : (H, W) int32 8-connected components of each class in GT / prediction
         (-1 where none); ``gt_components`` / ``pred_components`` hold their facts.
     sliver_px : (K,) int64 pixels of thin boundary slivers per class (FP and FN sides).
+    codes : the (prediction, GT) class codes analysed.
+    segment_facts : per GT component its valid pixels, TP pixels and bbox [y0, x0, y1, x1) of
+        its valid pixels; the same per predicted component; the (GT, predicted component) pairs
+        sharing a TP pixel (2 × n; raster order, a pair not repeated right after itself).
     """
 
     counts: np.ndarray
@@ -139,6 +143,7 @@ class ImageErrors:
     pred_components: dict
     sliver_px: np.ndarray
     codes: tuple[np.ndarray, np.ndarray]
+    segment_facts: tuple
 
 
 def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool, allow_unknown_gt: bool = False):
@@ -175,11 +180,12 @@ def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool,
     return p, g
 
 
-def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int) -> ImageErrors:
+def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, maps: bool = True) -> ImageErrors:
     """The full breakdown of one image from class codes (int32, -1 = ignore / no class).
 
     Use :func:`error_counts` or :func:`error_type_maps` for raw label maps; this is the kernel
-    the evaluation runs per image.
+    the evaluation runs per image. ``maps=False`` leaves out the two per-pixel type maps
+    (``fp_type`` and ``fn_type`` are then None).
     """
     k = int(num_classes)
     h, w = p.shape
@@ -215,19 +221,28 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int) 
                 _kernels.filter_runs(cand, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid, mark, bit,
                              sw, sliver)
     counts = np.zeros((k, 7), np.int64)
-    fp_type = np.empty((h, w), np.uint8)
-    fn_type = np.empty((h, w), np.uint8)
+    shape = (h, w) if maps else (0, 0)
+    fp_type = np.empty(shape, np.uint8)
+    fn_type = np.empty(shape, np.uint8)
     conf_fn = np.zeros((3, k, k + 1), np.int64)
     conf_fp = np.zeros((3, k, k), np.int64)
     fixed_gt = np.zeros((4, k), np.int64)
     fixed_pred = np.zeros((4, k + 1), np.int64)
-    _kernels.assign(p, g, lp, lg, php, ghp, mark, k, counts, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred)
+    gfacts = np.zeros((n_g, 2), np.int64)
+    pfacts = np.zeros((n_p, 2), np.int64)
+    gbox = np.empty((n_g, 4), np.int64)
+    pbox = np.empty((n_p, 4), np.int64)
+    links, nl = _kernels.assign(p, g, lp, lg, php, ghp, mark, k, counts, bool(maps), fp_type, fn_type, conf_fn,
+                                conf_fp, fixed_gt, fixed_pred, gfacts, gbox, pfacts, pbox,
+                                np.empty((2, 1024), np.int64))
+    facts = (gfacts[:, 0], gfacts[:, 1], gbox, pfacts[:, 0], pfacts[:, 1], pbox, links[:, :nl])
     return ImageErrors(
-        counts=counts, band_px=d, fp_type=fp_type, fn_type=fn_type, conf_fn=conf_fn, conf_fp=conf_fp,
+        counts=counts, band_px=d, fp_type=fp_type if maps else None, fn_type=fn_type if maps else None,
+        conf_fn=conf_fn, conf_fp=conf_fp,
         fixed_gt=fixed_gt, fixed_pred=fixed_pred[:, :k], gt_labels=lg, pred_labels=lp,
         gt_components={"n": n_g, "cls": cls_g, "has_tp": ghp},
         pred_components={"n": n_p, "cls": cls_p, "has_tp": php},
-        sliver_px=sliver, codes=(p, g),
+        sliver_px=sliver, codes=(p, g), segment_facts=facts,
     )
 
 

@@ -135,7 +135,10 @@ def image_segments(
     lp = res.pred_labels
     n_p = res.pred_components["n"]
     pcls = res.pred_components["cls"]
-    size, tp, box, psize, ptp, pbox, links = _kernels.segment_pass(seg, n, cls, lp, n_p, pcls, p, g)
+    if segments is None:
+        size, tp, box, psize, ptp, pbox, links = res.segment_facts
+    else:
+        size, tp, box, psize, ptp, pbox, links = _kernels.segment_pass(seg, n, cls, lp, n_p, pcls, p, g)
     pfp = psize - ptp
     union = size.copy()
     if links.shape[1]:

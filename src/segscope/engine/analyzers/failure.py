@@ -141,7 +141,7 @@ class ErrorAnalyzer:
 
         p, g = to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
         d = band_width(g.shape, cfg.error_band_px, cfg.error_band_ratio)
-        res = analyze_image(p, g, k, d)
+        res = analyze_image(p, g, k, d, maps=False)
         counts = res.counts
         total = res.conf_fn[:, :, :k].sum(0)
         np.fill_diagonal(total, 0)
