@@ -192,6 +192,7 @@ class ErrorAnalyzer:
             probs = load_probs(path, self.k, g.shape)
         if probs is not None:
             seg, n, cls, size, box = facts
+            seg = res.gt_labels if seg is None else seg
             if sub is not None:
                 cls = np.where(cls >= 0, sub.classes[np.maximum(cls, 0)], -1)
             sus = ann.suspect_labels(image_id, seg, n, cls, size, box, g, probs)
