@@ -178,7 +178,7 @@ def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool,
             raise SegscopeError(f"{name} must hold integer labels, got dtype {a.dtype}")
     if num_classes < 1:
         raise SegscopeError(f"num_classes must be >= 1, got {num_classes}")
-    code = np.int16 if num_classes < 2**15 else np.int32
+    code = np.int8 if num_classes < 2**7 else np.int16 if num_classes < 2**15 else np.int32
     p = np.empty(pred.shape, code)
     g = np.empty(gt.shape, code)
     ign = -(2**62) if ignore_index is None else int(ignore_index)
@@ -199,7 +199,7 @@ def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool,
 
 
 def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, maps: bool = True) -> ImageErrors:
-    """The full breakdown of one image from class codes (int32, -1 = ignore / no class).
+    """The full breakdown of one image from class codes (signed integers from :func:`to_codes`, -1 = ignore / no class).
 
     Use :func:`error_counts` or :func:`error_type_maps` for raw label maps; this is the kernel
     the evaluation runs per image. ``maps=False`` leaves out the two per-pixel type maps
