@@ -16,8 +16,9 @@ The kernel shares its work across classes. A pixel takes part in at most two cla
 predicted and its GT class), so instead of four distance transforms per class, every error pixel
 asks its two classes' questions ("is there a TP / a TN of my class within ``d``?") by walking the
 runs of equal (prediction, GT) pairs in the rows of the disk around it, nearest rows first, and
-stops at the first answer. Connected components are labelled once per map (run-based union-find),
-and every per-component fact comes from one pass over the label image.
+stops at the first answer. Connected components are labelled once per map (run-based union-find)
+and kept as runs; the pass that types the pixels also gathers every per-component fact the
+segment analysis needs (:attr:`ImageErrors.segment_facts`).
 
 Ratios (§8 of the method): with ``U = TP + FP + FN`` of a class, ``IoU + E_boundary/U +
 E_extent/U + E_segment/U = 1``.
