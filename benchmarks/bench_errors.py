@@ -10,8 +10,13 @@ Frames ("blobby": 1000 ellipses of 19 classes, as in the method's timing):
 - ``harsh``: the prediction is shifted by (2, -1) px and 150 random blobs are pasted on it; the
   bottom rows are salted with 50 % ignore pixels (about 15 % errors, very fragmented rows).
 
+- ``street``: a synthetic street scene and its prediction (:mod:`segscope.synth`).
+
 Printed: best-of-N wall times, ``breakdown / decode`` (target <= 10), ``reference / fast``
-(target >= 100) and whether all 7 counts of every class agree.
+(target >= 100) and whether all 7 counts of every class agree; then, per frame, the default
+analyses of ``segscope evaluate`` one by one (``Analyzer.image`` of core, boundary and errors
+on the decoded pair, as a worker runs them) against the Pillow decode of the two PNGs, rounds
+interleaved.
 """
 
 from __future__ import annotations
@@ -82,6 +87,42 @@ def harsh(h, w, seed=0):
     return pred, gt
 
 
+def street(h, w, seed=0):
+    from segscope import synth
+
+    scene = synth.make_scene(seed, h, w)
+    pred, _ = synth.make_prediction(scene, seed)
+    return pred.astype(np.uint8), scene.mask.astype(np.uint8)
+
+
+def analyses_vs_decode(pred, gt, pp, gp, rounds):
+    """Per analysis: best-of-``rounds`` time of ``Analyzer.image`` and the Pillow decode of the
+    pair, interleaved round by round."""
+    from segscope import EvalConfig
+    from segscope.classes import ClassSpec
+    from segscope.engine.analyzers.base import ImageContext, make_analyzers
+
+    spec = ClassSpec.anonymous(19, 255)
+    config = EvalConfig()
+    analyzers = make_analyzers(spec, config)
+    p, g = spec.to_index(pred, "pred"), spec.to_index(gt, "gt")
+    p.flags.writeable = g.flags.writeable = False
+    times = {"decode": [], **{a.name: [] for a in analyzers}}
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for path in (pp, gp):
+            with Image.open(path) as im:
+                np.asarray(im)
+        times["decode"].append(time.perf_counter() - t)
+        states = {}
+        for a in analyzers:
+            ctx = ImageContext("x", spec, config, states={n: states[n] for n in a.needs})
+            t = time.perf_counter()
+            states[a.name] = a.image(p, g, ctx)[0]
+            times[a.name].append(time.perf_counter() - t)
+    return {key: min(v) for key, v in times.items()}
+
+
 def best(f, repeat):
     times = []
     for _ in range(repeat):
@@ -97,7 +138,7 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=2048)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-reference", action="store_true", help="skip the (slow) plain implementation")
-    ap.add_argument("--frames", default="typical,harsh")
+    ap.add_argument("--frames", default="typical,harsh,street")
     args = ap.parse_args(argv)
     h, w = args.height, args.width
     d = band_width((h, w))
@@ -106,7 +147,7 @@ def main(argv=None) -> int:
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.frames.split(","):
-            pred, gt = {"typical": typical, "harsh": harsh}[name](h, w)
+            pred, gt = {"typical": typical, "harsh": harsh, "street": street}[name](h, w)
             pp, gp = Path(tmp) / f"{name}_pred.png", Path(tmp) / f"{name}_gt.png"
             Image.fromarray(pred).save(pp)
             Image.fromarray(gt).save(gp)
@@ -119,7 +160,13 @@ def main(argv=None) -> int:
             print(f"  decode two PNGs          {1000 * t_dec:9.1f} ms")
             print(f"  error breakdown (fast)   {1000 * t_fast:9.1f} ms   = {t_fast / t_dec:6.1f} × decode  (target <= 10)")
             print(f"  kernel incl. maps/confusion {1000 * t_full:6.1f} ms")
-            if not args.no_reference:
+            t = analyses_vs_decode(pred, gt, pp, gp, max(args.repeat, 7))
+            dec = t.pop("decode")
+            parts = "   ".join(f"{key} {1000 * v:.1f} ms ({v / dec:.2f}×)" for key, v in t.items())
+            total = sum(t.values())
+            print(f"  default analyses vs Pillow decode {1000 * dec:.1f} ms: {parts}   "
+                  f"total {1000 * total:.1f} ms = {total / dec:.2f}× decode")
+            if not args.no_reference and name != "street":
                 t_ref, ref = best(lambda: reference_error_counts(pred, gt, 19, 255), 1)
                 same = bool((ref == fast).all())
                 ok &= same

@@ -165,3 +165,24 @@ def test_image_level_boundary_miou():
     assert row["boundary_miou"] == pytest.approx((b[0] + b[1]) / 2)
     assert row["boundary_px"] == 1
     assert not math.isnan(b[2])  # class 2 does have a boundary IoU (0) at dataset level
+
+
+def test_huge_image_scratch_is_not_kept_and_counts_agree(monkeypatch):
+    """Above the scratch threshold the analyzer allocates its masks per image and drops them:
+    the figures are those of the reused scratch."""
+    import segscope.engine.analyzers.boundary as mod
+    from segscope import EvalConfig, Evaluation
+
+    rng = np.random.default_rng(3)
+    gt = rng.integers(0, 4, (12, 16)).repeat(4, 0).repeat(4, 1).astype(np.uint8)
+    pred = np.roll(gt, 2, axis=1)
+    cfg = EvalConfig(analyses=("boundary",), boundary_px=2)
+    kept = Evaluation(4, cfg)
+    kept.update(pred, gt)
+    kept.update(pred, gt)
+    monkeypatch.setattr(mod, "_KEEP_SCRATCH_PIXELS", 0)
+    fresh = Evaluation(4, cfg)
+    fresh.update(pred, gt)
+    assert getattr(fresh.analyzers[1]._local, "masks", None) is None
+    fresh.update(pred, gt)
+    assert kept.compute() == fresh.compute()

@@ -110,3 +110,59 @@ def test_unknown_instance_class_keeps_components():
     labels, n, cls, is_inst = instance_segments(inst, lambda lids: np.full(lids.shape, -1), res)
     assert not is_inst.any()
     np.testing.assert_array_equal(labels, res.gt_labels)
+
+
+def _random_pair(seed, h=60, w=70, k=5):
+    rng = np.random.default_rng(seed)
+    gt = rng.integers(0, k, (h // 6, w // 7)).repeat(6, 0).repeat(7, 1).astype(np.uint8)
+    pred = gt.copy()
+    flip = rng.random((h, w)) < 0.15
+    pred[flip] = rng.integers(0, k, flip.sum())
+    gt[rng.random((h, w)) < 0.05] = 255
+    pred[rng.random((h, w)) < 0.03] = 255
+    return pred, gt, k
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_typing_pass_facts_equal_the_segment_pass(seed):
+    """The component facts gathered while typing the pixels (one pass over runs) equal those of
+    the separate pass over the painted label maps; runs_hist equals label_hist."""
+    from segscope._lazy import kernels
+
+    sk = kernels("segscope.metrics._segments_kernels")
+    pred, gt, k = _random_pair(seed)
+    p, g = to_codes(pred, gt, k, 255, True)
+    res = analyze_image(p, g, k, 2)
+    seg, lp = res.gt_labels, res.pred_labels
+    n, cls = res.gt_components["n"], np.asarray(res.gt_components["cls"], np.int64)
+    ref = sk.segment_pass(seg, n, cls, lp, res.pred_components["n"], res.pred_components["cls"], p, g)
+    fused = res.segment_facts
+    for a, b in zip(ref[:6], fused[:6]):
+        np.testing.assert_array_equal(a, b)
+    key = lambda links: np.unique(links[0] * 100000 + links[1])  # noqa: E731
+    np.testing.assert_array_equal(key(ref[6]), key(fused[6]))
+    sel = np.arange(n)
+    np.testing.assert_array_equal(sk.runs_hist(*res.gt_runs, sel, fused[2], p, k + 1, g),
+                                  sk.label_hist(seg, sel, fused[2], p, k + 1, g))
+    # the painted maps are the 8-connected components of each class
+    from scipy import ndimage as ndi
+
+    for c in range(k):
+        lab, m = ndi.label(g == c, structure=np.ones((3, 3)))
+        ours = np.where(g == c, seg, -1)
+        assert len(np.unique(ours[g == c])) == m
+        for j in range(1, m + 1):
+            assert len(np.unique(ours[lab == j])) == 1
+
+
+def test_facts_without_maps_equal_with_maps():
+    pred, gt, k = _random_pair(11)
+    p, g = to_codes(pred, gt, k, 255, True)
+    a = analyze_image(p, g, k, 2)
+    b = analyze_image(p, g, k, 2, maps=False)
+    assert b.fp_type is None and b.fn_type is None
+    np.testing.assert_array_equal(a.counts, b.counts)
+    np.testing.assert_array_equal(a.conf_fn, b.conf_fn)
+    sa = image_segments(a, "x", k)
+    sb = image_segments(b, "x", k)
+    assert sa[1] == sb[1] and sa[0]["missed"] == sb[0]["missed"] and sa[0]["invented"] == sb[0]["invented"]

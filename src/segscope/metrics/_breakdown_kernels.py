@@ -32,33 +32,36 @@ def codes(pred, gt, k, ignore, p_out, g_out):
 
 
 @njit
-def label(v, labels):
-    """8-connected components of equal non-negative values (run-based union-find).
+def label(v):
+    """8-connected components of equal non-negative values (run-based union-find), as runs.
 
-    Writes component ids 0..n-1 (raster order of first pixel) or -1 into ``labels``; returns n
-    and the value (class) of every component."""
+    Returns n, the value (class) of every component and the runs of non-negative values,
+    row-major: ``rowptr`` (the runs of row y are rowptr[y]:rowptr[y+1]), their first and last
+    columns and component ids 0..n-1 (raster order of first pixel). :func:`paint` draws them."""
     h, w = v.shape
     nruns = 0
     for y in range(h):
+        vr = v[y]
         x = 0
         while x < w:
-            c = v[y, x]
-            while x < w and v[y, x] == c:
+            c = vr[x]
+            while x < w and vr[x] == c:
                 x += 1
             if c >= 0:
                 nruns += 1
-    rs = np.empty(nruns, np.int64)
-    re = np.empty(nruns, np.int64)
-    rv = np.empty(nruns, np.int64)
+    rs = np.empty(nruns, np.int32)
+    re = np.empty(nruns, np.int32)
+    rv = np.empty(nruns, np.int32)
     rowptr = np.empty(h + 1, np.int64)
     n = 0
     for y in range(h):
         rowptr[y] = n
+        vr = v[y]
         x = 0
         while x < w:
-            c = v[y, x]
+            c = vr[x]
             x0 = x
-            while x < w and v[y, x] == c:
+            while x < w and vr[x] == c:
                 x += 1
             if c >= 0:
                 rs[n] = x0
@@ -80,7 +83,7 @@ def label(v, labels):
                 if rv[kk] == rv[i]:
                     union(parent, kk, i)
                 kk += 1
-    lab = np.empty(nruns, np.int64)
+    lab = np.empty(nruns, np.int32)
     val = np.empty(nruns, np.int64)
     ncomp = 0
     for i in range(nruns):
@@ -91,14 +94,31 @@ def label(v, labels):
             ncomp += 1
         else:
             lab[i] = lab[r]
+    return ncomp, val[:ncomp].copy(), rowptr, rs, re, lab
+
+
+@njit
+def paint(rowptr, rs, re, lab, labels):
+    """Draw component runs (from :func:`label`) into ``labels``; -1 elsewhere."""
+    h, w = labels.shape
     for y in range(h):
+        row = labels[y]
         for x in range(w):
-            labels[y, x] = -1
+            row[x] = -1
         for i in range(rowptr[y], rowptr[y + 1]):
             li = lab[i]
             for x in range(rs[i], re[i] + 1):
-                labels[y, x] = li
-    return ncomp, val[:ncomp].copy()
+                row[x] = li
+
+
+@njit
+def component_at(rowptr, re, lab, ys, xs):
+    """The component of each pixel (ys[i], xs[i]), which must lie on a run."""
+    out = np.empty(ys.shape[0], np.int32)
+    for i in range(ys.shape[0]):
+        y = ys[i]
+        out[i] = lab[first_end_ge(re, rowptr[y], rowptr[y + 1], xs[i])]
+    return out
 
 
 @njit
@@ -472,53 +492,131 @@ def filter_runs(cr, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid
 
 
 @njit
-def assign(p, g, lp, lg, php, ghp, mark, k, counts, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred):
-    """Final typing (§6-7): counts per class, the two type maps, confusion per error type and the
-    per-scenario tallies of pixels that a fix would repair."""
+def assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, maps, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred,
+           gfacts, gbox, pfacts, pbox, links):
+    """Final typing (§6-7): counts per class, the two type maps (with ``maps``), confusion per error
+    type and the per-scenario tallies of pixels that a fix would repair; in the same pass the
+    component facts of the segment analysis: per GT / predicted component its valid pixels and
+    TP pixels (``gfacts`` / ``pfacts``, n × 2), the bbox [y0, x0, y1, x1) of its valid pixels, and
+    the (GT component, predicted component) pairs that share a TP pixel, in raster order without
+    repeats of the previous pair (``links``, grown as needed; returns it and its length)."""
     h, w = p.shape
+    h32 = np.int32(h)
+    w32 = np.int32(w)
+    for i in range(gbox.shape[0]):
+        gbox[i, 0] = h32
+        gbox[i, 1] = w32
+        gbox[i, 2] = 0
+        gbox[i, 3] = 0
+    for i in range(pbox.shape[0]):
+        pbox[i, 0] = h32
+        pbox[i, 1] = w32
+        pbox[i, 2] = 0
+        pbox[i, 3] = 0
+    nl = 0
+    last_s = -1
+    last_q = -1
     for y in range(h):
-        for x in range(w):
-            pv = p[y, x]
-            gv = g[y, x]
-            fp_type[y, x] = 0
-            fn_type[y, x] = 0
+        prow = p[y]
+        grow = g[y]
+        ig = gptr[y]
+        ip = pptr[y]
+        mrow = mark[y]
+        y32 = np.int32(y)
+        x = 0
+        # runs of one (prediction, GT, mark): one component of each map, one type
+        while x < w:
+            pv = prow[x]
+            gv = grow[x]
+            cb = mrow[x]
+            x0 = x
+            x += 1
+            while x < w and prow[x] == pv and grow[x] == gv and mrow[x] == cb:
+                x += 1
+            n = x - x0
             if gv < 0:
+                if maps:
+                    for xx in range(x0, x):
+                        fp_type[y, xx] = 0
+                        fn_type[y, xx] = 0
                 continue
+            while gre[ig] < x0:
+                ig += 1
+            s = glab[ig]
+            gfacts[s, 0] += n
+            if gbox[s, 0] > y32:
+                gbox[s, 0] = y32
+            gbox[s, 2] = y32 + 1
+            if gbox[s, 1] > x0:
+                gbox[s, 1] = x0
+            if gbox[s, 3] < x:
+                gbox[s, 3] = x
+            q = -1
+            if pv >= 0:
+                while pre[ip] < x0:
+                    ip += 1
+                q = plab[ip]
+                pfacts[q, 0] += n
+                if pbox[q, 0] > y32:
+                    pbox[q, 0] = y32
+                pbox[q, 2] = y32 + 1
+                if pbox[q, 1] > x0:
+                    pbox[q, 1] = x0
+                if pbox[q, 3] < x:
+                    pbox[q, 3] = x
             if pv == gv:
-                counts[gv, 0] += 1
+                counts[gv, 0] += n
+                gfacts[s, 1] += n
+                pfacts[q, 1] += n
+                if s != last_s or q != last_q:
+                    last_s = s
+                    last_q = q
+                    if nl == links.shape[1]:
+                        bigger = np.empty((2, 2 * nl), links.dtype)
+                        bigger[:, :nl] = links
+                        links = bigger
+                    links[0, nl] = s
+                    links[1, nl] = q
+                    nl += 1
+                if maps:
+                    for xx in range(x0, x):
+                        fp_type[y, xx] = 0
+                        fn_type[y, xx] = 0
                 continue
-            cb = mark[y, x]
             if cb & 8:
                 tn = 1
-            elif ghp[lg[y, x]]:
+            elif ghp[s]:
                 tn = 2
             else:
                 tn = 3
-            fn_type[y, x] = tn
-            counts[gv, 2 * tn] += 1
+            counts[gv, 2 * tn] += n
             pj = pv if pv >= 0 else k
-            conf_fn[tn - 1, gv, pj] += 1
+            conf_fn[tn - 1, gv, pj] += n
             tp_ = 0
             if pv >= 0:
                 if cb & 4:
                     tp_ = 1
-                elif php[lp[y, x]]:
+                elif php[q]:
                     tp_ = 2
                 else:
                     tp_ = 3
-                fp_type[y, x] = tp_
-                counts[pv, 2 * tp_ - 1] += 1
-                conf_fp[tp_ - 1, gv, pv] += 1
+                counts[pv, 2 * tp_ - 1] += n
+                conf_fp[tp_ - 1, gv, pv] += n
+            if maps:
+                for xx in range(x0, x):
+                    fn_type[y, xx] = tn
+                    fp_type[y, xx] = tp_
             # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp)
-            for s in range(4):
-                if s == 0:
-                    hit = tn == 1 or tp_ == 1
-                elif s == 1:
-                    hit = tn == 2 or tp_ == 2
-                elif s == 2:
-                    hit = tn == 3
-                else:
-                    hit = tp_ == 3
-                if hit:
-                    fixed_gt[s, gv] += 1
-                    fixed_pred[s, pj] += 1
+            if tn == 1 or tp_ == 1:
+                fixed_gt[0, gv] += n
+                fixed_pred[0, pj] += n
+            if tn == 2 or tp_ == 2:
+                fixed_gt[1, gv] += n
+                fixed_pred[1, pj] += n
+            if tn == 3:
+                fixed_gt[2, gv] += n
+                fixed_pred[2, pj] += n
+            if tp_ == 3:
+                fixed_gt[3, gv] += n
+                fixed_pred[3, pj] += n
+    return links, nl

@@ -132,3 +132,23 @@ def label_hist(labels, sel, boxes, values, nv, g):
                 v = values[y, x]
                 out[r, v if v >= 0 else nv - 1] += 1
     return out
+
+
+@njit
+def runs_hist(rowptr, rs, re, lab, sel, boxes, values, nv, g):
+    """:func:`label_hist` of components given as runs (``segscope.metrics.breakdown`` labels):
+    only the runs of the rows of each selected component's bbox are visited."""
+    m = sel.size
+    out = np.zeros((m, nv), np.int64)
+    for r in range(m):
+        li = sel[r]
+        for y in range(boxes[li, 0], boxes[li, 2]):
+            for i in range(rowptr[y], rowptr[y + 1]):
+                if lab[i] != li:
+                    continue
+                for x in range(rs[i], re[i] + 1):
+                    if g[y, x] < 0:
+                        continue
+                    v = values[y, x]
+                    out[r, v if v >= 0 else nv - 1] += 1
+    return out

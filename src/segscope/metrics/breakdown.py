@@ -16,8 +16,9 @@ The kernel shares its work across classes. A pixel takes part in at most two cla
 predicted and its GT class), so instead of four distance transforms per class, every error pixel
 asks its two classes' questions ("is there a TP / a TN of my class within ``d``?") by walking the
 runs of equal (prediction, GT) pairs in the rows of the disk around it, nearest rows first, and
-stops at the first answer. Connected components are labelled once per map (run-based union-find),
-and every per-component fact comes from one pass over the label image.
+stops at the first answer. Connected components are labelled once per map (run-based union-find)
+and kept as runs; the pass that types the pixels also gathers every per-component fact the
+segment analysis needs (:attr:`ImageErrors.segment_facts`).
 
 Ratios (§8 of the method): with ``U = TP + FP + FN`` of a class, ``IoU + E_boundary/U +
 E_extent/U + E_segment/U = 1``.
@@ -112,7 +113,7 @@ class ImageErrors:
     ----------
     counts : (K, 7) int64, columns :data:`COUNT_KEYS`.
     band_px : the band width ``d`` used.
-    fp_type, fn_type : (H, W) uint8 maps; 0 no error of that side, 1 boundary, 2 extent, 3 segment.
+    fp_type, fn_type : (H, W) uint8 maps (None with ``maps=False``); 0 no error of that side, 1 boundary, 2 extent, 3 segment.
         ``fp_type`` types the pixel as an FP of its predicted class, ``fn_type`` as an FN of its GT
         class. Ignored pixels are 0 in both.
     conf_fn : (3, K, K+1) int64: FN pixels by type (boundary, extent, segment), GT class × predicted
@@ -120,9 +121,15 @@ class ImageErrors:
     conf_fp : (3, K, K) int64: the same pixels typed as FP of their predicted class.
     fixed_gt, fixed_pred : (4, K) and (4, K+1) int64: per :data:`FIX_SCENARIOS`, the error pixels
         a fix would repair, by GT class and by predicted class.
-    gt_labels, pred_labels : (H, W) int32 8-connected components of each class in GT / prediction
-        (-1 where none); ``gt_components`` / ``pred_components`` hold their facts.
+    gt_runs, pred_runs : the 8-connected components of each class in GT / prediction, as runs
+        (row pointers, first and last columns, component ids); the properties ``gt_labels`` /
+        ``pred_labels`` draw them as (H, W) int32 maps (-1 where none); ``gt_components`` /
+        ``pred_components`` hold their facts.
     sliver_px : (K,) int64 pixels of thin boundary slivers per class (FP and FN sides).
+    codes : the (prediction, GT) class codes analysed.
+    segment_facts : per GT component its valid pixels, TP pixels and bbox [y0, x0, y1, x1) of
+        its valid pixels; the same per predicted component; the (GT, predicted component) pairs
+        sharing a TP pixel (2 × n; raster order, a pair not repeated right after itself).
     """
 
     counts: np.ndarray
@@ -133,12 +140,29 @@ class ImageErrors:
     conf_fp: np.ndarray
     fixed_gt: np.ndarray
     fixed_pred: np.ndarray
-    gt_labels: np.ndarray
-    pred_labels: np.ndarray
+    gt_runs: tuple
+    pred_runs: tuple
     gt_components: dict
     pred_components: dict
     sliver_px: np.ndarray
     codes: tuple[np.ndarray, np.ndarray]
+    segment_facts: tuple
+
+    @property
+    def gt_labels(self) -> np.ndarray:
+        """(H, W) int32 component ids of the GT (-1 where none), drawn from ``gt_runs``."""
+        return _paint(self.gt_runs, self.codes[1].shape)
+
+    @property
+    def pred_labels(self) -> np.ndarray:
+        """(H, W) int32 component ids of the prediction (-1 where none)."""
+        return _paint(self.pred_runs, self.codes[0].shape)
+
+
+def _paint(runs: tuple, shape) -> np.ndarray:
+    out = np.empty(shape, np.int32)
+    _kernels.paint(*runs, out)
+    return out
 
 
 def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool, allow_unknown_gt: bool = False):
@@ -155,7 +179,7 @@ def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool,
             raise SegscopeError(f"{name} must hold integer labels, got dtype {a.dtype}")
     if num_classes < 1:
         raise SegscopeError(f"num_classes must be >= 1, got {num_classes}")
-    code = np.int16 if num_classes < 2**15 else np.int32
+    code = np.int8 if num_classes < 2**7 else np.int16 if num_classes < 2**15 else np.int32
     p = np.empty(pred.shape, code)
     g = np.empty(gt.shape, code)
     ign = -(2**62) if ignore_index is None else int(ignore_index)
@@ -175,25 +199,26 @@ def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool,
     return p, g
 
 
-def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int) -> ImageErrors:
-    """The full breakdown of one image from class codes (int32, -1 = ignore / no class).
+def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, maps: bool = True) -> ImageErrors:
+    """The full breakdown of one image from class codes (signed integers from :func:`to_codes`, -1 = ignore / no class).
 
     Use :func:`error_counts` or :func:`error_type_maps` for raw label maps; this is the kernel
-    the evaluation runs per image.
+    the evaluation runs per image. ``maps=False`` leaves out the two per-pixel type maps
+    (``fp_type`` and ``fn_type`` are then None).
     """
     k = int(num_classes)
     h, w = p.shape
     d = int(band_px)
-    lp = np.empty((h, w), np.int32)
-    lg = np.empty((h, w), np.int32)
-    n_p, cls_p = _kernels.label(p, lp)
-    n_g, cls_g = _kernels.label(g, lg)
+    n_p, cls_p, *p_runs = _kernels.label(p)
+    n_g, cls_g, *g_runs = _kernels.label(g)
+    pptr, _, pre, plab = p_runs
+    gptr, _, gre, glab = g_runs
     tp_runs, cv_runs, fp_runs, fn_runs = _kernels.runs(p, g, k)
     php = np.zeros(n_p, bool)
     ghp = np.zeros(n_g, bool)
     if tp_runs.shape[1]:
-        php[lp[tp_runs[0], tp_runs[1]]] = True
-        ghp[lg[tp_runs[0], tp_runs[1]]] = True
+        php[_kernels.component_at(pptr, pre, plab, tp_runs[0], tp_runs[1])] = True
+        ghp[_kernels.component_at(gptr, gre, glab, tp_runs[0], tp_runs[1])] = True
     mark = np.zeros((h, w), np.uint8)
     sliver = np.zeros(k, np.int64)
     if d > 0 and tp_runs.shape[1]:
@@ -201,7 +226,8 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int) 
         tp_off, tp_s, tp_e = _kernels.csr(tp_runs, k, h)
         cv_off, cv_s, cv_e = _kernels.csr(cv_runs, k, h)
         sw = min(SLIVER_MAX_WIDTH, d)
-        for q, labels, has, bit, count_valid in ((fp_runs, lp, php, 4, True), (fn_runs, lg, ghp, 8, False)):
+        for q, (ptr, _, re, lab), has, bit, count_valid in ((fp_runs, p_runs, php, 4, True),
+                                                           (fn_runs, g_runs, ghp, 8, False)):
             if not q.shape[1]:
                 continue
             every = np.ones(q.shape[1], bool)
@@ -209,25 +235,34 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int) 
             if not seeds.shape[1]:
                 continue
             sd_off, sd_s, sd_e = _kernels.csr(seeds, k, h)
-            found = has[labels[q[0], q[1]]]
+            found = has[_kernels.component_at(ptr, re, lab, q[0], q[1])]
             cand = _kernels.near_runs(q, found, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds)
             if cand.shape[1]:
                 _kernels.filter_runs(cand, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid, mark, bit,
                              sw, sliver)
     counts = np.zeros((k, 7), np.int64)
-    fp_type = np.empty((h, w), np.uint8)
-    fn_type = np.empty((h, w), np.uint8)
+    shape = (h, w) if maps else (0, 0)
+    fp_type = np.empty(shape, np.uint8)
+    fn_type = np.empty(shape, np.uint8)
     conf_fn = np.zeros((3, k, k + 1), np.int64)
     conf_fp = np.zeros((3, k, k), np.int64)
     fixed_gt = np.zeros((4, k), np.int64)
     fixed_pred = np.zeros((4, k + 1), np.int64)
-    _kernels.assign(p, g, lp, lg, php, ghp, mark, k, counts, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred)
+    gfacts = np.zeros((n_g, 2), np.int64)
+    pfacts = np.zeros((n_p, 2), np.int64)
+    gbox = np.empty((n_g, 4), np.int64)
+    pbox = np.empty((n_p, 4), np.int64)
+    links, nl = _kernels.assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, bool(maps), fp_type, fn_type, conf_fn,
+                                conf_fp, fixed_gt, fixed_pred, gfacts, gbox, pfacts, pbox,
+                                np.empty((2, 1024), np.int64))
+    facts = (gfacts[:, 0], gfacts[:, 1], gbox, pfacts[:, 0], pfacts[:, 1], pbox, links[:, :nl])
     return ImageErrors(
-        counts=counts, band_px=d, fp_type=fp_type, fn_type=fn_type, conf_fn=conf_fn, conf_fp=conf_fp,
-        fixed_gt=fixed_gt, fixed_pred=fixed_pred[:, :k], gt_labels=lg, pred_labels=lp,
+        counts=counts, band_px=d, fp_type=fp_type if maps else None, fn_type=fn_type if maps else None,
+        conf_fn=conf_fn, conf_fp=conf_fp,
+        fixed_gt=fixed_gt, fixed_pred=fixed_pred[:, :k], gt_runs=tuple(g_runs), pred_runs=tuple(p_runs),
         gt_components={"n": n_g, "cls": cls_g, "has_tp": ghp},
         pred_components={"n": n_p, "cls": cls_p, "has_tp": php},
-        sliver_px=sliver, codes=(p, g),
+        sliver_px=sliver, codes=(p, g), segment_facts=facts,
     )
 
 

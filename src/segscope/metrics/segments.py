@@ -116,7 +116,8 @@ def image_segments(
     segments=None, return_facts: bool = False,
 ):
     """Segment analysis of one image: ``(state, row)``, plus with ``return_facts`` the segments'
-    ``(labels, n, cls, size, bbox)``.
+    ``(labels, n, cls, size, bbox)`` (``labels`` None for the GT components of ``res``: they are
+    ``res.gt_labels``, drawn only when asked for).
 
     ``segments``: optional ``(labels, n, cls, is_instance)`` from :func:`instance_segments`;
     default: the GT components of ``res``. The state holds additive per-class×bin tallies and the
@@ -127,15 +128,17 @@ def image_segments(
     k = int(num_classes)
     area = max(1, h * w)
     nb = len(bins) + 1
-    if segments is None:
-        seg, n, cls, is_inst = res.gt_labels, res.gt_components["n"], res.gt_components["cls"], None
-    else:
-        seg, n, cls, is_inst = segments
-    cls = np.asarray(cls, dtype=np.int64)
-    lp = res.pred_labels
     n_p = res.pred_components["n"]
     pcls = res.pred_components["cls"]
-    size, tp, box, psize, ptp, pbox, links = _kernels.segment_pass(seg, n, cls, lp, n_p, pcls, p, g)
+    if segments is None:
+        # the GT components as runs; the label map only when the caller asks for the facts
+        seg, n, cls, is_inst = None, res.gt_components["n"], res.gt_components["cls"], None
+        size, tp, box, psize, ptp, pbox, links = res.segment_facts
+    else:
+        seg, n, cls, is_inst = segments
+        cls = np.asarray(cls, dtype=np.int64)
+        size, tp, box, psize, ptp, pbox, links = _kernels.segment_pass(seg, n, cls, res.pred_labels, n_p, pcls, p, g)
+    cls = np.asarray(cls, dtype=np.int64)
     pfp = psize - ptp
     union = size.copy()
     if links.shape[1]:
@@ -166,7 +169,10 @@ def image_segments(
     mi = mi[np.argsort(-size[mi], kind="stable")][:MAX_LISTED]
     missed_rows = []
     if mi.size:
-        hist = _kernels.label_hist(seg, mi, box, p, k + 1, g)
+        if seg is None:
+            hist = _kernels.runs_hist(*res.gt_runs, mi, box, p, k + 1, g)
+        else:
+            hist = _kernels.label_hist(seg, mi, box, p, k + 1, g)
         for r, s in enumerate(mi.tolist()):
             hrow = hist[r].copy()
             hrow[cls[s]] = -1
@@ -185,7 +191,7 @@ def image_segments(
     ii = ii[np.argsort(-psize[ii], kind="stable")][:MAX_LISTED]
     invented_rows = []
     if ii.size:
-        hist = _kernels.label_hist(lp, ii, pbox, g, k + 1, g)
+        hist = _kernels.runs_hist(*res.pred_runs, ii, pbox, g, k + 1, g)
         for r, q in enumerate(ii.tolist()):
             under = int(np.argmax(hist[r, :k])) if hist[r, :k].any() else -1
             invented_rows.append((

@@ -33,6 +33,8 @@ __all__ = [
 
 _kernels = _lazy_kernels("segscope.metrics._boundary_kernels")
 
+_KEEP_SCRATCH_PIXELS = 1 << 24  # scratch masks of images up to this size are reused
+
 # ====================================================================== the analyzer
 @register
 class BoundaryAnalyzer:
@@ -112,7 +114,10 @@ class BoundaryAnalyzer:
         if gt.size:
             scratch = getattr(self._local, "masks", None)
             if scratch is None or scratch[0].shape != gt.shape:
-                scratch = self._local.masks = tuple(np.empty(gt.shape, np.uint8) for _ in range(3))
+                scratch = tuple(np.empty(gt.shape, np.uint8) for _ in range(3))
+                # kept for the next image of this size, unless it is huge: then the later
+                # analyses of this image get the memory back
+                self._local.masks = scratch if gt.size <= _KEEP_SCRATCH_PIXELS else None
             boundary_counts_raw(pred, gt, k, d, inter, gband, pband, valid, scratch)
             _kernels.bf_kernel(pred, gt, k, self._half(theta), theta, bf)
             if nw:

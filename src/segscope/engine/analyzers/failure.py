@@ -141,7 +141,7 @@ class ErrorAnalyzer:
 
         p, g = to_codes(pred, gt, k, ign, allow_unknown_pred=True, allow_unknown_gt=True)
         d = band_width(g.shape, cfg.error_band_px, cfg.error_band_ratio)
-        res = analyze_image(p, g, k, d)
+        res = analyze_image(p, g, k, d, maps=False)
         counts = res.counts
         total = res.conf_fn[:, :, :k].sum(0)
         np.fill_diagonal(total, 0)
@@ -192,6 +192,7 @@ class ErrorAnalyzer:
             probs = load_probs(path, self.k, g.shape)
         if probs is not None:
             seg, n, cls, size, box = facts
+            seg = res.gt_labels if seg is None else seg
             if sub is not None:
                 cls = np.where(cls >= 0, sub.classes[np.maximum(cls, 0)], -1)
             sus = ann.suspect_labels(image_id, seg, n, cls, size, box, g, probs)
