@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segscope import EvalConfig, Evaluation, SegscopeError
+from segscope import EvalConfig, Evaluation, SegscopeError, schema
 from segscope.classes import ClassSpec, cityscapes
 from segscope.conventions import compute, explain_rows
 from segscope.metrics.conventions import CONVENTIONS, ConventionData, ImageSums, convention_block, parse_convention
@@ -326,7 +326,9 @@ def test_cityscapes_instance_level_scores(tmp_path, monkeypatch):
                                instances_dir=str(tmp_path / "inst")))
     for i, (_, _, p, g) in enumerate(layout):
         ev.update(p, g, image_id=str(i))
-    block = ev.compute()["conventions"]["cityscapes"]
+    metrics = ev.compute()
+    schema.check_metrics(metrics)  # the block's per-class and per-category scores are in the schema
+    block = metrics["conventions"]["cityscapes"]
     for key in ("averageScoreClasses", "averageScoreCategories", "averageScoreInstClasses",
                 "averageScoreInstCategories"):
         _close(block[key], peer[key])
