@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segscope import EvalConfig, Evaluation, SegscopeError
+from segscope import EvalConfig, Evaluation, SegscopeError, schema
 from segscope.classes import ClassSpec, cityscapes
 from segscope.conventions import compute, explain_rows
 from segscope.metrics.conventions import CONVENTIONS, ConventionData, ImageSums, convention_block, parse_convention
@@ -277,6 +277,79 @@ def test_cityscapes_evaluator(tmp_path):
     _close(block["averageScoreClasses"], peer["averageScoreClasses"])
     _close(block["averageScoreCategories"], peer["averageScoreCategories"])
     _close(_per_class(block), [peer["classScores"][n] for n in block["per_class_iou"]])
+
+
+def _cityscapes_instance_layout(tmp_path, rng, n=3, h=48, w=64):
+    """A generated ``gtFine`` layout with instance maps (id = label id × 1000 + k), predictions
+    as label ids, and the instance maps once more under ``inst/<image>.png`` for segscope."""
+    from PIL import Image
+
+    stuff = [0, 4, 7, 8, 11, 17, 21, 23]  # void labels and stuff classes
+    things = [24, 25, 26, 27, 28, 31, 32, 33, 29]  # person … bicycle, and caravan (not evaluated)
+    pred_ids = stuff + [24, 25, 26, 27, 28, 31, 32, 33, 12, 19, 20, 22]  # never caravan or trailer
+    out = []
+    for i in range(n):
+        g = np.kron(rng.choice(stuff, size=(h // 8, w // 8)), np.ones((8, 8), np.int64))
+        inst = g.copy()
+        for k in range(int(rng.integers(6, 12))):
+            lid = int(rng.choice(things[:-1] if i == 0 else things))  # image 0: no caravan
+            y, x = rng.integers(0, h - 4), rng.integers(0, w - 4)
+            dy, dx = rng.integers(2, 20), rng.integers(2, 24)
+            g[y:y + dy, x:x + dx] = lid
+            inst[y:y + dy, x:x + dx] = lid * 1000 + k if k % 5 else lid  # some pixels in no instance
+        p = np.where(rng.random(g.shape) < 0.6, g, rng.choice(pred_ids, size=g.shape))
+        folder = tmp_path / "gtFine" / "val" / "city"
+        for sub in (folder, tmp_path / "results", tmp_path / "inst"):
+            sub.mkdir(parents=True, exist_ok=True)
+        stem = f"city_000000_{i:06d}_gtFine"
+        Image.fromarray(g.astype(np.uint8)).save(folder / f"{stem}_labelIds.png")
+        Image.fromarray(inst.astype(np.uint16)).save(folder / f"{stem}_instanceIds.png")
+        Image.fromarray(inst.astype(np.uint16)).save(tmp_path / "inst" / f"{i}.png")
+        Image.fromarray(p.astype(np.uint8)).save(tmp_path / "results" / f"{i}_pred.png")
+        out.append((str(tmp_path / "results" / f"{i}_pred.png"), str(folder / f"{stem}_labelIds.png"),
+                    p.astype(np.uint8), g.astype(np.uint8)))
+    return out
+
+
+def test_cityscapes_instance_level_scores(tmp_path, monkeypatch):
+    pytest.importorskip("cityscapesscripts", reason="pip install --no-deps cityscapesscripts pyquaternion")
+    ev_mod = pytest.importorskip("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
+    layout = _cityscapes_instance_layout(tmp_path, np.random.default_rng(11))
+    args = ev_mod.args
+    for key, value in (("evalInstLevelScore", True), ("JSONOutput", False), ("quiet", True)):
+        monkeypatch.setattr(args, key, value)
+    if not hasattr(np, "in1d"):  # the evaluator's instance code calls np.in1d, gone in NumPy 2.4
+        monkeypatch.setattr(np, "in1d", lambda a, b, **kw: np.isin(a, b, **kw).ravel(), raising=False)
+    peer = ev_mod.evaluateImgLists([r[0] for r in layout], [r[1] for r in layout], args)
+    ev = Evaluation(cityscapes(pred_ids="label", gt_ids="label"),
+                    EvalConfig(analyses=("errors", "conventions"), allow_unknown_pred=True,
+                               instances_dir=str(tmp_path / "inst")))
+    for i, (_, _, p, g) in enumerate(layout):
+        ev.update(p, g, image_id=str(i))
+    metrics = ev.compute()
+    schema.check_metrics(metrics)  # the block's per-class and per-category scores are in the schema
+    block = metrics["conventions"]["cityscapes"]
+    for key in ("averageScoreClasses", "averageScoreCategories", "averageScoreInstClasses",
+                "averageScoreInstCategories"):
+        _close(block[key], peer[key])
+    for mine, theirs in (("per_class_iiou", "classInstScores"), ("per_category_iou", "categoryScores"),
+                         ("per_category_iiou", "categoryInstScores")):
+        names = list(block[mine])
+        _close([np.nan if v is None else v for v in block[mine].values()], [peer[theirs][n] for n in names])
+    # the data exercise what they should: classes and categories with instances, some partly found
+    assert sum(v is not None for v in block["per_class_iiou"].values()) >= 6
+    assert [c for c, v in block["per_category_iiou"].items() if v is not None] == ["human", "vehicle"]
+    assert block["averageScoreInstCategories"] != block["averageScoreInstClasses"]
+
+
+def test_cityscapes_blocks_without_instances_have_no_instance_scores():
+    ev = Evaluation(cityscapes(gt_ids="train"), EvalConfig(analyses=("conventions",)))
+    # trainIds: road, person; car, and a rider predicted as a car
+    ev.update(np.array([[0, 11], [13, 13]]), np.array([[0, 11], [13, 12]]), image_id="a")
+    block = ev.compute()["conventions"]["cityscapes"]
+    assert "averageScoreInstCategories" not in block and "per_class_iiou" not in block
+    assert block["per_category_iou"] == {"flat": 1.0, "construction": None, "object": None, "nature": None,
+                                         "sky": None, "human": 0.5, "vehicle": 0.5}
 
 
 # ---------------------------------------------------------------------- hand-worked cases

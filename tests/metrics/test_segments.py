@@ -91,7 +91,10 @@ def test_instances_split_touching_objects_and_iiou():
     state, row = image_segments(res, "img", 2, (0.001, 0.01), 0.5, seg)
     assert row["missed_segments"] == 1
     items = state["instances"][0]
-    assert sorted(items.tolist()) == [[1, 0, 10], [1, 40, 40]]
+    assert sorted(items.tolist()) == [[1, 0, 10, 0], [1, 40, 40, 40]]  # class, tp, size, group_tp
+    # with classes 0 and 1 in one group, the small car predicted as class 0 is found in its group
+    grouped, _ = image_segments(res, "img", 2, (0.001, 0.01), 0.5, seg, groups=np.array([0, 0]))
+    assert sorted(grouped["instances"][0].tolist()) == [[1, 0, 10, 10], [1, 40, 40, 40]]
     # Cityscapes iIoU: mean size 25; iTP = 40*25/40 = 25; iFN = 10*25/10 = 25; FP = 0
     assert iiou(items, np.array([0, 0]), 2)[1] == pytest.approx(0.5)
     assert np.isnan(iiou(items, np.array([0, 0]), 2)[0])

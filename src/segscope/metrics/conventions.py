@@ -10,7 +10,8 @@ peer's file and function.
 A convention is named ``NAME`` or ``NAME:key=value,...`` (:func:`parse_convention`); its block
 (:func:`convention_block`) holds ``miou`` (the peer's headline mean IoU), ``per_class_iou`` and
 the peer's own headline figures under the peer's key names, as unrounded fractions (or the peer's
-fill value, such as -1).
+fill value, such as -1); the ``cityscapes`` block also holds the evaluator's per-category
+scores and, with instances, its per-class and per-category instance-level scores.
 
 >>> import numpy as np
 >>> data = ConventionData(cm=np.array([[3, 1], [0, 0]]), gt=np.array([4, 0]), names=("a", "b"),
@@ -31,6 +32,7 @@ import numpy as np
 from .._numbers import finite_or_none, nanmean, ratio
 from ..exceptions import SegscopeError
 from .region import class_counts_from_confusion
+from .segments import instance_rows
 
 __all__ = [
     "ConventionData",
@@ -40,6 +42,7 @@ __all__ = [
     "FIGURES",
     "CITYSCAPES_CATEGORIES",
     "CITYSCAPES_AVG_CLASS_SIZE",
+    "cityscapes_groups",
     "default_conventions",
     "parse_convention",
     "convention_block",
@@ -120,7 +123,8 @@ class ConventionData:
     sums : the per-image sums (:class:`ImageSums`), or None when each image's counts are unknown.
     miou_image : segscope's mean over images of each image's mIoU (``miou_image``).
     exclude : class indices left out of segscope's own means (``--exclude``).
-    instances : rows ``(class, tp, size)`` of every GT instance (``--instances``), or None.
+    instances : rows ``(class, tp, size, group_tp)`` of every GT instance (``--instances``;
+        :data:`~segscope.metrics.segments.INSTANCE_COLUMNS`), or None.
     """
 
     cm: Any
@@ -310,6 +314,19 @@ CITYSCAPES_AVG_CLASS_SIZE = {
 }
 
 
+def cityscapes_groups(names) -> np.ndarray | None:
+    """The index of each class's Cityscapes category (in :data:`CITYSCAPES_CATEGORIES` order) when
+    ``names`` are the 19 Cityscapes classes, else None.
+
+    >>> cityscapes_groups(CITYSCAPES_ORDER)[[0, 11, 13]].tolist(), cityscapes_groups(("a", "b"))
+    ([0, 5, 6], None)
+    """
+    if tuple(names) != CITYSCAPES_ORDER:
+        return None
+    group = {name: i for i, members in enumerate(CITYSCAPES_CATEGORIES.values()) for name in members}
+    return np.array([group[name] for name in CITYSCAPES_ORDER], np.int64)
+
+
 def _score_average(scores) -> float:
     valid = [s for s in scores if not math.isnan(s)]
     total = 0.0
@@ -326,7 +343,7 @@ def _cityscapes(d: ConventionData) -> tuple[dict, np.ndarray]:
     den = tp + fp + fn
     iou = np.array([float(t) / n if n else float("nan") for t, n in zip(tp.tolist(), den.tolist())])
     index = {name: i for i, name in enumerate(d.names)}
-    cat_scores = []
+    cat_scores, cat_fp = [], []
     for members in CITYSCAPES_CATEGORIES.values():
         ids = [index[m] for m in members]
         others = [i for i in range(len(d.names)) if i not in ids]
@@ -335,30 +352,47 @@ def _cityscapes(d: ConventionData) -> tuple[dict, np.ndarray]:
         cfp = int(cm[np.ix_(others, ids)].sum())
         n = ctp + cfp + cfn
         cat_scores.append(float(ctp) / n if n else float("nan"))
-    figures = {"averageScoreClasses": _score_average(iou.tolist()),
-               "averageScoreCategories": _score_average(cat_scores)}
+        cat_fp.append(cfp)
+    figures: dict[str, Any] = {"averageScoreClasses": _score_average(iou.tolist()),
+                               "averageScoreCategories": _score_average(cat_scores)}
     if d.instances is not None:
-        figures["averageScoreInstClasses"] = _score_average(_cityscapes_iiou(d).tolist())
+        class_iiou, cat_iiou = _cityscapes_iiou(d, cat_fp)
+        figures["averageScoreInstClasses"] = _score_average(class_iiou.tolist())
+        figures["averageScoreInstCategories"] = _score_average(cat_iiou)
+        figures["per_class_iiou"] = dict(zip(d.names, class_iiou.tolist()))
+        figures["per_category_iiou"] = dict(zip(CITYSCAPES_CATEGORIES, cat_iiou))
+    figures["per_category_iou"] = dict(zip(CITYSCAPES_CATEGORIES, cat_scores))
     return {"miou": figures["averageScoreClasses"], **figures}, iou
 
 
-def _cityscapes_iiou(d: ConventionData) -> np.ndarray:
-    """The official instance-weighted IoU per class (NaN for classes without instances)."""
+def _cityscapes_iiou(d: ConventionData, cat_fp: list[int]) -> tuple[np.ndarray, list[float]]:
+    """The official instance-weighted IoU per class (NaN for the classes without instances) and
+    per category (NaN for a category with a class without instances); ``cat_fp``: each
+    category's FP pixels."""
     k = len(d.names)
+    groups = cityscapes_groups(d.names)
     tpw, fnw = np.zeros(k), np.zeros(k)
-    for c, t, size in np.asarray(d.instances, np.int64).reshape(-1, 3).tolist():
+    ctpw, cfnw = np.zeros(len(CITYSCAPES_CATEGORIES)), np.zeros(len(CITYSCAPES_CATEGORIES))
+    for c, t, size, group_tp in instance_rows(d.instances).tolist():
         if size <= 0:
             continue
         weight = CITYSCAPES_AVG_CLASS_SIZE[d.names[c]] / float(size)
         tpw[c] += float(t) * weight
         fnw[c] += float(size - t) * weight
+        ctpw[groups[c]] += float(group_tp) * weight
+        cfnw[groups[c]] += float(size - group_tp) * weight
     out = np.full(k, np.nan)
     fp = d.fp
     for c, name in enumerate(d.names):
         if name in CITYSCAPES_AVG_CLASS_SIZE:
             den = tpw[c] + float(fp[c]) + fnw[c]
             out[c] = tpw[c] / den if den != 0 else np.nan
-    return out
+    cats = []
+    for j, members in enumerate(CITYSCAPES_CATEGORIES.values()):
+        den = ctpw[j] + float(cat_fp[j]) + cfnw[j]
+        scored = all(m in CITYSCAPES_AVG_CLASS_SIZE for m in members) and den != 0
+        cats.append(float(ctpw[j] / den) if scored else float("nan"))
+    return out, cats
 
 
 def _smp(reduction: str) -> Callable:
@@ -416,7 +450,7 @@ FIGURES = (
     "pixel_accuracy", "mean_accuracy", "fwiou", "miou_image",
     "aAcc", "mIoU", "mAcc", "mDice", "mFscore", "mPrecision", "mRecall", "mIoU",
     "mean_iou", "overall_accuracy", "fwIoU", "mACC", "pACC",
-    "averageScoreClasses", "averageScoreCategories", "averageScoreInstClasses",
+    "averageScoreClasses", "averageScoreCategories", "averageScoreInstClasses", "averageScoreInstCategories",
 )
 FIGURES = tuple(dict.fromkeys(FIGURES))
 
@@ -475,15 +509,17 @@ def parse_convention(text: str) -> tuple[str, dict]:
 
 
 def convention_values(text: str, data: ConventionData) -> tuple[dict, np.ndarray]:
-    """The headline figures (``miou`` first) and the per-class IoU array of one convention."""
+    """The headline figures (``miou`` first; a figure per class or per category as a mapping) and
+    the per-class IoU array of one convention."""
     name, options = parse_convention(text)
     return CONVENTIONS[name][0](data, **options)
 
 
 def convention_block(text: str, data: ConventionData) -> dict:
-    """The ``conventions[text]`` block of ``metrics.json``: figures and ``per_class_iou``
-    (NaN as None)."""
+    """The ``conventions[text]`` block of ``metrics.json``: figures (a figure given per class or
+    per category as a mapping) and ``per_class_iou`` (NaN as None)."""
     figures, per_class = convention_values(text, data)
-    block: dict[str, Any] = {k: finite_or_none(v) for k, v in figures.items()}
+    block: dict[str, Any] = {k: {n: finite_or_none(x) for n, x in v.items()} if isinstance(v, dict)
+                             else finite_or_none(v) for k, v in figures.items()}
     block["per_class_iou"] = {n: finite_or_none(v) for n, v in zip(data.names, _values(per_class))}
     return block

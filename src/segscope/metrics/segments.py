@@ -18,6 +18,11 @@ segment.
 iIoU (Cityscapes): per class, ``iTP = Σ_i tp_i · w_i``, ``iFN = Σ_i (size_i − tp_i) · w_i`` with
 ``w_i = mean instance size of the class / size_i``, and ``iIoU = iTP / (iTP + FP + iFN)`` with the
 class's plain (unweighted) FP pixels. The mean instance size is taken over the evaluated set.
+
+With instance masks, the state also lists every GT instance as a row of :data:`INSTANCE_COLUMNS`:
+its class, its pixels predicted as its class, its size, and its pixels predicted as any class of
+its class's group (``groups``: a class → group array, such as the Cityscapes categories; without
+groups each class is its own group).
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ __all__ = [
     "INVENTED_COLUMNS",
     "bin_labels",
     "size_bins",
+    "INSTANCE_COLUMNS",
     "instance_segments",
+    "instance_rows",
     "image_segments",
     "segment_metrics",
     "iiou",
@@ -55,6 +62,10 @@ MISSED_COLUMNS = (
 
 
 INVENTED_COLUMNS = ("image", "class", "size", "relative_size", "y0", "x0", "y1", "x1", "gt_under")
+
+#: the columns of the instance rows (valid pixels of the instance; ``group_tp``: those predicted as
+#: any class of its class's group)
+INSTANCE_COLUMNS = ("class", "tp", "size", "group_tp")
 
 
 def bin_labels(bins) -> list[str]:
@@ -111,9 +122,27 @@ def instance_segments(instances: np.ndarray, class_of_label, res: ImageErrors):
     return labels, n, all_cls, is_inst
 
 
+def instance_rows(rows) -> np.ndarray:
+    """Instance rows (a record's ``instances``) as an n × len(:data:`INSTANCE_COLUMNS`) int64 array."""
+    return np.asarray(rows, np.int64).reshape(-1, len(INSTANCE_COLUMNS))
+
+
+def _group_tp(seg, ids, cls, box, p, g, groups) -> np.ndarray:
+    """Per segment of ``ids``, its valid pixels predicted as a class of its class's group,
+    visiting only its bbox."""
+    groups = np.asarray(groups, np.int64)
+    out = np.zeros(len(ids), np.int64)
+    for r, s in enumerate(ids.tolist()):
+        y0, x0, y1, x1 = box[s]
+        q = p[y0:y1, x0:x1]
+        ok = (seg[y0:y1, x0:x1] == s) & (g[y0:y1, x0:x1] >= 0) & (q >= 0)
+        out[r] = np.count_nonzero(groups[q[ok]] == groups[cls[s]])
+    return out
+
+
 def image_segments(
     res: ImageErrors, image_id: str, num_classes: int, bins=(0.001, 0.01), miss_threshold: float = 0.5,
-    segments=None, return_facts: bool = False,
+    segments=None, return_facts: bool = False, groups=None,
 ):
     """Segment analysis of one image: ``(state, row)``, plus with ``return_facts`` the segments'
     ``(labels, n, cls, size, bbox)`` (``labels`` None for the GT components of ``res``: they are
@@ -121,7 +150,8 @@ def image_segments(
 
     ``segments``: optional ``(labels, n, cls, is_instance)`` from :func:`instance_segments`;
     default: the GT components of ``res``. The state holds additive per-class×bin tallies and the
-    lists of missed and invented segments (see :data:`MISSED_COLUMNS`, :data:`INVENTED_COLUMNS`).
+    lists of missed and invented segments (see :data:`MISSED_COLUMNS`, :data:`INVENTED_COLUMNS`),
+    and with instances their rows (:data:`INSTANCE_COLUMNS`; ``groups``: the group of each class).
     """
     p, g = res.codes
     h, w = g.shape
@@ -205,7 +235,8 @@ def image_segments(
     })
     if is_inst is not None:
         sel = live & np.asarray(is_inst, bool)
-        state["instances"] = [np.stack([cls[sel], tp[sel], size[sel]], axis=1).astype(np.int64)]
+        group_tp = tp[sel] if groups is None else _group_tp(seg, np.nonzero(sel)[0], cls, box, p, g, groups)
+        state["instances"] = [np.stack([cls[sel], tp[sel], size[sel], group_tp], axis=1).astype(np.int64)]
     n_live = int(live.sum())
     row = {
         "gt_segments": n_live,
@@ -233,7 +264,7 @@ def segment_metrics(state: dict) -> dict:
 
 
 def iiou(items: np.ndarray, fp: np.ndarray, num_classes: int) -> np.ndarray:
-    """Instance-weighted IoU per class from rows (class, tp, size) of every instance and the
+    """Instance-weighted IoU per class from rows (class, tp, size, ...) of every instance and the
     classes' FP pixel counts; NaN for classes without instances.
 
     >>> items = np.array([[0, 10, 10], [0, 0, 90]])  # a found small and a missed large instance
@@ -241,7 +272,8 @@ def iiou(items: np.ndarray, fp: np.ndarray, num_classes: int) -> np.ndarray:
     0.5
     """
     out = np.full(num_classes, np.nan)
-    items = np.asarray(items, np.int64).reshape(-1, 3)
+    items = np.asarray(items, np.int64)
+    items = items.reshape(-1, 3) if items.ndim < 2 else items[:, :3]
     if not len(items):
         return out
     order = np.lexsort((items[:, 2], items[:, 1], items[:, 0]))

@@ -399,6 +399,19 @@ _CONVENTIONS = _section(
         ("<convention>.per_class_iou", "object", "-", "per-class IoU", "class name → IoU as the convention gives it"),
         ("<convention>.per_class_iou.<class>", "float", "fraction", "IoU of <class>",
          "the class's IoU in that convention; null when it leaves it undefined"),
+        ("<convention>.per_category_iou", "object", "-", "per-category IoU",
+         "cityscapes only: category → the evaluator's category IoU (its categoryScores)"),
+        ("<convention>.per_category_iou.<category>", "float", "fraction", "IoU of <category>",
+         "the category's IoU: its classes taken as one; null when its union is empty"),
+        ("<convention>.per_class_iiou", "object", "-", "per-class iIoU",
+         "cityscapes with --instances only: class name → the evaluator's instance-level IoU (its classInstScores)"),
+        ("<convention>.per_class_iiou.<class>", "float", "fraction", "iIoU of <class>",
+         "the class's instance-weighted IoU; null for a class without instances, or with an empty union"),
+        ("<convention>.per_category_iiou", "object", "-", "per-category iIoU",
+         "cityscapes with --instances only: category → the evaluator's instance-level IoU (its "
+         "categoryInstScores)"),
+        ("<convention>.per_category_iiou.<category>", "float", "fraction", "iIoU of <category>",
+         "the category's instance-weighted IoU; null for a category with a class without instances"),
     ])
 
 _CONFIG = _section(

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..metrics.breakdown import ERROR_TYPES, FIX_SCENARIOS
-from ..metrics.conventions import FIGURES
+from ..metrics.conventions import CITYSCAPES_CATEGORIES, FIGURES
 
 #: the analyses that make results: the region metrics of every run, the boundary metrics, the
 #: failure analysis (``--skip boundary``, ``--skip errors`` turn the last two off)
@@ -49,6 +49,7 @@ PLACEHOLDERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "<convention>": ("a convention as named in `conventions` (`NAME` or `NAME:key=value,...`, see "
                      "[conventions.md](conventions.md))", None),
     "<figure>": ("a peer's headline figure, under the peer's own key name: " + ", ".join(FIGURES), FIGURES),
+    "<category>": ("a Cityscapes category: " + ", ".join(CITYSCAPES_CATEGORIES), tuple(CITYSCAPES_CATEGORIES)),
 }
 VALUE_RE = {"<class>": ".+", "<width>": "[0-9]+", "<convention>": ".+"}
 

@@ -16,6 +16,7 @@ from ...classes import ClassSpec, validate_exclude
 from ...metrics.confusion import class_block
 from ...metrics.conventions import ConventionData, convention_block, default_conventions, image_sums
 from ...metrics.region import class_counts_from_confusion, nanmean
+from ...metrics.segments import instance_rows
 from ..config import EvalConfig
 from ..sinks import Sink, chunked
 from .base import ImageContext, register
@@ -41,9 +42,9 @@ def convention_data(spec: ClassSpec, config: EvalConfig, states: Mapping[str, di
     mious = np.fromiter((r["miou"] for r in sink.records("core", "sorted")), np.float64, len(sink))
     instances = None
     if config.instances_dir and "errors" in config.analyses:
-        rows = [np.asarray(r["instances"], np.int64).reshape(-1, 3)
+        rows = [instance_rows(r["instances"])
                 for r in sink.records("errors", "sorted") if r is not None and "instances" in r]
-        instances = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
+        instances = np.concatenate(rows) if rows else instance_rows(())
     return ConventionData(
         cm=class_block(counts, k), gt=gt, names=tuple(spec.names), sums=image_sums(blocks(), k),
         miou_image=nanmean(mious), exclude=validate_exclude(spec, config.exclude), instances=instances,

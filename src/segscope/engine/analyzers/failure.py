@@ -46,6 +46,7 @@ from ...metrics.confusion import (
     dense_counts,
     present_classes,
 )
+from ...metrics.conventions import cityscapes_groups
 from ...metrics.region import image_miou
 from ..sinks import Sink, TopK, chunked, write_npz
 from .base import register
@@ -84,6 +85,7 @@ class ErrorAnalyzer:
         self.bins = tuple(float(b) for b in config.segment_bins)  # validated by EvalConfig
         self._aux: dict[str, AuxIndex] = {}
         self.sparse = self.k > DENSE_STATE_CLASSES
+        self.groups = cityscapes_groups(spec.names)  # the categories of the instance rows' group_tp
 
     def _index(self, kind: str) -> AuxIndex | None:
         folder = {"instances": self.config.instances_dir, "gt2": self.config.gt2_dir,
@@ -166,8 +168,9 @@ class ErrorAnalyzer:
         segments = None
         if inst is not None:
             segments = segs.instance_segments(inst, class_of_label, res)
+        groups = self.groups if self.groups is None or sub is None else self.groups[sub.classes]
         seg_state, seg_row, facts = segs.image_segments(
-            res, image_id, k, self.bins, float(cfg.miss_threshold), segments, return_facts=True
+            res, image_id, k, self.bins, float(cfg.miss_threshold), segments, return_facts=True, groups=groups
         )
         record["missed"] = seg_state.pop("missed")
         record["invented"] = seg_state.pop("invented")
@@ -396,7 +399,7 @@ class ErrorAnalyzer:
         labels = segs.bin_labels(self.bins)
         iiou = None
         if self.config.instances_dir:
-            items = np.concatenate([np.asarray(r["instances"]).reshape(-1, 3) for r in sink.records(self.name)] or
+            items = np.concatenate([segs.instance_rows(r["instances"]) for r in sink.records(self.name)] or
                                    [np.zeros((0, 3), np.int64)])
             iiou = segs.iiou(items, fp, k)
         agree = None
