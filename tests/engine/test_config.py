@@ -30,3 +30,13 @@ def test_a_band_in_pixels_needs_no_ratio_and_good_configs_build_analyzers():
     ev = Evaluation(3, EvalConfig(analyses=("errors",), segment_bins=(0.002, 0.02), miss_threshold=1.0))
     ev.update([[0, 1, 2], [0, 1, 2]], [[0, 1, 2], [0, 1, 1]])
     assert ev.compute()["num_images"] == 1
+
+
+def test_analyzer_order_does_not_depend_on_import_order():
+    import subprocess
+    import sys
+
+    code = ("import segscope.conventions; from segscope.engine.analyzers.base import analyzer_names; "
+            "print(','.join(analyzer_names()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "core,boundary,errors,conventions"

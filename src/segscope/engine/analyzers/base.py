@@ -104,10 +104,13 @@ def register(cls: type) -> type:
 
 
 def registry() -> dict[str, type]:
-    """Analysis name -> analyzer class, in registration order (core first)."""
+    """Analysis name -> analyzer class: the built-in ones in their fixed order (core first),
+    whatever order their modules were imported in, then the others in registration order."""
     for module in _BUILTIN:
         importlib.import_module(module)
-    return dict(_REGISTRY)
+    rank = {module: i for i, module in enumerate(_BUILTIN)}
+    order = sorted(_REGISTRY, key=lambda n: rank.get(_REGISTRY[n].__module__, len(rank)))  # stable
+    return {name: _REGISTRY[name] for name in order}
 
 
 def analyzer_names() -> tuple[str, ...]:
