@@ -81,7 +81,8 @@ SLIVER_MAX_WIDTH = 2
 _TP, _FPB, _FNB, _FPE, _FNE, _FPS, _FNS = range(7)
 
 
-# Query runs of one row and class at most this many pixels apart walk the disk together.
+# Query runs of one row and class whose start lies at most this far past the previous end walk
+# the disk together (one span).
 _JOIN = 8
 
 
