@@ -303,3 +303,58 @@ def test_large_map_matches_reference():
     gt[150:, :] = IGN
     for kw in (dict(), dict(band_px=5)):
         np.testing.assert_array_equal(error_counts(pred, gt, 6, IGN, **kw), reference_error_counts(pred, gt, 6, IGN, **kw))
+
+
+def salted_case(seed):
+    """Blobs with a shifted prediction and a band of rows salted with ignore pixels: many short
+    FP runs of one class side by side in a row (the query spans of the boundary step)."""
+    rng = np.random.default_rng(seed)
+    h, w, c = int(rng.integers(12, 60)), int(rng.integers(12, 80)), int(rng.integers(2, 5))
+    gt = blobs(rng, h, w, c, 5)
+    pred = np.roll(gt, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3))), (0, 1)).copy()
+    y0 = int(rng.integers(0, h // 2))
+    band = slice(y0, y0 + int(rng.integers(2, h // 2 + 2)))
+    gt[band][rng.random(gt[band].shape) < float(rng.uniform(0.2, 0.6))] = IGN
+    return pred, gt, c, int(rng.integers(1, 7))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6))
+def test_salted_maps_match_reference(seed):
+    pred, gt, c, d = salted_case(seed)
+    np.testing.assert_array_equal(error_counts(pred, gt, c, IGN, band_px=d), reference_error_counts(pred, gt, c, IGN, band_px=d))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([0, 1, 3, 8, 10**6]))
+def test_near_runs_spans_match_dilation(seed, join):
+    """The disk walk of the boundary step, whatever query runs it answers together, gives the
+    pixels within d of a TP and of a TN* of their class: the dilation of the method's text."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import _row_widths, to_codes
+
+    pred, gt, c, d = salted_case(seed)
+    p, g = to_codes(pred, gt, c, IGN, False)
+    h, w = p.shape
+    tp_runs, cv_runs, fp_runs, fn_runs = kern.runs(p, g, c)
+    tp_csr = kern.csr(tp_runs, c, h)
+    cv_csr = kern.csr(cv_runs, c, h)
+    dys, wds = _row_widths(d)
+    disk = np.zeros((2 * d + 1, 2 * d + 1), bool)
+    disk[tuple((disk_offsets(d) + d).T)] = True
+    for q, side in ((fp_runs, p), (fn_runs, g)):
+        ok = np.random.default_rng(seed).random(q.shape[1]) < 0.8
+        got = np.zeros((h, w), bool)
+        for y, s, e, _ in kern.near_runs(q, ok, *tp_csr, *cv_csr, True, h, w, dys, wds, join).T:
+            assert not got[y, s:e + 1].any()
+            got[y, s:e + 1] = True
+        want = np.zeros((h, w), bool)
+        for k in range(c):
+            near_tp = ndi.binary_dilation((p == k) & (g == k), disk)
+            near_tn = ndi.binary_dilation((p != k) & (g != k), disk)
+            asked = np.zeros((h, w), bool)
+            for y, s, e, kk in q[:, ok].T:
+                if kk == k:
+                    asked[y, s:e + 1] = True
+            want |= asked & near_tp & near_tn
+        np.testing.assert_array_equal(got, want)

@@ -290,27 +290,30 @@ def add(diff, prop, lo, hi, n):
 
 
 @njit
-def covered(diff, prop, n, cov):
-    """Prefix-sum one property's difference array into ``cov``; True when all n are covered."""
+def covered(diff, prop, n, isq, cov):
+    """Prefix-sum one property's difference array into ``cov``; True when every query pixel
+    (``isq``) of the n is covered."""
     s = 0
     full = True
-    for j in range(n):
-        s += diff[prop, j]
-        cov[prop, j] = s > 0
-        if s <= 0:
+    for t in range(n):
+        s += diff[prop, t]
+        cov[prop, t] = s > 0
+        if s <= 0 and isq[t]:
             full = False
     return full
 
 
 @njit
-def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds):
+def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, join):
     """For every query run (row, x0, x1, class) with ``qok``: its pixels within d of a run of the
     A lists of its class (property 0) and, with ``use_b``, within d of a pixel of its class NOT
-    covered by the B lists (property 1). Returns the sub-runs where all asked properties hold.
+    covered by the B lists (property 1). Returns the sub-runs where all asked properties hold,
+    in the order of the query runs.
 
-    Every run met in a row of the disk covers an interval of the query run (collected in
-    difference arrays); rows are visited nearest first and the walk stops once the whole query
-    run is answered."""
+    Query runs of one row and class at most ``join`` pixels apart are answered together, as one
+    span: every run met in a row of the disk covers an interval of the span (collected in
+    difference arrays); rows are visited nearest first and the walk stops once every query pixel
+    of the span is answered."""
     nq = q.shape[1]
     nd = dys.size
     cap = 0
@@ -321,17 +324,28 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds):
     nout = 0
     diff = np.zeros((2, w + 2), np.int32)
     cov = np.zeros((2, w + 1), np.bool_)
-    for j in range(nq):
+    isq = np.ones(w + 1, np.bool_)
+    j = 0
+    while j < nq:
         if not qok[j]:
+            j += 1
             continue
         y = q[0, j]
         x0 = q[1, j]
-        x1 = q[2, j]
         c = q[3, j]
+        x1 = q[2, j]
+        jend = j + 1
+        while (jend < nq and q[0, jend] == y and q[3, jend] == c and qok[jend]
+               and q[1, jend] - x1 <= join):
+            x1 = q[2, jend]
+            jend += 1
         n = x1 - x0 + 1
         for t in range(n + 1):
             diff[0, t] = 0
             diff[1, t] = 0
+        for jj in range(j + 1, jend):  # isq is True but in the gaps of the span
+            for t in range(q[2, jj - 1] + 1 - x0, q[1, jj] - x0):
+                isq[t] = False
         need_a = True
         need_b = use_b
         check = 0
@@ -370,25 +384,31 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds):
                             pos = gap_end + 1
             if i == check or i == nd - 1:
                 check = 2 * check + 2
-                if need_a and covered(diff, 0, n, cov):
+                if need_a and covered(diff, 0, n, isq, cov):
                     need_a = False
-                if need_b and covered(diff, 1, n, cov):
+                if need_b and covered(diff, 1, n, isq, cov):
                     need_b = False
                 if not need_a and not need_b:
                     break
-        t = 0
-        while t < n:
-            if (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
-                t0 = t
-                while t < n and (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
+        for jj in range(j, jend):
+            t = q[1, jj] - x0
+            tend = q[2, jj] - x0 + 1
+            while t < tend:
+                if (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
+                    t0 = t
+                    while t < tend and (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
+                        t += 1
+                    out[0, nout] = y
+                    out[1, nout] = x0 + t0
+                    out[2, nout] = x0 + t - 1
+                    out[3, nout] = c
+                    nout += 1
+                else:
                     t += 1
-                out[0, nout] = y
-                out[1, nout] = x0 + t0
-                out[2, nout] = x0 + t - 1
-                out[3, nout] = c
-                nout += 1
-            else:
-                t += 1
+        if jend > j + 1:
+            for t in range(n):
+                isq[t] = True
+        j = jend
     return out[:, :nout]
 
 

@@ -81,6 +81,11 @@ SLIVER_MAX_WIDTH = 2
 _TP, _FPB, _FNB, _FPE, _FNE, _FPS, _FNS = range(7)
 
 
+# Query runs of one row and class whose start lies at most this far past the previous end walk
+# the disk together (one span).
+_JOIN = 8
+
+
 # ---------------------------------------------------------------------- band width and disk
 def _row_widths(d: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the disk, nearest first: offsets dy and half-widths w(dy) = isqrt(d(d+1) - dy²)."""
@@ -231,12 +236,12 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
             if not q.shape[1]:
                 continue
             every = np.ones(q.shape[1], bool)
-            seeds = _kernels.near_runs(q, every, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, True, h, w, dys, wds)
+            seeds = _kernels.near_runs(q, every, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, True, h, w, dys, wds, _JOIN)
             if not seeds.shape[1]:
                 continue
             sd_off, sd_s, sd_e = _kernels.csr(seeds, k, h)
             found = has[_kernels.component_at(ptr, re, lab, q[0], q[1])]
-            cand = _kernels.near_runs(q, found, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds)
+            cand = _kernels.near_runs(q, found, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds, _JOIN)
             if cand.shape[1]:
                 _kernels.filter_runs(cand, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid, mark, bit,
                              sw, sliver)
