@@ -181,7 +181,7 @@ def _result(future, result, table, start: int, stop: int) -> ShardResult:
     """The shard's result, released on the cluster; a shard whose workers died becomes one line."""
     from distributed import KilledWorker
 
-    if future.status == "error":
+    if future.status != "finished":  # an error or a cancellation: raise it
         try:
             future.result()
         except KilledWorker:
