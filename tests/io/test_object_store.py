@@ -38,16 +38,61 @@ def local_run(data, tmp_path_factory):
     return out
 
 
+class _Requests:
+    """WSGI middleware that records ``(method, path, query)`` of every request the server gets."""
+
+    def __init__(self, app):
+        self.app, self.seen = app, []
+
+    def __call__(self, environ, start_response):
+        self.seen.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")))
+        return self.app(environ, start_response)
+
+    def count(self, since: int = 0) -> dict[str, int]:
+        """The S3 operations since request ``since``: object GETs and HEADs by key prefix,
+        listings, writes."""
+        out: dict[str, int] = {}
+        for method, path, query in self.seen[since:]:
+            parts = path.strip("/").split("/")
+            if method == "GET" and ("list-type" in query or len(parts) == 1):
+                op = "LIST"
+            elif method in ("GET", "HEAD"):
+                op = f"{method} {parts[1] if len(parts) > 2 else ''}".strip()
+            elif method == "POST" and "delete" in query:
+                op = "DELETE"
+            else:
+                op = method
+            out[op] = out.get(op, 0) + 1
+        return out
+
+
+_SERVER: dict = {}
+
+
+@pytest.fixture
+def s3_requests(s3) -> _Requests:
+    return _SERVER["requests"]
+
+
 @pytest.fixture(scope="module")
 def s3(data):
     """A moto S3 server on a free 127.0.0.1 port, the data uploaded to s3://masks/; the storage
-    options that reach it."""
+    options that reach it. :func:`s3_requests` gives the record of the requests the server gets."""
     pytest.importorskip("s3fs")
     server_mod = pytest.importorskip("moto.server")
     import s3fs
+    from werkzeug.serving import make_server
 
     port = _free_port()
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    requests = _Requests(server_mod.DomainDispatcherApplication(server_mod.create_backend_app))
+
+    class Server(server_mod.ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            self._server = make_server(self._ip_address, self._port, requests, True)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = Server(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}",
                                                                         "region_name": "us-east-1"}}
@@ -61,6 +106,7 @@ def s3(data):
             for f in sorted(Path(data[role]).iterdir()):
                 fs.pipe_file(f"masks/{role}/{f.name}", f.read_bytes())
         fs.pipe_file("masks/classes.yaml", Path(data["classes"]).read_bytes())
+        _SERVER["requests"] = requests
         yield fs, options
     finally:
         server.stop()
@@ -110,6 +156,32 @@ def test_s3_in_s3_out_equals_the_local_run(s3, local_run, runner, monkeypatch):
         set_storage_options(None)
     _same_run(back.metrics, local_run)
     assert len(back.rows) == 12
+
+
+@pytest.mark.parametrize("runner", ["processes", "dask"])
+def test_requests_per_image_on_s3(s3, s3_requests, data, runner, monkeypatch):
+    """Each mask is one GET, after one HEAD (s3fs asks an object's size before a whole-object
+    read) unless ``max_concurrency`` is 1; listing and writing the run cost a fixed number of
+    requests, whatever the number of images."""
+    fs, options = s3
+    kwargs = {"jobs": 2}
+    if runner == "dask":
+        pytest.importorskip("dask.distributed")
+        monkeypatch.setenv("PYTHONPATH", f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+        kwargs["scheduler"] = "dask"
+    images = len(list(Path(data["pred"]).iterdir()))
+    for extra, heads in (({}, images), ({"max_concurrency": 1}, 0)):
+        since = len(s3_requests.seen)
+        evaluate_folders("s3://masks/pred", "s3://masks/gt", data["classes"], out=f"s3://masks/count-{runner}",
+                         storage_options={**options, **extra}, **kwargs)
+        seen = s3_requests.count(since)
+        masks = ("GET pred", "GET gt", "HEAD pred", "HEAD gt")
+        assert seen.get("GET pred") == images and seen.get("GET gt") == images, seen
+        assert seen.get("HEAD pred", 0) == heads and seen.get("HEAD gt", 0) == heads, seen
+        assert seen["LIST"] <= 8, seen
+        others = sum(n for op, n in seen.items() if op.startswith(("GET", "HEAD")) and op not in masks)
+        assert others <= 2, seen  # the bucket, and the previous run's manifest
+        print(f"\n{runner} {extra}: {images} images, requests {dict(sorted(seen.items()))}")
 
 
 def test_a_second_run_replaces_the_first_and_an_incomplete_run_is_refused(s3, data):

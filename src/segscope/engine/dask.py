@@ -4,9 +4,12 @@ bounded window.
 - A task is a *shard*: consecutive pairs sized to about a second of work from the times of the
   shards already back (:class:`~segscope.engine.shards.ShardSizer`). It returns the summed states
   of its pairs and their per-image rows and records, so the cluster moves one result per shard.
-- At most ``2 × workers`` shards are submitted and not yet handed over (``as_completed`` with a
-  window), so the scheduler holds O(window) tasks and the client O(window) results, however many
-  pairs a run has; shards come back in any order and are handed over in input order.
+- At most ``2 × workers`` shards are submitted and not yet back, and ``4 × workers`` not yet
+  handed over (``as_completed`` with a window), so the scheduler holds O(window) tasks and the
+  client O(window) results, however many pairs a run has; shards come back in any order and are
+  handed over in input order, and a shard back early does not stall a worker while an earlier
+  one finishes. Results are fetched from the workers in the background as they finish, not when
+  the client reaches them.
 - Everything a task needs travels inside it by value (its pairs, with local folders made absolute
   on the client; the class spec; the config; the storage options and pixel limit): nothing is
   scattered, so losing any worker at any moment costs only the recomputation of its shards.
@@ -40,24 +43,34 @@ from .config import EvalConfig
 from .evaluation import ImageResult
 from .shards import ShardResult, ShardSizer, ShardStore, evaluate_shard, missing_ranges, shard_images
 
-__all__ = ["iter_results_dask", "WINDOW_PER_WORKER"]
+__all__ = ["iter_results_dask", "WINDOW_PER_WORKER", "HELD_PER_WORKER"]
 
-#: shards in flight or waiting to be handed over, per worker thread
+#: shards submitted and not yet back, per worker thread
 WINDOW_PER_WORKER = 2
+#: shards submitted and not yet handed over (back early, waiting for an earlier one), per worker thread
+HELD_PER_WORKER = 4
 
 _cached: tuple | None = None  # (spec, config, analyzers) of the last task in this worker
 
 
 def _shard_task(pairs: PairTable, start: int, spec: ClassSpec, config: EvalConfig, options: dict,
                 limit: int) -> ShardResult:
-    """One shard on a worker; the analyzers of the last (spec, config) are kept."""
+    """One shard on a worker. The analyzers of the last (spec, config) are kept; a worker's first
+    shard of them loads their kernels first (:func:`~segscope.engine.runners.warm_up`), outside
+    the shard's measured seconds, so shard sizes follow the per-image time, not the start-up, and
+    has freed mask buffers kept for the next image as the local pool's workers do."""
     global _cached
     if storage_options() != options:
         set_storage_options(options)
     if max_pixels() != limit:
         set_max_pixels(limit)
     if _cached is None or _cached[0] != spec or _cached[1] != config:
-        _cached = (spec, config, make_analyzers(spec, config))
+        from .runners import _keep_freed_memory, warm_up
+
+        _keep_freed_memory()  # over the nanny's MALLOC_TRIM_THRESHOLD_, which trims after every mask
+        analyzers = make_analyzers(spec, config)
+        warm_up(spec, config, analyzers)
+        _cached = (spec, config, analyzers)
     return evaluate_shard(pairs, start, spec, config, _cached[2])
 
 
@@ -120,16 +133,16 @@ def _shards(client, table, spec: ClassSpec, config: EvalConfig, store: ShardStor
     kept = dict(store.done()) if store is not None else {}  # start -> stop
     todo = missing_ranges(total, list(kept.items()))
     workers = max(1, sum(client.nthreads().values()))
-    window = WINDOW_PER_WORKER * workers
+    in_flight, held = WINDOW_PER_WORKER * workers, HELD_PER_WORKER * workers
     sizer = ShardSizer(workers)
     options, limit = storage_options(), max_pixels()
     ready: dict[int, ShardResult] = {}
     running: dict = {}  # future -> (start, stop)
-    queue = as_completed()
+    queue = as_completed(with_results=True, raise_errors=False)  # results fetched in the background
     deliver = 0
 
     def submit_more() -> None:
-        while todo and len(running) + len(ready) < window:
+        while todo and len(running) < in_flight and len(running) + len(ready) < held:
             start, stop = todo[0]
             size = sizer.next(sum(b - a for a, b in todo))
             end = min(stop, start + size)
@@ -148,9 +161,9 @@ def _shards(client, table, spec: ClassSpec, config: EvalConfig, store: ShardStor
             elif deliver in ready:
                 shard = ready.pop(deliver)
             else:
-                future = next(queue)
+                future, result = next(queue)
                 start, stop = running.pop(future)
-                ready[start] = _result(future, table, start, stop)
+                ready[start] = _result(future, result, table, start, stop)
                 sizer.observe(stop - start, ready[start].seconds)
                 if store is not None:
                     store.put(ready[start])
@@ -164,15 +177,16 @@ def _shards(client, table, spec: ClassSpec, config: EvalConfig, store: ShardStor
             future.cancel()
 
 
-def _result(future, table, start: int, stop: int) -> ShardResult:
+def _result(future, result, table, start: int, stop: int) -> ShardResult:
     """The shard's result, released on the cluster; a shard whose workers died becomes one line."""
     from distributed import KilledWorker
 
-    try:
-        result = future.result()
-    except KilledWorker:
-        first, last = printable(table[start].image_id), printable(table[stop - 1].image_id)
-        raise SegscopeError(f"Dask workers died while evaluating {first} .. {last}; the run was stopped") from None
+    if future.status != "finished":  # an error or a cancellation: raise it
+        try:
+            future.result()
+        except KilledWorker:
+            first, last = printable(table[start].image_id), printable(table[stop - 1].image_id)
+            raise SegscopeError(f"Dask workers died while evaluating {first} .. {last}; the run was stopped") from None
     future.release()
     return result
 
