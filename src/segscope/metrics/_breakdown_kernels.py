@@ -573,7 +573,9 @@ def assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, ma
                     last_q = q
                     if nl == links.shape[1]:
                         bigger = np.empty((2, 2 * nl), links.dtype)
-                        bigger[:, :nl] = links
+                        for j in range(nl):  # not a slice assignment: no broadcast checks to compile
+                            bigger[0, j] = links[0, j]
+                            bigger[1, j] = links[1, j]
                         links = bigger
                     links[0, nl] = s
                     links[1, nl] = q
