@@ -117,7 +117,7 @@ def component_at(rowptr, re, lab, ys, xs):
     out = np.empty(ys.shape[0], np.int32)
     for i in range(ys.shape[0]):
         y = ys[i]
-        out[i] = lab[first_end_ge(re, rowptr[y], rowptr[y + 1], xs[i])]
+        out[i] = lab[first_end_ge(re, rowptr[y], rowptr[y + 1], np.int64(xs[i]))]  # one signature
     return out
 
 
