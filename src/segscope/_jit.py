@@ -53,13 +53,15 @@ def union(parent, a, b):
 
 
 # ---------------------------------------------------------------------- compilation
-#: Seconds one core of the reference machine (2 cores, shared) takes to compile a kernel file's
-#: kernels for one mask type, as a default run uses them; the estimate of the compile notice.
+#: CPU seconds one core of the reference machine (2 cores) takes to compile a kernel file's
+#: kernels for one mask type, as a default run uses them, with its share of numba's own
+#: overloads (``python benchmarks/bench_first_run.py --kernels``); the estimate of the compile
+#: notice.
 COMPILE_SECONDS = {
-    "segscope.metrics._confusion_kernels": 3.0,
-    "segscope.metrics._boundary_kernels": 21.0,
-    "segscope.metrics._breakdown_kernels": 9.0,
-    "segscope.metrics._segments_kernels": 6.0,
+    "segscope.metrics._confusion_kernels": 1.0,
+    "segscope.metrics._boundary_kernels": 12.5,
+    "segscope.metrics._breakdown_kernels": 10.0,
+    "segscope.metrics._segments_kernels": 0.5,
 }
 #: The estimate for a kernel file not in :data:`COMPILE_SECONDS`.
 DEFAULT_COMPILE_SECONDS = 2.0
@@ -94,7 +96,7 @@ def compile_estimate(names: Iterable[str], processes: int = 1) -> int:
     (never less than the largest file alone).
 
     >>> compile_estimate(["segscope.metrics._boundary_kernels", "segscope.metrics._confusion_kernels"], 2)
-    21
+    13
     """
     costs = [COMPILE_SECONDS.get(n, DEFAULT_COMPILE_SECONDS) for n in names]
     if not costs:

@@ -9,7 +9,8 @@ The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
   the analyzers on a small synthetic pair, then starts the workers with ``fork`` (on Linux), so
   the workers inherit the loaded kernels instead of each importing numba and loading them again;
   on a first run (nothing in the cache) the analyzers' kernels are compiled in parallel processes
-  first, and the command line is told ("compiling kernels, once: about N s");
+  first, one per core (also for ``jobs=1``), and the command line is told ("compiling kernels,
+  once: about N s");
 - a task is one :class:`~segscope.io.Pair` (two paths); a worker reads and decodes its own masks,
   so masks never cross process boundaries, only the small per-image states do;
 - at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list
@@ -47,17 +48,18 @@ _worker_args: tuple | None = None
 WINDOW_PER_JOB = 2
 
 
-def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None, jobs: int = 1) -> None:
+def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None) -> bool:
     """Load the compiled kernels of every enabled analyzer into this process.
 
     Runs the analyzers once on a small synthetic pair (class indices of the type the masks will
     have: uint8 below 254 classes, else uint16, or wider where the ignore index needs it; large
     enough to take the kernels' main paths). Kernels come from numba's on-disk cache. On a first
-    run (no kernel file of the run in the cache) with ``jobs`` > 1, the analyzers are first
-    warmed up in up to ``jobs`` processes in parallel, each analyzer with those it needs, which
-    compiles their kernels into the cache. Whenever kernels are compiled, a notice says so first
-    (:func:`segscope._progress.notice`). Failures are ignored here: the real images report real
-    problems.
+    run (no kernel file of the run in the cache) on more than one core, the analyzers are first
+    warmed up in parallel processes (``fork``, one per core whatever the run's ``jobs``), each
+    analyzer with those it needs, which compiles their kernels into the cache. Whenever kernels
+    are compiled, a notice says so first
+    (:func:`segscope._progress.notice`); returns whether it did. Failures are ignored here: the
+    real images report real problems.
     """
     from .. import _jit
 
@@ -70,8 +72,9 @@ def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None, 
             notice(compiling_notice(processes))
 
     groups = _compile_groups(analyzers)
-    if jobs > 1 and len(groups) > 1 and not any(_jit.cached(m) for m in kernel_modules()):
-        processes = min(jobs, len(groups))
+    cores = default_jobs()
+    if cores > 1 and len(groups) > 1 and not any(_jit.cached(m) for m in kernel_modules()):
+        processes = min(cores, len(groups))
         tell(processes)
         try:
             with process_pool(processes, "fork", _init_worker, (spec, config)) as pool:
@@ -81,6 +84,7 @@ def warm_up(spec: ClassSpec, config: EvalConfig, analyzers: list | None = None, 
             pass
     with _jit.on_first_compile(tell):
         _warm_up_here(spec, config, analyzers)
+    return bool(told)
 
 
 def compiling_notice(processes: int = 1) -> str:
@@ -177,13 +181,16 @@ def iter_results(
         from .. import _jit
 
         analyzers = make_analyzers(spec, config)
-        with _jit.on_first_compile(lambda: notice(compiling_notice())):
+        told = False
+        if start_method() == "fork" and not any(_jit.cached(m) for m in kernel_modules()):
+            told = warm_up(spec, config, analyzers)  # a first run compiles on every core
+        with _jit.on_first_compile(lambda: told or notice(compiling_notice())):
             for pair in pairs:
                 yield evaluate_pair(pair, spec, config, analyzers)
         return
     method = start_method()
     if method == "fork":
-        warm_up(spec, config, jobs=jobs)  # the workers inherit the loaded kernels
+        warm_up(spec, config)  # the workers inherit the loaded kernels
     with process_pool(jobs, method, _init_worker, (spec, config)) as pool:
         yield from _windowed(pool, pairs, WINDOW_PER_JOB * jobs)
 

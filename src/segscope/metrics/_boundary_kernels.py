@@ -439,8 +439,9 @@ def bf_kernel(pred, gt, k, half, theta, out):
     h = gt.shape[0]
     gmap, gcptr, gst, gen = by_class(*contour_runs(gt, k), k, h)
     pmap, pcptr, pst, pen = by_class(*contour_runs(pred, k), k, h)
-    match_side(pmap, pcptr, pst, pen, gmap, gcptr, gst, gen, gt, k, half, theta, True, out, 0)
-    match_side(gmap, gcptr, gst, gen, pmap, pcptr, pst, pen, gt, k, half, theta, False, out, 2)
+    # typed flags, not literals: both calls share one compiled match_side
+    match_side(pmap, pcptr, pst, pen, gmap, gcptr, gst, gen, gt, k, half, theta, np.bool_(True), out, np.int64(0))
+    match_side(gmap, gcptr, gst, gen, pmap, pcptr, pst, pen, gt, k, half, theta, np.bool_(False), out, np.int64(2))
 
 
 @njit

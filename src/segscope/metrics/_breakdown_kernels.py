@@ -117,7 +117,7 @@ def component_at(rowptr, re, lab, ys, xs):
     out = np.empty(ys.shape[0], np.int32)
     for i in range(ys.shape[0]):
         y = ys[i]
-        out[i] = lab[first_end_ge(re, rowptr[y], rowptr[y + 1], xs[i])]
+        out[i] = lab[first_end_ge(re, rowptr[y], rowptr[y + 1], np.int64(xs[i]))]  # one signature
     return out
 
 
@@ -593,7 +593,9 @@ def assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, ma
                     last_q = q
                     if nl == links.shape[1]:
                         bigger = np.empty((2, 2 * nl), links.dtype)
-                        bigger[:, :nl] = links
+                        for j in range(nl):  # not a slice assignment: no broadcast checks to compile
+                            bigger[0, j] = links[0, j]
+                            bigger[1, j] = links[1, j]
                         links = bigger
                     links[0, nl] = s
                     links[1, nl] = q
