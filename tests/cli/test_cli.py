@@ -174,8 +174,9 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
            "--classes", str(paths["classes"]), "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline and not _reads_masks(proc.pid, paths["gt"]):
-        time.sleep(0.002)  # until the run is under way (it has a GT mask open)
+    while (proc.poll() is None and time.monotonic() < deadline and not _reads_masks(proc.pid, paths["gt"])
+           and not any(tmp_path.glob(".out.staging-*"))):
+        time.sleep(0.002)  # until the run is under way (its staging folder exists, or it has a GT mask open)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
