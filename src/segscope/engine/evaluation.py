@@ -38,6 +38,7 @@ __all__ = [
     "merge_states",
     "ImageResult",
     "analyze_arrays",
+    "run_analyzers",
     "evaluate_pair",
     "Evaluation",
     "write_per_image_csv",
@@ -75,10 +76,7 @@ class ImageResult:
 def analyze_arrays(
     pred_idx: np.ndarray, gt_idx: np.ndarray, ctx: ImageContext, analyzers: list
 ) -> ImageResult:
-    """Run every analyzer on one pair of class-index masks (as read-only views: masks decoded
-    from PNG are read-only, so every source of masks gives the kernels one array type, and each
-    kernel is compiled once per mask dtype)."""
-    pred_idx, gt_idx = _read_only(pred_idx), _read_only(gt_idx)
+    """Run every analyzer on one pair of class-index masks (see :func:`run_analyzers`)."""
     if pred_idx.shape != gt_idx.shape:
         where = ctx.pred_path or ctx.image_id
         raise SegscopeError(
@@ -86,16 +84,30 @@ def analyze_arrays(
             + (f" ({ctx.gt_path})" if ctx.gt_path else ""),
             where,
         )
-    states, row, records = {}, {}, {}
+    return run_analyzers(pred_idx, gt_idx, ctx, analyzers)
+
+
+def run_analyzers(pred_idx: np.ndarray, gt_idx: np.ndarray, ctx: ImageContext, analyzers: list,
+                  done: ImageResult | None = None) -> ImageResult:
+    """Run ``analyzers`` in order on one pair of class-index masks of equal shape, after the
+    states, row and records of ``done`` (analyzers that ran elsewhere, e.g. the core's counts
+    made on a tensor's device), which it extends.
+
+    The analyzers see the masks as read-only views: masks decoded from PNG are read-only, so
+    every source of masks gives the kernels one array type, and each kernel is compiled once per
+    mask dtype.
+    """
+    pred_idx, gt_idx = _read_only(pred_idx), _read_only(gt_idx)
+    result = done if done is not None else ImageResult(ctx.image_id, {}, {}, {})
     for analyzer in analyzers:
-        ctx.states = {name: states[name] for name in analyzer.needs}
+        ctx.states = {name: result.states[name] for name in analyzer.needs}
         state, part, record = analyzer.image(pred_idx, gt_idx, ctx)
-        states[analyzer.name] = state
-        row.update(part)
+        result.states[analyzer.name] = state
+        result.row.update(part)
         if record is not None:
-            records[analyzer.name] = record
+            result.records[analyzer.name] = record
     ctx.states = {}
-    return ImageResult(ctx.image_id, states, row, records)
+    return result
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import torch
 from ..classes import ClassSpec, load_spec
 from ..engine.analyzers.base import ImageContext
 from ..engine.config import EvalConfig
-from ..engine.evaluation import Evaluation, ImageResult, analyze_arrays
+from ..engine.evaluation import Evaluation, ImageResult, analyze_arrays, run_analyzers
 from ..exceptions import SegscopeError
 from ..io.results import staged_results
 from ..io.run_folder import metrics_html
@@ -244,19 +244,12 @@ class SegscopeMetric:
             ctx = self._context(image_id, (None, None) if host is None else (host[0][i], host[1][i]),
                                 None if probs is None else probs[i])
             state, row, record = core.image_from_counts(ext, shape, ctx)
-            states, records = {core.name: state}, {core.name: record}
+            result = ImageResult(image_id, {core.name: state}, row, {core.name: record})
             if others:
                 p = pred_to_index(host[0][i], self.spec)
                 g = self.spec.to_index(host[1][i], "gt")
-                for analyzer in others:
-                    ctx.states = {name: states[name] for name in analyzer.needs}
-                    state, part, record = analyzer.image(p, g, ctx)
-                    states[analyzer.name] = state
-                    row.update(part)
-                    if record is not None:
-                        records[analyzer.name] = record
-                ctx.states = {}
-            self.evaluation.add(ImageResult(image_id, states, row, records))
+                result = run_analyzers(p, g, ctx, others, result)
+            self.evaluation.add(result)
 
     def merge(self, other: "SegscopeMetric") -> "SegscopeMetric":
         """Add another metric's images (same classes and config) to this one."""
