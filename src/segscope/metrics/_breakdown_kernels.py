@@ -512,6 +512,19 @@ def filter_runs(cr, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid
 
 
 @njit
+def grow_box(box, i, y, x0, x1):
+    """Grow the bbox ``box[i]`` (y0, x0, y1, x1; rows visited in raster order) by the run
+    ``[x0, x1)`` of row ``y``."""
+    if box[i, 0] > y:
+        box[i, 0] = y
+    box[i, 2] = y + 1
+    if box[i, 1] > x0:
+        box[i, 1] = x0
+    if box[i, 3] < x1:
+        box[i, 3] = x1
+
+
+@njit
 def assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, maps, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred,
            gfacts, gbox, pfacts, pbox, links):
     """Final typing (§6-7): counts per class, the two type maps (with ``maps``), confusion per error
@@ -564,26 +577,14 @@ def assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, ma
                 ig += 1
             s = glab[ig]
             gfacts[s, 0] += n
-            if gbox[s, 0] > y32:
-                gbox[s, 0] = y32
-            gbox[s, 2] = y32 + 1
-            if gbox[s, 1] > x0:
-                gbox[s, 1] = x0
-            if gbox[s, 3] < x:
-                gbox[s, 3] = x
+            grow_box(gbox, s, y32, x0, x)
             q = -1
             if pv >= 0:
                 while pre[ip] < x0:
                     ip += 1
                 q = plab[ip]
                 pfacts[q, 0] += n
-                if pbox[q, 0] > y32:
-                    pbox[q, 0] = y32
-                pbox[q, 2] = y32 + 1
-                if pbox[q, 1] > x0:
-                    pbox[q, 1] = x0
-                if pbox[q, 3] < x:
-                    pbox[q, 3] = x
+                grow_box(pbox, q, y32, x0, x)
             if pv == gv:
                 counts[gv, 0] += n
                 gfacts[s, 1] += n
