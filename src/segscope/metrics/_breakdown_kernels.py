@@ -32,69 +32,50 @@ def codes(pred, gt, k, ignore, p_out, g_out):
 
 
 @njit
-def label(v):
-    """8-connected components of equal non-negative values (run-based union-find), as runs.
+def room(a, n, more):
+    """``a`` (fields × capacity) if ``more`` columns fit after its first n, else a wider copy."""
+    if n + more <= a.shape[1]:
+        return a
+    b = np.empty((a.shape[0], max(2 * a.shape[1], n + more)), a.dtype)
+    for f in range(a.shape[0]):
+        for j in range(n):  # not a slice assignment: no broadcast checks to compile
+            b[f, j] = a[f, j]
+    return b
 
-    Returns n, the value (class) of every component and the runs of non-negative values,
-    row-major: ``rowptr`` (the runs of row y are rowptr[y]:rowptr[y+1]), their first and last
-    columns and component ids 0..n-1 (raster order of first pixel). :func:`paint` draws them."""
-    h, w = v.shape
-    nruns = 0
-    for y in range(h):
-        vr = v[y]
-        x = 0
-        while x < w:
-            c = vr[x]
-            while x < w and vr[x] == c:
-                x += 1
-            if c >= 0:
-                nruns += 1
-    rs = np.empty(nruns, np.int32)
-    re = np.empty(nruns, np.int32)
-    rv = np.empty(nruns, np.int32)
-    rowptr = np.empty(h + 1, np.int64)
-    n = 0
-    for y in range(h):
-        rowptr[y] = n
-        vr = v[y]
-        x = 0
-        while x < w:
-            c = vr[x]
-            x0 = x
-            while x < w and vr[x] == c:
-                x += 1
-            if c >= 0:
-                rs[n] = x0
-                re[n] = x - 1
-                rv[n] = c
-                n += 1
-    rowptr[h] = n
-    parent = np.arange(nruns)
+
+@njit
+def components(rowptr, r, n):
+    """8-connected components of the n runs ``r`` (rows: first column, last column, value; row
+    y's runs are rowptr[y]:rowptr[y+1]) of equal value (run-based union-find). Returns their
+    count, the value of every component and the component id of every run (raster order of
+    first pixel)."""
+    h = rowptr.size - 1
+    parent = np.arange(n)
     for y in range(1, h):
         j = rowptr[y - 1]
         jend = rowptr[y]
         for i in range(rowptr[y], rowptr[y + 1]):
-            s = rs[i]
-            e = re[i]
-            while j < jend and re[j] < s - 1:
+            s = r[0, i]
+            e = r[1, i]
+            while j < jend and r[1, j] < s - 1:
                 j += 1
             kk = j
-            while kk < jend and rs[kk] <= e + 1:
-                if rv[kk] == rv[i]:
+            while kk < jend and r[0, kk] <= e + 1:
+                if r[2, kk] == r[2, i]:
                     union(parent, kk, i)
                 kk += 1
-    lab = np.empty(nruns, np.int32)
-    val = np.empty(nruns, np.int64)
+    lab = np.empty(n, np.int32)
+    val = np.empty(n, np.int64)
     ncomp = 0
-    for i in range(nruns):
-        r = find(parent, i)
-        if r == i:
+    for i in range(n):
+        root = find(parent, i)
+        if root == i:
             lab[i] = ncomp
-            val[ncomp] = rv[i]
+            val[ncomp] = r[2, i]
             ncomp += 1
         else:
-            lab[i] = lab[r]
-    return ncomp, val[:ncomp].copy(), rowptr, rs, re, lab
+            lab[i] = lab[root]
+    return ncomp, val[:ncomp].copy(), lab
 
 
 @njit
@@ -122,27 +103,33 @@ def component_at(rowptr, re, lab, ys, xs):
 
 
 @njit
-def runs(p, g, k):
-    """One pass over the rows: the runs the boundary step works on.
+def scan(p, g, k):
+    """One pass over the rows of the class codes: the runs of equal (prediction, GT) pairs, and
+    from their ends those of the prediction and of the GT alone.
 
-    Returns four run lists, each as (row, start, end, class) arrays in row-major order:
-    TP runs (pred == GT == c), *cover* runs of c (pred == c or GT == c, merged per row; their
-    complement in a row is TN*_c), FP query runs (pred == c != GT: FP*, ignore included) and FN
-    query runs (GT == c != pred)."""
+    Returns, per map, its components (:func:`components`) as ``(n, classes, rowptr, first
+    columns, last columns, component ids)`` of its runs of non-negative values (row-major;
+    :func:`paint` draws them) and which components hold a TP pixel; the pair runs, as ``(rowptr,
+    runs)`` with rows first column, prediction run and GT run (-1: a negative code), which
+    :func:`assign` walks; and the four run lists the boundary step works on, each as (row, start,
+    end, class) arrays in row-major order: TP runs (pred == GT == c), *cover* runs of c (pred ==
+    c or GT == c, merged per row; their complement in a row is TN*_c), FP query runs (pred == c
+    != GT: FP*, ignore included) and FN query runs (GT == c != pred)."""
     h, w = p.shape
+    cap = 1024 + ((h * w) >> 5)
+    pr = np.empty((3, cap), np.int32)
+    gr = np.empty((3, cap), np.int32)
+    xr = np.empty((3, cap), np.int32)
+    tp = np.empty((6, cap), np.int32)
+    cv = np.empty((4, cap), np.int32)
+    fp = np.empty((4, cap), np.int32)
+    fn = np.empty((4, cap), np.int32)
+    pptr = np.empty(h + 1, np.int64)
+    gptr = np.empty(h + 1, np.int64)
+    xptr = np.empty(h + 1, np.int64)
     npr = 0
-    for y in range(h):
-        x = 0
-        while x < w:
-            pv = p[y, x]
-            gv = g[y, x]
-            while x < w and p[y, x] == pv and g[y, x] == gv:
-                x += 1
-            npr += 1
-    tp = np.empty((4, npr), np.int32)
-    cv = np.empty((4, 2 * npr), np.int32)
-    fp = np.empty((4, npr), np.int32)
-    fn = np.empty((4, npr), np.int32)
+    ngr = 0
+    nxr = 0
     ntp = 0
     ncv = 0
     nfp = 0
@@ -151,6 +138,21 @@ def runs(p, g, k):
     open_e = np.full(k, -2, np.int64)
     touched = np.empty(k, np.int64)
     for y in range(h):
+        pptr[y] = npr
+        gptr[y] = ngr
+        xptr[y] = nxr
+        prow = p[y]
+        grow = g[y]
+        # a row adds at most w runs to a list (2w cover runs)
+        pr = room(pr, npr, w)
+        gr = room(gr, ngr, w)
+        xr = room(xr, nxr, w)
+        tp = room(tp, ntp, w)
+        cv = room(cv, ncv, 2 * w)
+        fp = room(fp, nfp, w)
+        fn = room(fn, nfn, w)
+        ps = 0
+        gs = 0
         nt = 0
         fc = -1
         fs = 0
@@ -160,18 +162,41 @@ def runs(p, g, k):
         ne = -2
         x = 0
         while x < w:
-            pv = p[y, x]
-            gv = g[y, x]
+            pv = prow[x]
+            gv = grow[x]
             s = x
-            while x < w and p[y, x] == pv and g[y, x] == gv:
+            x += 1
+            while x < w and prow[x] == pv and grow[x] == gv:
                 x += 1
             e = x - 1
+            pi = npr if pv >= 0 else -1  # the run of pv open here is the next one stored
+            gi = ngr if gv >= 0 else -1
+            xr[0, nxr] = s
+            xr[1, nxr] = pi
+            xr[2, nxr] = gi
+            nxr += 1
+            if x == w or prow[x] != pv:
+                if pv >= 0:
+                    pr[0, npr] = ps
+                    pr[1, npr] = e
+                    pr[2, npr] = pv
+                    npr += 1
+                ps = x
+            if x == w or grow[x] != gv:
+                if gv >= 0:
+                    gr[0, ngr] = gs
+                    gr[1, ngr] = e
+                    gr[2, ngr] = gv
+                    ngr += 1
+                gs = x
             if pv == gv:
                 if pv >= 0:
                     tp[0, ntp] = y
                     tp[1, ntp] = s
                     tp[2, ntp] = e
                     tp[3, ntp] = pv
+                    tp[4, ntp] = pi
+                    tp[5, ntp] = gi
                     ntp += 1
             else:
                 if pv >= 0:
@@ -239,7 +264,25 @@ def runs(p, g, k):
             cv[3, ncv] = c
             ncv += 1
             open_e[c] = -2
-    return tp[:, :ntp], cv[:, :ncv], fp[:, :nfp], fn[:, :nfn]
+    pptr[h] = npr
+    gptr[h] = ngr
+    xptr[h] = nxr
+    n_p, cls_p, plab = components(pptr, pr, npr)
+    n_g, cls_g, glab = components(gptr, gr, ngr)
+    php = np.zeros(n_p, np.bool_)
+    ghp = np.zeros(n_g, np.bool_)
+    for i in range(ntp):
+        php[plab[tp[4, i]]] = True
+        ghp[glab[tp[5, i]]] = True
+    pruns = (n_p, cls_p, pptr, pr[0, :npr].copy(), pr[1, :npr].copy(), plab)
+    gruns = (n_g, cls_g, gptr, gr[0, :ngr].copy(), gr[1, :ngr].copy(), glab)
+    return (pruns, php, gruns, ghp, xptr, xr[:, :nxr], tp[:4, :ntp], cv[:, :ncv], fp[:, :nfp],
+            fn[:, :nfn])
+
+
+def runs(p, g, k):
+    """The four run lists of :func:`scan`: TP, cover, FP query and FN query runs."""
+    return scan(p, g, k)[6:]
 
 
 @njit
@@ -525,66 +568,55 @@ def grow_box(box, i, y, x0, x1):
 
 
 @njit
-def assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, maps, fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred,
-           gfacts, gbox, pfacts, pbox, links):
-    """Final typing (§6-7): counts per class, the two type maps (with ``maps``), confusion per error
-    type and the per-scenario tallies of pixels that a fix would repair; in the same pass the
-    component facts of the segment analysis: per GT / predicted component its valid pixels and
-    TP pixels (``gfacts`` / ``pfacts``, n × 2), the bbox [y0, x0, y1, x1) of its valid pixels, and
-    the (GT component, predicted component) pairs that share a TP pixel, in raster order without
-    repeats of the previous pair (``links``, grown as needed; returns it and its length)."""
-    h, w = p.shape
-    h32 = np.int32(h)
-    w32 = np.int32(w)
+def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp_type, fn_type, conf_fn, conf_fp,
+           fixed_gt, fixed_pred, gfacts, gbox, pfacts, pbox, links):
+    """Final typing (§6-7), walking the pair runs of :func:`scan` (split where ``mark`` changes):
+    counts per class, the two type maps (with ``maps``), confusion per error type and the
+    per-scenario tallies of pixels that a fix would repair; in the same pass the component facts
+    of the segment analysis: per GT / predicted component its valid pixels and TP pixels
+    (``gfacts`` / ``pfacts``, n × 2), the bbox [y0, x0, y1, x1) of its valid pixels, and the (GT
+    component, predicted component) pairs that share a TP pixel, in raster order without repeats
+    of the previous pair (``links``, grown as needed; returns it and its length)."""
+    h, w = mark.shape
     for i in range(gbox.shape[0]):
-        gbox[i, 0] = h32
-        gbox[i, 1] = w32
+        gbox[i, 0] = h
+        gbox[i, 1] = w
         gbox[i, 2] = 0
         gbox[i, 3] = 0
     for i in range(pbox.shape[0]):
-        pbox[i, 0] = h32
-        pbox[i, 1] = w32
+        pbox[i, 0] = h
+        pbox[i, 1] = w
         pbox[i, 2] = 0
         pbox[i, 3] = 0
     nl = 0
     last_s = -1
     last_q = -1
     for y in range(h):
-        prow = p[y]
-        grow = g[y]
-        ig = gptr[y]
-        ip = pptr[y]
         mrow = mark[y]
-        y32 = np.int32(y)
-        x = 0
-        # runs of one (prediction, GT, mark): one component of each map, one type
-        while x < w:
-            pv = prow[x]
-            gv = grow[x]
-            cb = mrow[x]
-            x0 = x
-            x += 1
-            while x < w and prow[x] == pv and grow[x] == gv and mrow[x] == cb:
-                x += 1
-            n = x - x0
-            if gv < 0:
+        j1 = xptr[y + 1]
+        # a pair run lies in one component of each map; marks split only error runs
+        for j in range(xptr[y], j1):
+            x0 = np.int64(xr[0, j])
+            x1 = np.int64(xr[0, j + 1]) if j + 1 < j1 else np.int64(w)
+            n = x1 - x0
+            gi = xr[2, j]
+            if gi < 0:
                 if maps:
-                    for xx in range(x0, x):
+                    for xx in range(x0, x1):
                         fp_type[y, xx] = 0
                         fn_type[y, xx] = 0
                 continue
-            while gre[ig] < x0:
-                ig += 1
-            s = glab[ig]
+            s = np.int64(glab[gi])
+            gv = gcls[s]
             gfacts[s, 0] += n
-            grow_box(gbox, s, y32, x0, x)
-            q = -1
-            if pv >= 0:
-                while pre[ip] < x0:
-                    ip += 1
-                q = plab[ip]
+            grow_box(gbox, s, y, x0, x1)
+            q = np.int64(-1)
+            pv = np.int64(-1)
+            if xr[1, j] >= 0:
+                q = np.int64(plab[xr[1, j]])
+                pv = pcls[q]
                 pfacts[q, 0] += n
-                grow_box(pbox, q, y32, x0, x)
+                grow_box(pbox, q, y, x0, x1)
             if pv == gv:
                 counts[gv, 0] += n
                 gfacts[s, 1] += n
@@ -594,52 +626,62 @@ def assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, ma
                     last_q = q
                     if nl == links.shape[1]:
                         bigger = np.empty((2, 2 * nl), links.dtype)
-                        for j in range(nl):  # not a slice assignment: no broadcast checks to compile
-                            bigger[0, j] = links[0, j]
-                            bigger[1, j] = links[1, j]
+                        for i in range(nl):  # not a slice assignment: no broadcast checks to compile
+                            bigger[0, i] = links[0, i]
+                            bigger[1, i] = links[1, i]
                         links = bigger
                     links[0, nl] = s
                     links[1, nl] = q
                     nl += 1
                 if maps:
-                    for xx in range(x0, x):
+                    for xx in range(x0, x1):
                         fp_type[y, xx] = 0
                         fn_type[y, xx] = 0
                 continue
-            if cb & 8:
-                tn = 1
-            elif ghp[s]:
-                tn = 2
-            else:
-                tn = 3
-            counts[gv, 2 * tn] += n
+            gh = ghp[s]
+            ph = pv >= 0 and php[q]
             pj = pv if pv >= 0 else k
-            conf_fn[tn - 1, gv, pj] += n
-            tp_ = 0
-            if pv >= 0:
-                if cb & 4:
-                    tp_ = 1
-                elif php[q]:
-                    tp_ = 2
+            x = x0
+            while x < x1:
+                cb = mrow[x]
+                xa = x
+                x += 1
+                while x < x1 and mrow[x] == cb:
+                    x += 1
+                m = x - xa
+                if cb & 8:
+                    tn = 1
+                elif gh:
+                    tn = 2
                 else:
-                    tp_ = 3
-                counts[pv, 2 * tp_ - 1] += n
-                conf_fp[tp_ - 1, gv, pv] += n
-            if maps:
-                for xx in range(x0, x):
-                    fn_type[y, xx] = tn
-                    fp_type[y, xx] = tp_
-            # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp)
-            if tn == 1 or tp_ == 1:
-                fixed_gt[0, gv] += n
-                fixed_pred[0, pj] += n
-            if tn == 2 or tp_ == 2:
-                fixed_gt[1, gv] += n
-                fixed_pred[1, pj] += n
-            if tn == 3:
-                fixed_gt[2, gv] += n
-                fixed_pred[2, pj] += n
-            if tp_ == 3:
-                fixed_gt[3, gv] += n
-                fixed_pred[3, pj] += n
+                    tn = 3
+                counts[gv, 2 * tn] += m
+                conf_fn[tn - 1, gv, pj] += m
+                tp_ = 0
+                if pv >= 0:
+                    if cb & 4:
+                        tp_ = 1
+                    elif ph:
+                        tp_ = 2
+                    else:
+                        tp_ = 3
+                    counts[pv, 2 * tp_ - 1] += m
+                    conf_fp[tp_ - 1, gv, pv] += m
+                if maps:
+                    for xx in range(xa, x):
+                        fn_type[y, xx] = tn
+                        fp_type[y, xx] = tp_
+                # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp)
+                if tn == 1 or tp_ == 1:
+                    fixed_gt[0, gv] += m
+                    fixed_pred[0, pj] += m
+                if tn == 2 or tp_ == 2:
+                    fixed_gt[1, gv] += m
+                    fixed_pred[1, pj] += m
+                if tn == 3:
+                    fixed_gt[2, gv] += m
+                    fixed_pred[2, pj] += m
+                if tp_ == 3:
+                    fixed_gt[3, gv] += m
+                    fixed_pred[3, pj] += m
     return links, nl

@@ -214,16 +214,8 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
     k = int(num_classes)
     h, w = p.shape
     d = int(band_px)
-    n_p, cls_p, *p_runs = _kernels.label(p)
-    n_g, cls_g, *g_runs = _kernels.label(g)
-    pptr, _, pre, plab = p_runs
-    gptr, _, gre, glab = g_runs
-    tp_runs, cv_runs, fp_runs, fn_runs = _kernels.runs(p, g, k)
-    php = np.zeros(n_p, bool)
-    ghp = np.zeros(n_g, bool)
-    if tp_runs.shape[1]:
-        php[_kernels.component_at(pptr, pre, plab, tp_runs[0], tp_runs[1])] = True
-        ghp[_kernels.component_at(gptr, gre, glab, tp_runs[0], tp_runs[1])] = True
+    (n_p, cls_p, *p_runs), php, (n_g, cls_g, *g_runs), ghp, xptr, xr, tp_runs, cv_runs, fp_runs, fn_runs = (
+        _kernels.scan(p, g, k))
     mark = np.zeros((h, w), np.uint8)
     sliver = np.zeros(k, np.int64)
     if d > 0 and tp_runs.shape[1]:
@@ -257,8 +249,8 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
     pfacts = np.zeros((n_p, 2), np.int64)
     gbox = np.empty((n_g, 4), np.int64)
     pbox = np.empty((n_p, 4), np.int64)
-    links, nl = _kernels.assign(p, g, pptr, pre, plab, gptr, gre, glab, php, ghp, mark, k, counts, bool(maps), fp_type, fn_type, conf_fn,
-                                conf_fp, fixed_gt, fixed_pred, gfacts, gbox, pfacts, pbox,
+    links, nl = _kernels.assign(xptr, xr, p_runs[3], cls_p, g_runs[3], cls_g, php, ghp, mark, k, counts, bool(maps),
+                                fp_type, fn_type, conf_fn, conf_fp, fixed_gt, fixed_pred, gfacts, gbox, pfacts, pbox,
                                 np.empty((2, 1024), np.int64))
     facts = (gfacts[:, 0], gfacts[:, 1], gbox, pfacts[:, 0], pfacts[:, 1], pbox, links[:, :nl])
     return ImageErrors(
