@@ -137,18 +137,29 @@ def label_hist(labels, sel, boxes, values, nv, g):
 @njit
 def runs_hist(rowptr, rs, re, lab, sel, boxes, values, nv, g):
     """:func:`label_hist` of components given as runs (``segscope.metrics.breakdown`` labels):
-    only the runs of the rows of each selected component's bbox are visited."""
+    one walk over the runs of the rows the selected components' bboxes span."""
     m = sel.size
     out = np.zeros((m, nv), np.int64)
+    if m == 0:
+        return out
+    where = np.full(boxes.shape[0], -1, np.int64)
+    y0 = boxes[sel[0], 0]
+    y1 = boxes[sel[0], 2]
     for r in range(m):
         li = sel[r]
-        for y in range(boxes[li, 0], boxes[li, 2]):
-            for i in range(rowptr[y], rowptr[y + 1]):
-                if lab[i] != li:
+        where[li] = r
+        if boxes[li, 0] < y0:
+            y0 = boxes[li, 0]
+        if boxes[li, 2] > y1:
+            y1 = boxes[li, 2]
+    for y in range(y0, y1):
+        for i in range(rowptr[y], rowptr[y + 1]):
+            r = where[lab[i]]
+            if r < 0:
+                continue
+            for x in range(rs[i], re[i] + 1):
+                if g[y, x] < 0:
                     continue
-                for x in range(rs[i], re[i] + 1):
-                    if g[y, x] < 0:
-                        continue
-                    v = values[y, x]
-                    out[r, v if v >= 0 else nv - 1] += 1
+                v = values[y, x]
+                out[r, v if v >= 0 else nv - 1] += 1
     return out

@@ -203,15 +203,16 @@ def image_segments(
             hist = _kernels.runs_hist(*res.gt_runs, mi, box, p, k + 1, g)
         else:
             hist = _kernels.label_hist(seg, mi, box, p, k + 1, g)
-        for r, s in enumerate(mi.tolist()):
-            hrow = hist[r].copy()
-            hrow[cls[s]] = -1
-            best = int(np.argmax(hrow))
-            pred_as = -1 if hrow[best] <= 0 or best == k else best
-            missed_rows.append((
-                image_id, int(cls[s]), int(size[s]), float(rel[s]), *map(int, box[s]), float(recall[s]),
-                float(tp[s] / union[s]) if union[s] else 0.0, pred_as,
-            ))
+        at = np.arange(mi.size)
+        hist[at, cls[mi]] = -1
+        best = hist.argmax(1)
+        pred_as = np.where((hist[at, best] <= 0) | (best == k), -1, best)
+        u = union[mi]
+        iou = np.where(u > 0, tp[mi] / np.maximum(u, 1), 0.0)
+        missed_rows = list(zip(
+            [image_id] * mi.size, cls[mi].tolist(), size[mi].tolist(), rel[mi].tolist(), *box[mi].T.tolist(),
+            recall[mi].tolist(), iou.tolist(), pred_as.tolist(),
+        ))
     # invented segments: predicted components with no pixel on GT of their class
     inv = (ptp == 0) & (psize > 0)
     inv_n = np.bincount(pcls[inv], minlength=k).astype(np.int64) if n_p else np.zeros(k, np.int64)
@@ -221,12 +222,12 @@ def image_segments(
     ii = ii[np.argsort(-psize[ii], kind="stable")][:MAX_LISTED]
     invented_rows = []
     if ii.size:
-        hist = _kernels.runs_hist(*res.pred_runs, ii, pbox, g, k + 1, g)
-        for r, q in enumerate(ii.tolist()):
-            under = int(np.argmax(hist[r, :k])) if hist[r, :k].any() else -1
-            invented_rows.append((
-                image_id, int(pcls[q]), int(psize[q]), float(psize[q] / area), *map(int, pbox[q]), under,
-            ))
+        hist = _kernels.runs_hist(*res.pred_runs, ii, pbox, g, k + 1, g)[:, :k]
+        under = np.where(hist.any(1), hist.argmax(1), -1)
+        invented_rows = list(zip(
+            [image_id] * ii.size, pcls[ii].tolist(), psize[ii].tolist(), (psize[ii] / area).tolist(),
+            *pbox[ii].T.tolist(), under.tolist(),
+        ))
     state.update({
         "invented_n": inv_n,
         "invented_px": inv_px,
