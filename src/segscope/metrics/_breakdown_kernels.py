@@ -575,8 +575,9 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
     per-scenario tallies of pixels that a fix would repair; in the same pass the component facts
     of the segment analysis: per GT / predicted component its valid pixels and TP pixels
     (``gfacts`` / ``pfacts``, n × 2), the bbox [y0, x0, y1, x1) of its valid pixels, and the (GT
-    component, predicted component) pairs that share a TP pixel, in raster order without repeats
-    of the previous pair (``links``, grown as needed; returns it and its length)."""
+    component, predicted component) pairs that share a TP pixel, each once, by GT component
+    (``links``: room for the pairs as met along the rows, grown as needed; returns the pairs and
+    their number)."""
     h, w = mark.shape
     for i in range(gbox.shape[0]):
         gbox[i, 0] = h
@@ -684,4 +685,29 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
                 if tp_ == 3:
                     fixed_gt[3, gv] += m
                     fixed_pred[3, pj] += m
-    return links, nl
+    # each pair once: the links bucketed by GT component, a predicted one kept once per bucket
+    ng = gbox.shape[0]
+    off = np.zeros(ng + 1, np.int64)
+    for i in range(nl):
+        off[links[0, i] + 1] += 1
+    for i in range(ng):
+        off[i + 1] += off[i]
+    by_s = np.empty(nl, np.int64)
+    for i in range(nl):
+        s = links[0, i]
+        by_s[off[s]] = links[1, i]
+        off[s] += 1
+    seen = np.full(pbox.shape[0], -1, np.int64)
+    pairs = np.empty((2, nl), np.int64)
+    m = 0
+    j = 0
+    for s in range(ng):
+        while j < off[s]:  # off[s] is now the end of bucket s
+            q = by_s[j]
+            j += 1
+            if seen[q] != s:
+                seen[q] = s
+                pairs[0, m] = s
+                pairs[1, m] = q
+                m += 1
+    return pairs, m

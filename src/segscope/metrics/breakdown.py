@@ -134,7 +134,7 @@ class ImageErrors:
     codes : the (prediction, GT) class codes analysed.
     segment_facts : per GT component its valid pixels, TP pixels and bbox [y0, x0, y1, x1) of
         its valid pixels; the same per predicted component; the (GT, predicted component) pairs
-        sharing a TP pixel (2 × n; raster order, a pair not repeated right after itself).
+        sharing a TP pixel (2 × n; each pair once, in order of GT component).
     """
 
     counts: np.ndarray

@@ -172,8 +172,10 @@ def image_segments(
     pfp = psize - ptp
     union = size.copy()
     if links.shape[1]:
-        key = np.unique(links[0] * max(1, n_p) + links[1])
-        s_idx, q_idx = key // max(1, n_p), key % max(1, n_p)
+        s_idx, q_idx = links
+        if seg is not None:  # the segment pass repeats pairs; the breakdown's are distinct
+            key = np.unique(links[0] * max(1, n_p) + links[1])
+            s_idx, q_idx = key // max(1, n_p), key % max(1, n_p)
         union += np.bincount(s_idx, weights=pfp[q_idx].astype(np.float64), minlength=n).astype(np.int64)
     live = (size > 0) & (cls >= 0)
     rel = size / area
