@@ -44,12 +44,13 @@ def room(a, n, more):
 
 
 @njit
-def components(rowptr, r, n):
-    """8-connected components of the n runs ``r`` (rows: first column, last column, value; row
-    y's runs are rowptr[y]:rowptr[y+1]) of equal value (run-based union-find). Returns their
-    count, the value of every component and the component id of every run (raster order of
-    first pixel)."""
+def components(rowptr, r):
+    """8-connected components of equal value of the runs ``r`` (rows: first column, last column,
+    value; row y's runs are rowptr[y]:rowptr[y+1]), by run-based union-find. Returns their count,
+    the value of every component and the component id of every run (raster order of first
+    pixel)."""
     h = rowptr.size - 1
+    n = rowptr[h]
     parent = np.arange(n)
     for y in range(1, h):
         j = rowptr[y - 1]
@@ -57,18 +58,29 @@ def components(rowptr, r, n):
         for i in range(rowptr[y], rowptr[y + 1]):
             s = r[0, i]
             e = r[1, i]
+            v = r[2, i]
             while j < jend and r[1, j] < s - 1:
                 j += 1
             kk = j
+            ri = i  # the root of i's set; a root is the smallest run of its set
             while kk < jend and r[0, kk] <= e + 1:
-                if r[2, kk] == r[2, i]:
-                    union(parent, kk, i)
+                if r[2, kk] == v:
+                    rk = find(parent, kk)
+                    if ri == i:
+                        parent[i] = rk
+                        ri = rk
+                    elif rk < ri:
+                        parent[ri] = rk
+                        ri = rk
+                    elif rk > ri:
+                        parent[rk] = ri
                 kk += 1
     lab = np.empty(n, np.int32)
     val = np.empty(n, np.int64)
     ncomp = 0
     for i in range(n):
-        root = find(parent, i)
+        root = parent[parent[i]]  # parent[i] <= i already points at its root
+        parent[i] = root
         if root == i:
             lab[i] = ncomp
             val[ncomp] = r[2, i]
@@ -127,13 +139,13 @@ def scan(p, g, k):
     pptr = np.empty(h + 1, np.int64)
     gptr = np.empty(h + 1, np.int64)
     xptr = np.empty(h + 1, np.int64)
-    npr = 0
-    ngr = 0
-    nxr = 0
-    ntp = 0
-    ncv = 0
-    nfp = 0
-    nfn = 0
+    npr = np.int64(0)  # not literal zeros: the calls below compile for int64 only
+    ngr = np.int64(0)
+    nxr = np.int64(0)
+    ntp = np.int64(0)
+    ncv = np.int64(0)
+    nfp = np.int64(0)
+    nfn = np.int64(0)
     open_s = np.full(k, -2, np.int64)
     open_e = np.full(k, -2, np.int64)
     touched = np.empty(k, np.int64)
@@ -267,8 +279,8 @@ def scan(p, g, k):
     pptr[h] = npr
     gptr[h] = ngr
     xptr[h] = nxr
-    n_p, cls_p, plab = components(pptr, pr, npr)
-    n_g, cls_g, glab = components(gptr, gr, ngr)
+    n_p, cls_p, plab = components(pptr, pr)
+    n_g, cls_g, glab = components(gptr, gr)
     php = np.zeros(n_p, np.bool_)
     ghp = np.zeros(n_g, np.bool_)
     for i in range(ntp):
