@@ -358,3 +358,28 @@ def test_near_runs_spans_match_dilation(seed, join):
                     asked[y, s:e + 1] = True
             want |= asked & near_tp & near_tn
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noise_maps_outgrow_the_first_run_lists(seed):
+    """Pixel noise: about one run per pixel, more than the row scan's lists hold at first (they
+    grow); the counts still match the reference and the components are the 8-connected ones."""
+    from segscope.metrics.breakdown import analyze_image, to_codes
+
+    rng = np.random.default_rng(seed)
+    c = 3
+    gt = rng.integers(0, c, (70, 90)).astype(np.uint8)
+    pred = np.where(rng.random(gt.shape) < 0.4, rng.integers(0, c, gt.shape), gt).astype(np.uint8)
+    gt[rng.random(gt.shape) < 0.2] = IGN
+    np.testing.assert_array_equal(error_counts(pred, gt, c, IGN, band_px=2),
+                                  reference_error_counts(pred, gt, c, IGN, band_px=2))
+    p, g = to_codes(pred, gt, c, IGN, False)
+    res = analyze_image(p, g, c, 2, maps=False)
+    assert res.pred_runs[1].size > 1024 + p.size // 32
+    for labels, codes in ((res.pred_labels, p), (res.gt_labels, g)):
+        for k in range(c):
+            lab, m = ndi.label(codes == k, structure=np.ones((3, 3)))
+            ours = labels[codes == k]
+            assert len(np.unique(ours)) == m
+            assert len(np.unique(lab[codes == k] * (labels.max() + 1) + ours)) == m  # one id per component
+        assert (labels[codes < 0] == -1).all()

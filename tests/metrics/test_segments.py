@@ -169,3 +169,22 @@ def test_facts_without_maps_equal_with_maps():
     sa = image_segments(a, "x", k)
     sb = image_segments(b, "x", k)
     assert sa[1] == sb[1] and sa[0]["missed"] == sb[0]["missed"] and sa[0]["invented"] == sb[0]["invented"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_typing_pass_lists_each_component_pair_once(seed):
+    """The (GT, predicted component) pairs of the typing pass are distinct: exactly the pairs the
+    segment pass meets, without its repeats."""
+    from segscope._lazy import kernels
+
+    sk = kernels("segscope.metrics._segments_kernels")
+    pred, gt, k = _random_pair(seed)
+    p, g = to_codes(pred, gt, k, 255, True)
+    res = analyze_image(p, g, k, 2, maps=False)
+    links = res.segment_facts[6]
+    n_p = res.pred_components["n"]
+    ref = sk.segment_pass(res.gt_labels, res.gt_components["n"], np.asarray(res.gt_components["cls"], np.int64),
+                          res.pred_labels, n_p, res.pred_components["cls"], p, g)[6]
+    ours = links[0] * n_p + links[1]
+    assert len(np.unique(ours)) == len(ours) > 0
+    np.testing.assert_array_equal(np.sort(ours), np.unique(ref[0] * n_p + ref[1]))
