@@ -286,24 +286,23 @@ def cell_mask(a, b):
 
 
 @njit
-def occupancy(off, s_, e_, w, sh, gaps):
+def occupancy(off, s_, e_, w, sh, whole):
     """One word per (class, row) list of runs: bit j set when cell j (columns j << sh to
-    ((j + 1) << sh) - 1) holds a pixel of a run or, with ``gaps``, a pixel of the row on no run."""
-    nw = off.size - 1
-    words = np.empty(nw, np.uint64)
+    ((j + 1) << sh) - 1) holds a pixel of a run or, with ``whole``, lies on one run whole."""
+    words = np.zeros(off.size - 1, np.uint64)
     last = (w - 1) >> sh
-    row = cell_mask(0, last)
-    for base in range(nw):
+    for base in range(off.size - 1):
         word = np.uint64(0)
         for i in range(off[base], off[base + 1]):
-            if gaps:  # the cells a run covers whole
+            if whole:
                 f = (s_[i] + (1 << sh) - 1) >> sh
                 l = last if e_[i] == w - 1 else ((e_[i] + 1) >> sh) - 1
                 if f <= l:
                     word |= cell_mask(f, l)
             else:
                 word |= cell_mask(s_[i] >> sh, e_[i] >> sh)
-        words[base] = row & ~word if gaps else word
+        if word:
+            words[base] = word
     return words
 
 
@@ -406,50 +405,37 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                and q[1, jend] - x1 <= join):
             x1 = q[2, jend]
             jend += 1
-        full = True
-        for jj in range(j, jend):
-            if qok[jj] != 2:
-                full = False
-                break
-        if full:
-            for jj in range(j, jend):
-                out[0, nout] = y
-                out[1, nout] = q[1, jj]
-                out[2, nout] = q[2, jj]
-                out[3, nout] = c
-                qok[jj] = 2
-                nout += 1
-            j = jend
-            continue
-        # no row of the disk with a run of A (a gap of B) near the span in its words: no pixel is near
-        hit_a = False
-        hit_b = not use_b
-        for i in range(nd):
-            r = y + dys[i]
-            if r >= 0 and r < h:
-                wd = wds[i]
-                m = cell_mask((x0 - wd if x0 > wd else 0) >> sh, (x1 + wd if x1 + wd < w else w - 1) >> sh)
-                if a_word[c * h + r] & m:
-                    hit_a = True
-                if not hit_b and b_word[c * h + r] & m:
-                    hit_b = True
-                if hit_a and hit_b:
-                    break
-        if not (hit_a and hit_b):
-            j = jend
-            continue
         na = 0
         for jj in range(j, jend):
-            ua_s[na] = q[1, jj]
-            ua_e[na] = q[2, jj]
-            na += 1
+            if qok[jj] != 2:
+                ua_s[na] = q[1, jj]
+                ua_e[na] = q[2, jj]
+                na += 1
         nb = 0
         if use_b:
             for v in range(na):
                 ub_s[v] = ua_s[v]
                 ub_e[v] = ua_e[v]
             nb = na
-        for i in range(nd):
+        # no row of the disk with a run of A (a cell not on one run of B) within reach: none is near
+        hit_a = na == 0
+        hit_b = nb == 0
+        if na:
+            for i in range(nd):
+                r = y + dys[i]
+                if r >= 0 and r < h:
+                    wd = wds[i]
+                    lo = ua_s[0] - wd
+                    hi = ua_e[na - 1] + wd
+                    m = cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh)
+                    if a_word[c * h + r] & m:
+                        hit_a = True
+                    if not hit_b and ~b_word[c * h + r] & m:
+                        hit_b = True
+                    if hit_a and hit_b:
+                        break
+        walk = hit_a and hit_b
+        for i in range(nd if walk else 0):
             r = y + dys[i]
             if r < 0 or r >= h:
                 continue
@@ -477,7 +463,7 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                 if hi > w - 1:
                     hi = w - 1
                 nc = 0
-                if b_word[base] & cell_mask(lo >> sh, hi >> sh):
+                if ~b_word[base] & cell_mask(lo >> sh, hi >> sh):
                     i1 = b_off[base + 1]
                     idx = first_end_ge(b_e, b_off[base], i1, lo)
                     pos = lo
@@ -528,6 +514,8 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                         out[2, nout] = x0 + t - 1
                         out[3, nout] = c
                         nout += 1
+                        if t0 == q[1, jj] - x0 and t == tend:
+                            qok[jj] = 2
                     else:
                         t += 1
         j = jend

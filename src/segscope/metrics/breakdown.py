@@ -83,7 +83,7 @@ _TP, _FPB, _FNB, _FPE, _FNE, _FPS, _FNS = range(7)
 
 # Query runs of one row and class whose start lies at most this far past the previous end walk
 # the disk together (one span).
-_JOIN = 8
+_JOIN = 64
 
 
 # ---------------------------------------------------------------------- band width and disk
