@@ -343,7 +343,7 @@ def test_near_runs_spans_match_dilation(seed, join):
     disk = np.zeros((2 * d + 1, 2 * d + 1), bool)
     disk[tuple((disk_offsets(d) + d).T)] = True
     for q, side in ((fp_runs, p), (fn_runs, g)):
-        ok = np.random.default_rng(seed).random(q.shape[1]) < 0.8
+        ok = (np.random.default_rng(seed).random(q.shape[1]) < 0.8).astype(np.uint8)
         got = np.zeros((h, w), bool)
         for y, s, e, _ in kern.near_runs(q, ok, *tp_csr, *cv_csr, True, h, w, dys, wds, join).T:
             assert not got[y, s:e + 1].any()
@@ -353,7 +353,7 @@ def test_near_runs_spans_match_dilation(seed, join):
             near_tp = ndi.binary_dilation((p == k) & (g == k), disk)
             near_tn = ndi.binary_dilation((p != k) & (g != k), disk)
             asked = np.zeros((h, w), bool)
-            for y, s, e, kk in q[:, ok].T:
+            for y, s, e, kk in q[:, ok > 0].T:
                 if kk == k:
                     asked[y, s:e + 1] = True
             want |= asked & near_tp & near_tn
@@ -383,3 +383,30 @@ def test_noise_maps_outgrow_the_first_run_lists(seed):
             assert len(np.unique(ours)) == m
             assert len(np.unique(lab[codes == k] * (labels.max() + 1) + ours)) == m  # one id per component
         assert (labels[codes < 0] == -1).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([0, 3, 64, 10**6]))
+def test_near_runs_marks_runs_held_whole(seed, join):
+    """``qok`` comes back 2 exactly for the query runs answered whole, and a run marked 2 is taken
+    whole unasked: the candidate step given the seeds' marks answers as if asked afresh."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import _row_widths, to_codes
+
+    pred, gt, c, d = salted_case(seed)
+    p, g = to_codes(pred, gt, c, IGN, False)
+    h, w = p.shape
+    tp_runs, cv_runs, fp_runs, fn_runs = kern.runs(p, g, c)
+    tp_csr = kern.csr(tp_runs, c, h)
+    cv_csr = kern.csr(cv_runs, c, h)
+    dys, wds = _row_widths(d)
+    for q in (fp_runs, fn_runs):
+        ask = np.ones(q.shape[1], np.uint8)
+        seeds = kern.near_runs(q, ask, *tp_csr, *cv_csr, True, h, w, dys, wds, join)
+        whole = {tuple(r) for r in seeds.T}
+        np.testing.assert_array_equal(ask == 2, [tuple(r) in whole for r in q.T])
+        sd_csr = kern.csr(seeds, c, h)
+        some = np.random.default_rng(seed).random(q.shape[1]) < 0.7
+        fresh = kern.near_runs(q, some.astype(np.uint8), *sd_csr, *sd_csr, False, h, w, dys, wds, join)
+        marked = kern.near_runs(q, ask * some, *sd_csr, *sd_csr, False, h, w, dys, wds, join)
+        np.testing.assert_array_equal(marked, fresh)

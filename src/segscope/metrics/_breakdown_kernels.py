@@ -334,41 +334,96 @@ def first_end_ge(e, i0, i1, x):
 
 
 @njit
-def add(diff, prop, lo, hi, n):
-    if lo < 0:
-        lo = 0
-    if hi > n - 1:
-        hi = n - 1
-    if lo <= hi:
-        diff[prop, lo] += 1
-        diff[prop, hi + 1] -= 1
+def cell_mask(a, b):
+    """The bits a..b (0 <= a <= b <= 63) of a word."""
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    return (ones >> np.uint64(63 - b)) & (ones << np.uint64(a))
 
 
 @njit
-def covered(diff, prop, n, isq, cov):
-    """Prefix-sum one property's difference array into ``cov``; True when every query pixel
-    (``isq``) of the n is covered."""
-    s = 0
-    full = True
-    for t in range(n):
-        s += diff[prop, t]
-        cov[prop, t] = s > 0
-        if s <= 0 and isq[t]:
-            full = False
-    return full
+def occupancy(off, s_, e_, w, sh, whole):
+    """One word per (class, row) list of runs: bit j set when cell j (columns j << sh to
+    ((j + 1) << sh) - 1) holds a pixel of a run or, with ``whole``, lies on one run whole."""
+    words = np.zeros(off.size - 1, np.uint64)
+    last = (w - 1) >> sh
+    for base in range(off.size - 1):
+        word = np.uint64(0)
+        for i in range(off[base], off[base + 1]):
+            if whole:
+                f = (s_[i] + (1 << sh) - 1) >> sh
+                l = last if e_[i] == w - 1 else ((e_[i] + 1) >> sh) - 1
+                if f <= l:
+                    word |= cell_mask(f, l)
+            else:
+                word |= cell_mask(s_[i] >> sh, e_[i] >> sh)
+        if word:
+            words[base] = word
+    return words
+
+
+@njit
+def subtract(us, ue, nu, cs, ce, nc, ts, te):
+    """Remove the intervals [cs, ce] (nc of them, starts and ends increasing) from the nu sorted
+    disjoint intervals [us, ue], in place (ts, te: scratch); returns how many are left."""
+    o = 0
+    u = 0
+    ps = us[0]
+    pe = ue[0]
+    for k in range(nc):
+        a = cs[k]
+        b = ce[k]
+        while u < nu:
+            if pe < a:
+                ts[o] = ps
+                te[o] = pe
+                o += 1
+                u += 1
+                if u < nu:
+                    ps = us[u]
+                    pe = ue[u]
+                continue
+            if ps > b:
+                break
+            if ps < a:
+                ts[o] = ps
+                te[o] = a - 1
+                o += 1
+            if pe > b:
+                ps = b + 1
+                break
+            u += 1
+            if u < nu:
+                ps = us[u]
+                pe = ue[u]
+        if u >= nu:
+            break
+    if u < nu:
+        ts[o] = ps
+        te[o] = pe
+        o += 1
+        for v in range(u + 1, nu):
+            ts[o] = us[v]
+            te[o] = ue[v]
+            o += 1
+    for v in range(o):
+        us[v] = ts[v]
+        ue[v] = te[v]
+    return o
 
 
 @njit
 def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, join):
     """For every query run (row, x0, x1, class) with ``qok``: its pixels within d of a run of the
-    A lists of its class (property 0) and, with ``use_b``, within d of a pixel of its class NOT
-    covered by the B lists (property 1). Returns the sub-runs where all asked properties hold,
-    in the order of the query runs.
+    A lists of its class (property A) and, with ``use_b``, within d of a pixel of its class NOT
+    covered by the B lists (property B). Returns the sub-runs where all asked properties hold, in
+    the order of the query runs, and per query run how many of its pixels they hold; a query run
+    whose ``known`` count is its length is taken whole, unasked.
 
     Query runs of one row and class at most ``join`` pixels apart are answered together, as one
-    span: every run met in a row of the disk covers an interval of the span (collected in
-    difference arrays); rows are visited nearest first and the walk stops once every query pixel
-    of the span is answered."""
+    span. The span's pixels not yet answered are kept per property as sorted intervals; the rows
+    of the disk are visited nearest first, every run (gap) met in a row takes its reach out of
+    them, and a property's walk ends when none is left, or before it starts when one occupancy
+    word per (class, row) (:func:`occupancy`) shows nothing within reach in any row."""
     nq = q.shape[1]
     nd = dys.size
     cap = 0
@@ -377,9 +432,20 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
             cap += (q[2, j] - q[1, j] + 2) // 2
     out = np.empty((4, cap), np.int32)
     nout = 0
-    diff = np.zeros((2, w + 2), np.int32)
-    cov = np.zeros((2, w + 1), np.bool_)
-    isq = np.ones(w + 1, np.bool_)
+    ua_s = np.empty(w + 1, np.int64)
+    ua_e = np.empty(w + 1, np.int64)
+    ub_s = np.empty(w + 1, np.int64)
+    ub_e = np.empty(w + 1, np.int64)
+    cs = np.empty(w + 1, np.int64)
+    ce = np.empty(w + 1, np.int64)
+    ts = np.empty(w + 1, np.int64)
+    te = np.empty(w + 1, np.int64)
+    keep = np.zeros(w + 1, np.bool_)
+    sh = 0
+    while (w - 1) >> sh >= 64:
+        sh += 1
+    a_word = occupancy(a_off, a_s, a_e, w, sh, False)
+    b_word = occupancy(b_off, b_s, b_e, w, sh, True) if use_b else a_word
     j = 0
     while j < nq:
         if not qok[j]:
@@ -394,36 +460,65 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                and q[1, jend] - x1 <= join):
             x1 = q[2, jend]
             jend += 1
-        n = x1 - x0 + 1
-        for t in range(n + 1):
-            diff[0, t] = 0
-            diff[1, t] = 0
-        for jj in range(j + 1, jend):  # isq is True but in the gaps of the span
-            for t in range(q[2, jj - 1] + 1 - x0, q[1, jj] - x0):
-                isq[t] = False
-        need_a = True
-        need_b = use_b
-        check = 0
-        for i in range(nd):
+        na = 0
+        for jj in range(j, jend):
+            if qok[jj] != 2:
+                ua_s[na] = q[1, jj]
+                ua_e[na] = q[2, jj]
+                na += 1
+        nb = 0
+        if use_b:
+            for v in range(na):
+                ub_s[v] = ua_s[v]
+                ub_e[v] = ua_e[v]
+            nb = na
+        # no row of the disk with a run of A (a cell not on one run of B) within reach: none is near
+        hit_a = na == 0
+        hit_b = nb == 0
+        if na:
+            for i in range(nd):
+                r = y + dys[i]
+                if r >= 0 and r < h:
+                    wd = wds[i]
+                    lo = ua_s[0] - wd
+                    hi = ua_e[na - 1] + wd
+                    m = cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh)
+                    if a_word[c * h + r] & m:
+                        hit_a = True
+                    if not hit_b and ~b_word[c * h + r] & m:
+                        hit_b = True
+                    if hit_a and hit_b:
+                        break
+        walk = hit_a and hit_b
+        for i in range(nd if walk else 0):
             r = y + dys[i]
-            if r >= 0 and r < h:
-                wd = wds[i]
-                lo = x0 - wd
-                if lo < 0:
-                    lo = 0
-                hi = x1 + wd
-                if hi > w - 1:
-                    hi = w - 1
-                base = c * h + r
-                if need_a:
+            if r < 0 or r >= h:
+                continue
+            wd = wds[i]
+            base = c * h + r
+            if na:
+                lo = ua_s[0] - wd
+                hi = ua_e[na - 1] + wd
+                if a_word[base] & cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh):
                     i1 = a_off[base + 1]
                     idx = first_end_ge(a_e, a_off[base], i1, lo)
+                    nc = 0
                     while idx < i1 and a_s[idx] <= hi:
-                        s_ = a_s[idx] if a_s[idx] > lo else lo
-                        e_ = a_e[idx] if a_e[idx] < hi else hi
-                        add(diff, 0, s_ - wd - x0, e_ + wd - x0, n)
+                        cs[nc] = a_s[idx] - wd
+                        ce[nc] = a_e[idx] + wd
+                        nc += 1
                         idx += 1
-                if need_b:
+                    if nc:
+                        na = subtract(ua_s, ua_e, na, cs, ce, nc, ts, te)
+            if nb:
+                lo = ub_s[0] - wd
+                if lo < 0:
+                    lo = 0
+                hi = ub_e[nb - 1] + wd
+                if hi > w - 1:
+                    hi = w - 1
+                nc = 0
+                if ~b_word[base] & cell_mask(lo >> sh, hi >> sh):
                     i1 = b_off[base + 1]
                     idx = first_end_ge(b_e, b_off[base], i1, lo)
                     pos = lo
@@ -435,55 +530,59 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                             gap_end = hi
                             if idx < i1 and b_s[idx] - 1 < hi:
                                 gap_end = b_s[idx] - 1
-                            add(diff, 1, pos - wd - x0, gap_end + wd - x0, n)
+                            cs[nc] = pos - wd
+                            ce[nc] = gap_end + wd
+                            nc += 1
                             pos = gap_end + 1
-            if i == check or i == nd - 1:
-                check = 2 * check + 2
-                if need_a and covered(diff, 0, n, isq, cov):
-                    need_a = False
-                if need_b and covered(diff, 1, n, isq, cov):
-                    need_b = False
-                if not need_a and not need_b:
-                    break
-        for jj in range(j, jend):
-            t = q[1, jj] - x0
-            tend = q[2, jj] - x0 + 1
-            while t < tend:
-                if (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
-                    t0 = t
-                    while t < tend and (not need_a or cov[0, t]) and (not need_b or cov[1, t]):
+                if nc:
+                    nb = subtract(ub_s, ub_e, nb, cs, ce, nc, ts, te)
+            if not na and not nb:
+                break
+        if not na and not nb:
+            for jj in range(j, jend):
+                out[0, nout] = y
+                out[1, nout] = q[1, jj]
+                out[2, nout] = q[2, jj]
+                out[3, nout] = c
+                qok[jj] = 2
+                nout += 1
+        else:
+            for jj in range(j, jend):
+                for x in range(q[1, jj], q[2, jj] + 1):
+                    keep[x - x0] = True
+            for v in range(na):
+                for x in range(ua_s[v], ua_e[v] + 1):
+                    keep[x - x0] = False
+            for v in range(nb):
+                for x in range(ub_s[v], ub_e[v] + 1):
+                    keep[x - x0] = False
+            for jj in range(j, jend):
+                t = q[1, jj] - x0
+                tend = q[2, jj] - x0 + 1
+                while t < tend:
+                    if keep[t]:
+                        t0 = t
+                        while t < tend and keep[t]:
+                            t += 1
+                        out[0, nout] = y
+                        out[1, nout] = x0 + t0
+                        out[2, nout] = x0 + t - 1
+                        out[3, nout] = c
+                        nout += 1
+                        if t0 == q[1, jj] - x0 and t == tend:
+                            qok[jj] = 2
+                    else:
                         t += 1
-                    out[0, nout] = y
-                    out[1, nout] = x0 + t0
-                    out[2, nout] = x0 + t - 1
-                    out[3, nout] = c
-                    nout += 1
-                else:
-                    t += 1
-        if jend > j + 1:
-            for t in range(n):
-                isq[t] = True
         j = jend
     return out[:, :nout]
 
 
 @njit
-def gap(b_off, b_s, b_e, base, lo, hi):
-    """Is some pixel of [lo, hi] not covered by the runs b[base]?"""
-    i1 = b_off[base + 1]
-    idx = first_end_ge(b_e, b_off[base], i1, lo)
-    if idx >= i1 or b_s[idx] > lo:
-        return True
-    return b_e[idx] < hi
-
-
-@njit
-def filter_runs(cr, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid, mark, keep_bit,
-                 sliver_width, sliver):
+def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
     """Component filter (§5.3-4) on candidate runs of one side: 8-connected components of equal
-    class; keep those touching a TP and a TN* of their class; mark their pixels with
-    ``keep_bit``. Tallies sliver pixels (kept components at most ``sliver_width`` thick, thickness
-    = valid pixels / pixels touching the TP) per class."""
+    class; keep those touching a TP and a TN* of their class (read off the maps ``p`` and ``g``);
+    mark their pixels with ``keep_bit``. Tallies sliver pixels (kept components at most
+    ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP) per class."""
     nc = cr.shape[1]
     rowptr = np.zeros(h + 1, np.int64)
     for i in range(nc):
@@ -507,63 +606,55 @@ def filter_runs(cr, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid
     touch = np.zeros(nc, np.uint8)
     area = np.zeros(nc, np.int64)
     contact = np.zeros(nc, np.int64)
-    cdiff = np.zeros(w + 2, np.int32)
+    ntp = np.zeros(w + 4, np.bool_)  # column x of [s-1, e+1] at x - s + 2: a TP of c in rows y-1..y+1
     for i in range(nc):
         y = cr[0, i]
         s = cr[1, i]
         e = cr[2, i]
         c = cr[3, i]
-        n = e - s + 1
-        for t in range(n + 1):
-            cdiff[t] = 0
-        flags = 0
         lo = s - 1 if s > 0 else 0
         hi = e + 1 if e < w - 1 else w - 1
-        for r in range(y - 1, y + 2):
-            if r < 0 or r >= h:
-                continue
-            base = c * h + r
-            i1 = tp_off[base + 1]
-            idx = first_end_ge(tp_e, tp_off[base], i1, s - 1)
-            while idx < i1 and tp_s[idx] <= e + 1:
-                flags |= 1
-                a0 = tp_s[idx] - 1 - s
-                a1 = tp_e[idx] + 1 - s
-                if a0 < 0:
-                    a0 = 0
-                if a1 > n - 1:
-                    a1 = n - 1
-                if a0 <= a1:
-                    cdiff[a0] += 1
-                    cdiff[a1 + 1] -= 1
-                idx += 1
-            if not (flags & 2) and gap(cv_off, cv_s, cv_e, base, lo, hi):
-                flags |= 2
-        acc = 0
+        r0 = y - 1 if y > 0 else y  # a repeated row changes nothing
+        r2 = y + 1 if y < h - 1 else y
+        p0 = p[r0]
+        p1 = p[y]
+        p2 = p[r2]
+        g0 = g[r0]
+        g1 = g[y]
+        g2 = g[r2]
+        ntp[lo - s + 1] = False
+        ntp[hi - s + 3] = False
+        any_tp = False
+        any_tn = False
+        for x in range(lo, hi + 1):
+            tp = ((p0[x] == c) & (g0[x] == c)) | ((p1[x] == c) & (g1[x] == c)) | ((p2[x] == c) & (g2[x] == c))
+            any_tn |= ((p0[x] != c) & (g0[x] != c)) | ((p1[x] != c) & (g1[x] != c)) | ((p2[x] != c) & (g2[x] != c))
+            ntp[x - s + 2] = tp
+            any_tp |= tp
         ncontact = 0
-        for t in range(n):
-            acc += cdiff[t]
-            if acc > 0:
-                ncontact += 1
-        if count_valid:
-            nvalid = 0
-            for x in range(s, e + 1):
-                if g[y, x] >= 0:
-                    nvalid += 1
-        else:
-            nvalid = n
+        if any_tp:
+            for t in range(2, e - s + 3):
+                if ntp[t - 1] | ntp[t] | ntp[t + 1]:
+                    ncontact += 1
+        flags = (1 if any_tp else 0) | (2 if any_tn else 0)
         root = find(parent, i)
         touch[root] |= flags
-        area[root] += nvalid
         contact[root] += ncontact
     for i in range(nc):
         root = find(parent, i)
         if touch[root] == 3:
             y = cr[0, i]
+            row = mark[y]
+            grow = g[y]
+            nvalid = 0
             for x in range(cr[1, i], cr[2, i] + 1):
-                mark[y, x] |= keep_bit
-            if root == i and area[i] > 0 and area[i] <= sliver_width * contact[i]:
-                sliver[cr[3, i]] += area[i]
+                row[x] |= keep_bit
+                if grow[x] >= 0:
+                    nvalid += 1
+            area[root] += nvalid
+    for i in range(nc):
+        if parent[i] == i and touch[i] == 3 and area[i] > 0 and area[i] <= sliver_width * contact[i]:
+            sliver[cr[3, i]] += area[i]
 
 
 @njit

@@ -83,7 +83,7 @@ _TP, _FPB, _FNB, _FPE, _FNE, _FPS, _FNS = range(7)
 
 # Query runs of one row and class whose start lies at most this far past the previous end walk
 # the disk together (one span).
-_JOIN = 8
+_JOIN = 64
 
 
 # ---------------------------------------------------------------------- band width and disk
@@ -223,20 +223,19 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
         tp_off, tp_s, tp_e = _kernels.csr(tp_runs, k, h)
         cv_off, cv_s, cv_e = _kernels.csr(cv_runs, k, h)
         sw = min(SLIVER_MAX_WIDTH, d)
-        for q, (ptr, _, re, lab), has, bit, count_valid in ((fp_runs, p_runs, php, 4, True),
-                                                           (fn_runs, g_runs, ghp, 8, False)):
+        for q, (ptr, _, re, lab), has, bit in ((fp_runs, p_runs, php, 4), (fn_runs, g_runs, ghp, 8)):
             if not q.shape[1]:
                 continue
-            every = np.ones(q.shape[1], bool)
-            seeds = _kernels.near_runs(q, every, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, True, h, w, dys, wds, _JOIN)
+            ask = np.ones(q.shape[1], np.uint8)
+            seeds = _kernels.near_runs(q, ask, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, True, h, w, dys, wds, _JOIN)
             if not seeds.shape[1]:
                 continue
             sd_off, sd_s, sd_e = _kernels.csr(seeds, k, h)
-            found = has[_kernels.component_at(ptr, re, lab, q[0], q[1])]
-            cand = _kernels.near_runs(q, found, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds, _JOIN)
+            # seeds are candidates: a run that is all seed (ask == 2) is one without a look
+            ask *= has[_kernels.component_at(ptr, re, lab, q[0], q[1])]
+            cand = _kernels.near_runs(q, ask, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds, _JOIN)
             if cand.shape[1]:
-                _kernels.filter_runs(cand, tp_off, tp_s, tp_e, cv_off, cv_s, cv_e, h, w, g, count_valid, mark, bit,
-                             sw, sliver)
+                _kernels.filter_runs(cand, h, w, p, g, mark, bit, sw, sliver)
     counts = np.zeros((k, 7), np.int64)
     shape = (h, w) if maps else (0, 0)
     fp_type = np.empty(shape, np.uint8)
