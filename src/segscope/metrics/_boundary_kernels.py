@@ -351,8 +351,8 @@ def match_side(q, tg, gt, k, half, theta, check_valid, out, col):
         for y in range(h):
             grow = gt[y]
             for r in range(qcptr[qbase + y], qcptr[qbase + y + 1]):
-                x1 = qen[r]
-                x = qst[r]
+                x1 = np.int64(qen[r])
+                x = np.int64(qst[r])
                 while x <= x1:
                     if check_valid:
                         g = grow[x]
