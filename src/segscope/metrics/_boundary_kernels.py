@@ -192,9 +192,10 @@ def contour_runs(lab, k):
             s2 = np.empty(cap, np.int32)
             e2 = np.empty(cap, np.int32)
             l2 = np.empty(cap, np.int32)
-            s2[:n] = starts[:n]
-            e2[:n] = ends[:n]
-            l2[:n] = labs[:n]
+            for i in range(n):
+                s2[i] = starts[i]
+                e2[i] = ends[i]
+                l2[i] = labs[i]
             starts, ends, labs = s2, e2, l2
         contour_row(lab, y, k, row)
         b = lab[y]

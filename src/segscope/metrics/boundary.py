@@ -38,9 +38,11 @@ How it is fast: a pixel of class ``c`` lies in ``band(c)`` exactly when its ``(2
 is within chessboard distance ``d - 1`` of a pixel whose 3×3 window is not constant. So the bands
 of all classes come from one map of label changes dilated once, in a few linear passes
 independent of ``d``; bands of different classes are disjoint, so one pass over the pixel pairs
-gives every ``I_c`` and ``U_c``. Contour distances are found by searching per-class, per-row
-sorted runs of contour pixels within ``θ`` (nearest rows first, the run that matched a neighbour
-first of all); the trimap uses one exact Euclidean distance transform per image.
+gives every ``I_c`` and ``U_c``; the same pass over the pixel pairs tallies the trimap counts,
+from one exact Euclidean distance transform per image. Contour distances are found by searching
+per-class, per-row sorted runs of contour pixels within ``θ`` (nearest rows first, rows with no
+run nearby skipped by a 64-cell occupancy word per row, the run that matched a neighbour first of
+all, and a matched run covering the rest of the query run it reaches).
 
 References
 ----------
