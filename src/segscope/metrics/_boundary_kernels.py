@@ -144,70 +144,6 @@ def hist_row(code, w, hist):
 
 
 @njit
-def band_count_kernel(pred, gt, k, bp, bg, inter, gband, pband, valid):
-    """Per class: |band(G)∩band(P)∩valid|, |band(G)∩valid|, |band(P)∩valid|; valid pixel count.
-    Each row is packed into one code per pixel, code = ((g·(k+1) + p)·4 + 2·inG + inP) with k
-    standing for "no class", then tallied (a histogram for up to 255 classes, else run by run)."""
-    h, w = gt.shape
-    kk = k + 1
-    size = kk * kk * 4
-    small = size <= HIST_MAX
-    hist = np.zeros((4 if small else 0, size if small else 0), np.int64)
-    code = np.empty(w, np.int64)
-    for y in range(h):
-        grow = gt[y]
-        prow = pred[y]
-        arow = bg[y]
-        brow = bp[y]
-        for x in range(w):
-            g = np.int64(grow[x])
-            p = np.int64(prow[x])
-            gi = g if (g >= 0) & (g < k) else k
-            pi = p if (p >= 0) & (p < k) else k
-            code[x] = (gi * kk + pi) * 4 + np.int64(arow[x]) * 2 + np.int64(brow[x])
-        if small:
-            hist_row(code, w, hist)
-            continue
-        x = 0
-        while x < w:
-            c = code[x]
-            x0 = x
-            x += 1
-            while x < w and code[x] == c:
-                x += 1
-            gp = c >> 2
-            g = gp // kk
-            if g >= k:
-                continue
-            run = x - x0
-            p = gp - g * kk
-            valid[0] += run
-            if c & 2:
-                gband[g] += run
-            if c & 1:
-                pband[p] += run
-                if (c & 2) and p == g:
-                    inter[g] += run
-    if small:
-        for c in range(size):
-            n = hist[0, c] + hist[1, c] + hist[2, c] + hist[3, c]
-            if n == 0:
-                continue
-            gp = c >> 2
-            g = gp // kk
-            if g >= k:
-                continue
-            p = gp - g * kk
-            valid[0] += n
-            if c & 2:
-                gband[g] += n
-            if c & 1:
-                pband[p] += n
-                if (c & 2) and p == g:
-                    inter[g] += n
-
-
-@njit
 def contour_row(lab, y, k, row):
     """row[x] = 1 where (y, x) is a class pixel with a 4-neighbour of another label or outside
     the image."""
@@ -235,54 +171,66 @@ def contour_row(lab, y, k, row):
 @njit
 def contour_runs(lab, k):
     """Contour pixels of every class (4-neighbour test, zero padding) as runs of consecutive
-    pixels of one class, per row, ascending: (row_ptr, starts, ends, labels). Two passes (count,
-    then fill) over rows whose contour maps are computed 32 pixels at a time."""
+    pixels of one class, per row, ascending: (row_ptr, starts, ends, labels). One pass over rows
+    whose contour maps and run start/end flags are computed vectorized, then copied out without
+    branches 8 pixels at a time (zero words skipped); the buffers grow by doubling."""
     h, w = lab.shape
     ptr = np.zeros(h + 1, np.int64)
     nwords = (w + 7) // 8
     row = np.zeros(nwords * 8, np.uint8)
-    words = row.view(np.uint64)
+    flag = np.zeros(nwords * 8, np.uint8)  # 1: a run starts here, 2: a run ends here
+    words = flag.view(np.uint64)
+    cap = max(h * w // 16, 2 * w + 16)
+    starts = np.empty(cap, np.int32)
+    ends = np.empty(cap, np.int32)
+    labs = np.empty(cap, np.int32)
+    n = 0
+    m = 0
     for y in range(h):
+        if n + w + 8 > cap:
+            cap *= 2
+            s2 = np.empty(cap, np.int32)
+            e2 = np.empty(cap, np.int32)
+            l2 = np.empty(cap, np.int32)
+            for i in range(n):
+                s2[i] = starts[i]
+                e2[i] = ends[i]
+                l2[i] = labs[i]
+            starts, ends, labs = s2, e2, l2
         contour_row(lab, y, k, row)
         b = lab[y]
-        n = np.int64(row[0]) if w else np.int64(0)
+        if w == 0:
+            continue
         r1 = row[1:]
         b1 = b[1:]
-        for x in range(w - 1):  # a run starts where the previous pixel is not the same run
-            n += r1[x] & ((row[x] == 0) | (b[x] != b1[x]))
-        ptr[y + 1] = ptr[y] + n
-    starts = np.empty(ptr[h], np.int32)
-    ends = np.empty(ptr[h], np.int32)
-    labs = np.empty(ptr[h], np.int32)
-    n = 0
-    for y in range(h):
-        if ptr[y + 1] == ptr[y]:
-            continue
-        contour_row(lab, y, k, row)
-        b = lab[y]
-        first = n
+        f1 = flag[1:]
+        flag[0] = row[0]
+        for x in range(w - 1):  # starts: the previous pixel is not the same run
+            f1[x] = r1[x] & ((row[x] == 0) | (b[x] != b1[x]))
+        for x in range(w - 1):  # ends: the next pixel is not the same run
+            flag[x] |= (row[x] & ((r1[x] == 0) | (b[x] != b1[x]))) << 1
+        flag[w - 1] |= row[w - 1] << 1
         for i in range(nwords):
             if words[i] == 0:
                 continue
             x0 = i * 8
             for x in range(x0, min(x0 + 8, w)):
-                if row[x]:
-                    v = b[x]
-                    if n > first and ends[n - 1] == x - 1 and labs[n - 1] == v:
-                        ends[n - 1] = x
-                    else:
-                        starts[n] = x
-                        ends[n] = x
-                        labs[n] = v
-                        n += 1
-    return ptr, starts, ends, labs
+                f = flag[x]
+                starts[n] = x
+                labs[n] = b[x]
+                n += f & 1
+                ends[m] = x
+                m += f >> 1
+        ptr[y + 1] = n
+    return ptr, starts[:n], ends[:n], labs[:n]
 
 
 @njit
-def by_class(ptr, starts, ends, labs, k, h):
+def by_class(ptr, starts, ends, labs, k, h, w):
     """Regroup contour runs by class: bucket (j, y) holds the runs of the j-th class present in
     row y (ascending), at cptr[j*h + y] : cptr[j*h + y + 1]; cmap[c] = j, or -1 for a class with
-    no contour pixel."""
+    no contour pixel. cbits[j*h + y] has bit i set when a run of the bucket reaches into the
+    pixels i << shift .. ((i + 1) << shift) - 1 of the row (64 cells per row)."""
     n = starts.shape[0]
     cmap = np.full(k, -1, np.int64)
     nc = 0
@@ -292,9 +240,19 @@ def by_class(ptr, starts, ends, labs, k, h):
             cmap[c] = nc
             nc += 1
     cptr = np.zeros(nc * h + 1, np.int64)
+    cbits = np.zeros(nc * h, np.uint64)
+    shift = 0
+    while (np.int64(64) << shift) < w:
+        shift += 1
+    one = np.uint64(1)
     for y in range(h):
         for i in range(ptr[y], ptr[y + 1]):
-            cptr[cmap[labs[i]] * h + y + 1] += 1
+            b = cmap[labs[i]] * h + y
+            cptr[b + 1] += 1
+            lo = starts[i] >> shift
+            hi = ends[i] >> shift
+            bits = ((one << np.uint64(hi - lo + 1)) - one) if hi - lo < 63 else ~np.uint64(0)
+            cbits[b] |= bits << np.uint64(lo)
     for j in range(nc * h):
         cptr[j + 1] += cptr[j]
     fill = cptr[:-1].copy()
@@ -306,18 +264,23 @@ def by_class(ptr, starts, ends, labs, k, h):
             cst[fill[b]] = starts[i]
             cen[fill[b]] = ends[i]
             fill[b] += 1
-    return cmap, cptr, cst, cen
+    return cmap, cptr, cst, cen, cbits, shift
 
 
 @njit
-def search(cptr, starts, ends, base, y, x, half, reach, h):
+def search(cptr, starts, ends, cbits, shift, base, y, x, half, reach, h, w):
     """Look for a contour run of the class whose buckets start at ``base`` within Euclidean
     distance < θ of (y, x), rows nearest first: a run in row y + dy at horizontal gap g matches
     when |dy| < len(half) and g <= half[|dy|]. Returns (run, row, 0.0) for a match, else
     (-1, -1, bound) with ``bound`` a lower bound of the distance to the nearest run (exact within
-    ``reach`` rows, which is at least len(half))."""
+    ``reach`` rows, which is at least len(half)). Rows whose cell bits show no run within
+    ``reach`` columns of x are skipped unsearched."""
     best = (reach + 1) * (reach + 1)
     t = half.shape[0]
+    one = np.uint64(1)
+    lo_c = max(x - reach, 0) >> shift
+    hi_c = min(x + reach, w - 1) >> shift
+    near = (((one << np.uint64(hi_c - lo_c + 1)) - one) if hi_c - lo_c < 63 else ~np.uint64(0)) << np.uint64(lo_c)
     for dd in range(reach + 1):
         dd2 = dd * dd
         if dd2 >= best:
@@ -328,10 +291,10 @@ def search(cptr, starts, ends, base, y, x, half, reach, h):
             yy = y + sgn * dd
             if yy < 0 or yy >= h:
                 continue
+            if (cbits[base + yy] & near) == 0:
+                continue
             first = cptr[base + yy]
             n = cptr[base + yy + 1] - first
-            if n == 0:
-                continue
             lo = first
             while n > 1:  # branch-free search for the first run ending at or after x
                 m = n >> 1
@@ -358,13 +321,16 @@ def search(cptr, starts, ends, base, y, x, half, reach, h):
 
 
 @njit
-def match_side(qmap, qcptr, qst, qen, tmap, tcptr, tst, ten, gt, k, half, theta, check_valid, out, col):
+def match_side(q, tg, gt, k, half, theta, check_valid, out, col):
     """For every query contour pixel (class-major, rows ascending): out[c, col] += 1, and
-    out[c, col + 1] += 1 when a target contour pixel of class c lies within θ. Contours are
-    continuous, so neighbouring queries (columns x - 1 .. x + 1 of this row or earlier ones) are
-    used first: the run that matched a neighbour is tried (an exact test), and a neighbour known
-    to be at least L from every target rules this query out when L minus their distance is still
-    >= θ (the triangle inequality)."""
+    out[c, col + 1] += 1 when a target contour pixel of class c lies within θ. ``q`` and ``tg``
+    are :func:`by_class` tuples. Contours are continuous, so neighbouring queries (columns
+    x - 1 .. x + 1 of this row or earlier ones) are used first: the run that matched a neighbour
+    is tried (an exact test), and a neighbour known to be at least L from every target rules
+    this query out when L minus their distance is still >= θ (the triangle inequality). A target
+    run that matches a pixel matches the rest of its query run up to the run's reach."""
+    qmap, qcptr, qst, qen = q[0], q[1], q[2], q[3]
+    tmap, tcptr, tst, ten, tbits, shift = tg
     h, w = gt.shape
     t = half.shape[0]
     reach = t + 3  # search a little beyond θ, so that a miss leaves a useful lower bound
@@ -384,27 +350,34 @@ def match_side(qmap, qcptr, qst, qen, tmap, tcptr, tst, ten, gt, k, half, theta,
         n = 0
         matched = 0
         for y in range(h):
+            grow = gt[y]
             for r in range(qcptr[qbase + y], qcptr[qbase + y + 1]):
-                for x in range(qst[r], qen[r] + 1):
+                x1 = np.int64(qen[r])
+                x = np.int64(qst[r])
+                while x <= x1:
                     if check_valid:
-                        g = gt[y, x]
+                        g = grow[x]
                         if g < 0 or g >= k:
+                            x += 1
                             continue
                     n += 1
                     if jt < 0:
+                        x += 1
                         continue
                     found = False
                     ruled_out = False
+                    rr = -1
+                    hy = -1
                     for xc in range(max(x - 1, 0), min(x + 2, w)):
                         if stamp[xc] == c:
                             dd = abs(hitrow[xc] - y)
                             if dd < t:
-                                rr = hitrun[xc]
+                                rc = hitrun[xc]
                                 hw = half[dd]
-                                if ten[rr] >= x - hw and tst[rr] <= x + hw:
+                                if ten[rc] >= x - hw and tst[rc] <= x + hw:
                                     found = True
-                                    hitrow[x] = hitrow[xc]
-                                    hitrun[x] = rr
+                                    rr = rc
+                                    hy = hitrow[xc]
                                     break
                         if mstamp[xc] == c:
                             dy = missrow[xc] - y
@@ -416,18 +389,29 @@ def match_side(qmap, qcptr, qst, qen, tmap, tcptr, tst, ten, gt, k, half, theta,
                                 mstamp[x] = c
                                 break
                     if not found and not ruled_out:
-                        rr, yy, bound = search(tcptr, tst, ten, tbase, y, x, half, reach, h)
+                        rr, hy, bound = search(tcptr, tst, ten, tbits, shift, tbase, y, x, half, reach, h, w)
                         if rr >= 0:
                             found = True
-                            hitrow[x] = yy
-                            hitrun[x] = rr
                         else:
                             missrow[x] = y
                             missbound[x] = bound
                             mstamp[x] = c
-                    if found:
-                        stamp[x] = c
+                    if not found:
+                        x += 1
+                        continue
+                    # the run matches every pixel up to its right reach in row y
+                    last = min(x1, ten[rr] + half[abs(hy - y)])
+                    for xx in range(x, last + 1):
+                        if check_valid:
+                            g = grow[xx]
+                            if g < 0 or g >= k:
+                                continue
+                        hitrow[xx] = hy
+                        hitrun[xx] = rr
+                        stamp[xx] = c
                         matched += 1
+                        n += xx > x
+                    x = last + 1
         out[c, col] += n
         out[c, col + 1] += matched
 
@@ -436,12 +420,12 @@ def match_side(qmap, qcptr, qst, qen, tmap, tcptr, tst, ten, gt, k, half, theta,
 def bf_kernel(pred, gt, k, half, theta, out):
     """out[c] += (pred contour pixels at valid pixels, of them within θ of the GT contour, GT
     contour pixels, of them within θ of the predicted contour)."""
-    h = gt.shape[0]
-    gmap, gcptr, gst, gen = by_class(*contour_runs(gt, k), k, h)
-    pmap, pcptr, pst, pen = by_class(*contour_runs(pred, k), k, h)
+    h, w = gt.shape
+    gc = by_class(*contour_runs(gt, k), k, h, w)
+    pc = by_class(*contour_runs(pred, k), k, h, w)
     # typed flags, not literals: both calls share one compiled match_side
-    match_side(pmap, pcptr, pst, pen, gmap, gcptr, gst, gen, gt, k, half, theta, np.bool_(True), out, np.int64(0))
-    match_side(gmap, gcptr, gst, gen, pmap, pcptr, pst, pen, gt, k, half, theta, np.bool_(False), out, np.int64(2))
+    match_side(pc, gc, gt, k, half, theta, np.bool_(True), out, np.int64(0))
+    match_side(gc, pc, gt, k, half, theta, np.bool_(False), out, np.int64(2))
 
 
 @njit
@@ -659,62 +643,103 @@ def trimap_dist_kernel(gt, cap, out):
 
 
 @njit
-def trimap_kernel(pred, gt, k, widths_sq, out):
-    """out[i, g, p] += pixels with GT class g and prediction p (k: no class) whose squared distance
-    d² to the nearest GT boundary pixel satisfies widths_sq[i-1] <= d² < widths_sq[i] (ascending
-    squared widths; i = 0 is d² < widths_sq[0]). Each row is packed into one code per pixel, then
-    tallied (a histogram when the codes are few, else run by run)."""
+def tally(c, n, k, nw, inter, gband, pband, valid, tri):
+    """Add n pixels of the code c of :func:`boundary_kernel` to the band and trimap counts."""
+    kk = k + 1
+    gp = c >> 2
+    p = gp % kk
+    bg_ = gp // kk
+    g = bg_ % kk
+    if g >= k:
+        return
+    b = bg_ // kk
+    valid[0] += n
+    if c & 2:
+        gband[g] += n
+    if c & 1:
+        pband[p] += n
+        if (c & 2) and p == g:
+            inter[g] += n
+    if b < nw:
+        tri[b, g, p] += n
+
+
+@njit
+def boundary_kernel(pred, gt, k, r, widths_sq, bg, bp, change, inter, gband, pband, valid, tri):
+    """Band and trimap counts of one pair, in one pass over its pixels.
+
+    With r >= 0, bg and bp become the bands (width r + 1) of GT and prediction
+    (:func:`band_kernel`; ``change``: scratch), else they are taken as given (zeros: no bands).
+    Then per class: inter[c] += |band(G)∩band(P)∩valid|, gband[c] += |band(G)∩valid|,
+    pband[c] += |band(P)∩valid|, valid[0] += valid pixels; and tri[i, g, p] += pixels with GT
+    class g and prediction p (k: no class) whose squared distance d² to the nearest GT boundary
+    pixel satisfies widths_sq[i-1] <= d² < widths_sq[i] (ascending squared widths, maybe none;
+    i = 0 is d² < widths_sq[0]). Each row is packed into one code per pixel,
+    code = (((i·(k+1) + g)·(k+1) + p)·4 + 2·inG + inP) with i = len(widths_sq) outside every
+    trimap and k standing for "no class", then tallied (a histogram when the codes are few,
+    else run by run)."""
     h, w = gt.shape
+    if r >= 0:
+        band_kernel(gt, k, r, bg, change)
+        band_kernel(pred, k, r, bp, change)
     nw = widths_sq.shape[0]
     cap = 1
-    while cap * cap < widths_sq[nw - 1]:
+    while nw and cap * cap < widths_sq[nw - 1]:
         cap += 1
-    code = np.empty(w, np.int64)
     small = cap <= 127
-    nring = 2 * cap - 1 if small else 1
+    nring = 2 * cap - 1 if small and nw else 1
     ring = np.empty((nring, w), np.int16)
     ringnear = np.zeros(nring, np.bool_)
     e = np.empty(w, np.uint8)
     fa = np.empty(w, np.int16)
     fb = np.empty(w, np.int16)
     d2s = np.empty(w, np.int16)
-    vd = np.empty((h if not small else 0, w), np.int32)
+    vd = np.empty((h if nw and not small else 0, w), np.int32)
     v = np.empty(w + 1, np.int64)
     z = np.empty(w + 2, np.float64)
     d2l = np.empty(w, np.int64)
-    if small:
-        for yy in range(min(cap - 1, h)):
-            ringnear[yy % nring] = hd2_row(gt, yy, cap, e, fa, fb, ring[yy % nring])
-    else:
-        label_change_vdist(gt, cap, vd)
+    if nw:
+        if small:
+            for yy in range(min(cap - 1, h)):
+                ringnear[yy % nring] = hd2_row(gt, yy, cap, e, fa, fb, ring[yy % nring])
+        else:
+            label_change_vdist(gt, cap, vd)
     kk = k + 1
-    size = 1 + nw * kk * kk  # code 0: counted nowhere
+    size = (nw + 1) * kk * kk * 4
     hsmall = size <= HIST_MAX
     hist = np.zeros((4 if hsmall else 0, size if hsmall else 0), np.int64)
+    code = np.empty(w, np.int64)
     bn = np.empty(w, np.int64)
     for y in range(h):
         grow = gt[y]
         prow = pred[y]
-        if small:
-            if not ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2s):
-                continue
+        arow = bg[y]
+        brow = bp[y]
+        near = False
+        if nw:
+            if small:
+                near = ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2s)
+                if near:
+                    for x in range(w):
+                        d2l[x] = d2s[x]
+            else:
+                near = envelope_d2_row(vd[y], cap, v, z, d2l)
+        if near:
             for x in range(w):
-                d2l[x] = d2s[x]
-        elif not envelope_d2_row(vd[y], cap, v, z, d2l):
-            continue
-        for x in range(w):
-            bn[x] = 0
-        for i in range(nw):  # bin = the number of widths w with w² <= d²
-            t = widths_sq[i]
+                bn[x] = 0
+            for i in range(nw):  # bin = the number of widths w with w² <= d²
+                t = widths_sq[i]
+                for x in range(w):
+                    bn[x] += d2l[x] >= t
+        else:
             for x in range(w):
-                bn[x] += d2l[x] >= t
+                bn[x] = nw
         for x in range(w):
             g = np.int64(grow[x])
             p = np.int64(prow[x])
-            b = bn[x]
+            gi = g if (g >= 0) & (g < k) else k
             pi = p if (p >= 0) & (p < k) else k
-            inside = (g >= 0) & (g < k) & (b < nw)
-            code[x] = 1 + (b * kk + g) * kk + pi if inside else 0
+            code[x] = ((bn[x] * kk + gi) * kk + pi) * 4 + np.int64(arow[x]) * 2 + np.int64(brow[x])
         if hsmall:
             hist_row(code, w, hist)
             continue
@@ -725,15 +750,9 @@ def trimap_kernel(pred, gt, k, widths_sq, out):
             x += 1
             while x < w and code[x] == c:
                 x += 1
-            if c == 0:
-                continue
-            c -= 1
-            bg_ = c // kk
-            out[bg_ // kk, bg_ % kk, c % kk] += x - x0
+            tally(c, x - x0, k, nw, inter, gband, pband, valid, tri)
     if hsmall:
-        for c in range(1, size):
+        for c in range(size):
             n = hist[0, c] + hist[1, c] + hist[2, c] + hist[3, c]
             if n:
-                c1 = c - 1
-                bg_ = c1 // kk
-                out[bg_ // kk, bg_ % kk, c1 % kk] += n
+                tally(c, n, k, nw, inter, gband, pband, valid, tri)

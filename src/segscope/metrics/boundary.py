@@ -38,9 +38,11 @@ How it is fast: a pixel of class ``c`` lies in ``band(c)`` exactly when its ``(2
 is within chessboard distance ``d - 1`` of a pixel whose 3×3 window is not constant. So the bands
 of all classes come from one map of label changes dilated once, in a few linear passes
 independent of ``d``; bands of different classes are disjoint, so one pass over the pixel pairs
-gives every ``I_c`` and ``U_c``. Contour distances are found by searching per-class, per-row
-sorted runs of contour pixels within ``θ`` (nearest rows first, the run that matched a neighbour
-first of all); the trimap uses one exact Euclidean distance transform per image.
+gives every ``I_c`` and ``U_c``; the same pass over the pixel pairs tallies the trimap counts,
+from one exact Euclidean distance transform per image. Contour distances are found by searching
+per-class, per-row sorted runs of contour pixels within ``θ`` (nearest rows first, rows with no
+run nearby skipped by a 64-cell occupancy word per row, the run that matched a neighbour first of
+all, and a matched run covering the rest of the query run it reaches).
 
 References
 ----------
@@ -251,19 +253,22 @@ def boundary_counts(
     inter = np.zeros(k, np.int64)
     gband = np.zeros(k, np.int64)
     pband = np.zeros(k, np.int64)
-    boundary_counts_raw(pred, gt, k, int(width), inter, gband, pband, np.zeros(1, np.int64))
+    boundary_raw(pred, gt, k, int(width), np.zeros(0, np.int64), inter, gband, pband, np.zeros(1, np.int64),
+                 np.zeros((1, k + 1, k + 2), np.int64))
     return inter, gband + pband - inter
 
 
-def boundary_counts_raw(pred, gt, k, width, inter, gband, pband, valid, scratch=None):
-    """Add one pair's band counts to the arrays given; ``scratch``: three uint8 arrays of the
-    masks' shape to reuse (fresh ones when None)."""
+def boundary_raw(pred, gt, k, width, widths_sq, inter, gband, pband, valid, tri, scratch=None):
+    """Add one pair's band counts (``width`` >= 1; 0: none) and trimap counts (ascending squared
+    widths ``widths_sq``, maybe none) to the arrays given, in one pass; ``scratch``: three uint8
+    arrays of the masks' shape to reuse (fresh ones when None)."""
     if gt.size == 0:
         return
-    bg, bp, change = scratch if scratch is not None else (np.empty(gt.shape, np.uint8) for _ in range(3))
-    _kernels.band_kernel(gt, k, width - 1, bg, change)
-    _kernels.band_kernel(pred, k, width - 1, bp, change)
-    _kernels.band_count_kernel(pred, gt, k, bp, bg, inter, gband, pband, valid)
+    if scratch is None:
+        scratch = tuple((np.empty if width else np.zeros)(gt.shape, np.uint8) for _ in range(3))
+    bg, bp, change = scratch
+    _kernels.boundary_kernel(pred, gt, k, int(width) - 1, widths_sq, bg, bp, change, inter, gband, pband, valid,
+                             tri)
 
 
 def boundary_iou(
@@ -444,8 +449,8 @@ def trimap_counts(pred, gt, num_classes: int, widths: Sequence[int] = (1, 2, 4, 
     ws = trimap_widths(widths)
     k = int(num_classes)
     out = np.zeros((len(ws) + 1, k + 1, k + 2), np.int64)
-    if gt.size:
-        _kernels.trimap_kernel(pred, gt, k, ws * ws, out)
+    z = np.zeros(k, np.int64)
+    boundary_raw(pred, gt, k, 0, ws * ws, z, z, z, np.zeros(1, np.int64), out)
     return np.cumsum(out[:-1], axis=0)
 
 

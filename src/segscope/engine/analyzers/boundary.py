@@ -16,7 +16,7 @@ from ...metrics.boundary import (
     BoundaryWidthWarning,
     as_labels,
     bf_from_counts,
-    boundary_counts_raw,
+    boundary_raw,
     disk_half_widths,
     trimap_summary,
     trimap_widths,
@@ -118,10 +118,8 @@ class BoundaryAnalyzer:
                 # kept for the next image of this size, unless it is huge: then the later
                 # analyses of this image get the memory back
                 self._local.masks = scratch if gt.size <= _KEEP_SCRATCH_PIXELS else None
-            boundary_counts_raw(pred, gt, k, d, inter, gband, pband, valid, scratch)
+            boundary_raw(pred, gt, k, d, self.widths * self.widths, inter, gband, pband, valid, tri, scratch)
             _kernels.bf_kernel(pred, gt, k, self._half(theta), theta, bf)
-            if nw:
-                _kernels.trimap_kernel(pred, gt, k, self.widths * self.widths, tri)
         union = gband + pband - inter
         bf_image = bf_from_counts(bf)
         defined = np.isfinite(bf_image)
