@@ -73,10 +73,11 @@ def _dispatchers(module) -> list:
             if isinstance(f, _registry.CPUDispatcher) and f.py_func.__module__ == module.__name__]
 
 
-def loaded() -> list[str]:
-    """The modules of this process that hold segscope kernels (the kernel files it has used)."""
+def used() -> list[str]:
+    """The kernel files whose kernels this process has run (compiled, or loaded from the cache)."""
     return sorted(name for name, module in list(sys.modules.items())
-                  if name.startswith("segscope") and module is not None and _dispatchers(module))
+                  if name.startswith("segscope") and module is not None
+                  and any(f.signatures for f in _dispatchers(module)))
 
 
 def cached(name: str) -> bool:

@@ -151,8 +151,8 @@ def _warm_case(num_classes: int, dtype, names: tuple[str, ...]) -> list[str]:
     from .. import _jit
 
     spec, config = _compile_spec(num_classes), EvalConfig()
-    _warm_up_here(spec, config, [a for a in make_analyzers(spec, config) if a.name in names], dtype)
-    return _jit.loaded()
+    _warm_up_here(spec, config, [a for a in make_analyzers(spec, config) if a.name in names], dtype, True)
+    return _jit.used()
 
 
 def _warm_group(names: tuple[str, ...]) -> None:
@@ -160,27 +160,33 @@ def _warm_group(names: tuple[str, ...]) -> None:
     _warm_up_here(spec, config, [a for a in _worker_analyzers or () if a.name in names])
 
 
-def _warm_up_here(spec: ClassSpec, config: EvalConfig, analyzers: list, dtype=None) -> None:
-    """Run ``analyzers`` once on a small synthetic pair, of class indices of ``dtype`` (None: the
-    type the spec maps masks to)."""
+def _warm_up_here(spec: ClassSpec, config: EvalConfig, analyzers: list, dtype=None, every_path: bool = False) -> None:
+    """Run ``analyzers`` once on a small synthetic pair of blocks, of class indices of ``dtype``
+    (None: the type the spec maps masks to); with ``every_path``, also on a speckled pair and on
+    one under the confusion kernels' table size, which take the kernels' other paths."""
     k = max(spec.num_classes, 1)
-    h, w = 192, 256
-    yy, xx = np.mgrid[0:h, 0:w]
-    gt = ((yy // 48) * 5 + xx // 64) % k
-    pred = ((yy // 48) * 5 + (xx + 9) // 64) % k
     ign = spec.index_ignore
     if dtype is None:
         dtype = np.dtype(np.uint8 if k < 254 else np.uint16)  # as ClassSpec.to_index maps masks
         if ign > np.iinfo(dtype).max:  # an identity spec keeps the masks' own type (uint16 for 65535)
             dtype = np.min_scalar_type(ign)
-    ctx = ImageContext("_warm_up", spec, config)
-    try:
-        gt, pred = gt.astype(dtype), pred.astype(dtype)
-        if ign >= 0:
-            gt[:8] = ign
-        analyze_arrays(pred, gt, ctx, analyzers)
-    except Exception:  # noqa: BLE001 - a warm-up only
-        pass
+    # (height, width, block height, block width, classes, share of speckled pixels)
+    shapes = [(192, 256, 48, 64, k, 0.0)] + ([(192, 256, 48, 64, k, 0.1), (64, 96, 16, 24, 5, 0.1)] if every_path else [])
+    for h, w, bh, bw, n, speckle in shapes:
+        yy, xx = np.mgrid[0:h, 0:w]
+        gt = ((yy // bh) * 5 + xx // bw) % min(n, k)
+        pred = ((yy // bh) * 5 + (xx + 9) // bw) % min(n, k)
+        if speckle:
+            rng = np.random.default_rng(0)
+            pred = np.where(rng.random(pred.shape) < speckle, rng.integers(0, min(k, 5), pred.shape), pred)
+        ctx = ImageContext("_warm_up", spec, config)
+        try:
+            gt, pred = gt.astype(dtype), pred.astype(dtype)
+            if ign >= 0:
+                gt[: max(h // 24, 1)] = ign
+            analyze_arrays(pred, gt, ctx, analyzers)
+        except Exception:  # noqa: BLE001 - a warm-up only
+            pass
 
 
 def _keep_freed_memory() -> None:
