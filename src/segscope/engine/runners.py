@@ -10,7 +10,8 @@ The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
   the workers inherit the loaded kernels instead of each importing numba and loading them again;
   on a first run (nothing in the cache) the analyzers' kernels are compiled in parallel processes
   first, one per core (also for ``jobs=1``), and the command line is told ("compiling kernels,
-  once: about N s");
+  once: about N s"); :func:`compile_kernels` does that compile ahead of time, for the common
+  kinds of run (an editable install runs it);
 - a task is one :class:`~segscope.io.Pair` (two paths); a worker reads and decodes its own masks,
   so masks never cross process boundaries, only the small per-image states do;
 - at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list
@@ -171,7 +172,9 @@ def _warm_up_here(spec: ClassSpec, config: EvalConfig, analyzers: list, dtype=No
         if ign > np.iinfo(dtype).max:  # an identity spec keeps the masks' own type (uint16 for 65535)
             dtype = np.min_scalar_type(ign)
     # (height, width, block height, block width, classes, share of speckled pixels)
-    shapes = [(192, 256, 48, 64, k, 0.0)] + ([(192, 256, 48, 64, k, 0.1), (64, 96, 16, 24, 5, 0.1)] if every_path else [])
+    shapes = [(192, 256, 48, 64, k, 0.0)]
+    if every_path:
+        shapes += [(192, 256, 48, 64, k, 0.1), (64, 96, 16, 24, 5, 0.1)]
     for h, w, bh, bw, n, speckle in shapes:
         yy, xx = np.mgrid[0:h, 0:w]
         gt = ((yy // bh) * 5 + xx // bw) % min(n, k)
