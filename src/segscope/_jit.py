@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
+import sys
 from typing import Callable, Iterable, Iterator
 
 import numba
@@ -70,6 +71,13 @@ DEFAULT_COMPILE_SECONDS = 2.0
 def _dispatchers(module) -> list:
     return [f for f in vars(module).values()
             if isinstance(f, _registry.CPUDispatcher) and f.py_func.__module__ == module.__name__]
+
+
+def used() -> list[str]:
+    """The kernel files whose kernels this process has run (compiled, or loaded from the cache)."""
+    return sorted(name for name, module in list(sys.modules.items())
+                  if name.startswith("segscope") and module is not None
+                  and any(f.signatures for f in _dispatchers(module)))
 
 
 def cached(name: str) -> bool:

@@ -10,7 +10,8 @@ The process pool is built to keep ``segscope evaluate`` bound by PNG decoding:
   the workers inherit the loaded kernels instead of each importing numba and loading them again;
   on a first run (nothing in the cache) the analyzers' kernels are compiled in parallel processes
   first, one per core (also for ``jobs=1``), and the command line is told ("compiling kernels,
-  once: about N s");
+  once: about N s"); :func:`compile_kernels` does that compile ahead of time, for the common
+  kinds of run (an editable install runs it);
 - a task is one :class:`~segscope.io.Pair` (two paths); a worker reads and decodes its own masks,
   so masks never cross process boundaries, only the small per-image states do;
 - at most ``2 × jobs`` pairs are in flight, so memory stays bounded however long the list
@@ -31,7 +32,7 @@ import numpy as np
 
 from .._lazy import kernel_modules
 from .._progress import notice
-from ..classes import ClassSpec
+from ..classes import ClassSpec, load_spec
 from ..io.files import Pair, printable
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
@@ -39,7 +40,7 @@ from .evaluation import Evaluation, ImageResult, analyze_arrays, evaluate_pair
 from .pool import default_jobs, init_worker, process_pool, start_method, windowed
 from .sinks import DiskSink
 
-__all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up", "compiling_notice"]
+__all__ = ["run_evaluation", "iter_results", "default_jobs", "warm_up", "compiling_notice", "compile_kernels"]
 
 _worker_analyzers: list | None = None
 _worker_args: tuple | None = None
@@ -113,29 +114,82 @@ def _compile_groups(analyzers: list) -> list[tuple[str, ...]]:
     return [tuple(a.name for a in analyzers if a.name in s) for s in keep]
 
 
+#: the kinds of run whose kernels :func:`compile_kernels` compiles, as (classes, type of the class
+#: indices that reach the analyzers, :meth:`ClassSpec.to_index`): few classes on 8-bit masks
+#: (uint8 for a spec of fewer than 254 classes, and an identity spec, ``-n``, on 8-bit PNGs) and
+#: on 16-bit PNGs with an identity spec; more classes than per-image states keep densely (masks
+#: recoded to the classes present), on uint8 and on uint16 (254 classes or more)
+COMPILE_CASES = ((19, np.uint8), (19, np.uint16), (150, np.uint8), (300, np.uint16))
+
+
+def compile_kernels(processes: int | None = None, cases: Sequence[tuple[int, type]] = COMPILE_CASES) -> list[str]:
+    """Compile into numba's cache the kernels of a default run (every optional analysis) for each
+    of ``cases`` (classes, class-index type), so that a later first run only loads them; what
+    ``pip install -e .`` does once (``build_support/segscope_build.py``).
+
+    The analyzers are warmed up as :func:`warm_up` does on a first run: each with those it needs
+    in its own process, up to ``processes`` at once (None: one per core). The cases go one after
+    the other: two processes saving one kernel's cache entries for two types at once could lose
+    one. Returns the kernel files the analyzers used that the cache holds afterwards.
+    """
+    from .. import _jit
+
+    groups = _compile_groups(make_analyzers(_compile_spec(COMPILE_CASES[0][0]), EvalConfig()))
+    processes = max(1, min(processes or default_jobs(), len(groups)))
+    used: set[str] = set()
+    with process_pool(processes, start_method(), init_worker, ()) as pool:
+        for num_classes, dtype in cases:
+            for future in [pool.submit(_warm_case, num_classes, dtype, names) for names in groups]:
+                used.update(future.result())
+    return [m for m in sorted(used) if _jit.cached(m)]
+
+
+def _compile_spec(num_classes: int) -> ClassSpec:
+    return load_spec(num_classes=num_classes, ignore_index=255 if num_classes <= 255 else 65535)
+
+
+def _warm_case(num_classes: int, dtype, names: tuple[str, ...]) -> list[str]:
+    from .. import _jit
+
+    spec, config = _compile_spec(num_classes), EvalConfig()
+    _warm_up_here(spec, config, [a for a in make_analyzers(spec, config) if a.name in names], dtype, True)
+    return _jit.used()
+
+
 def _warm_group(names: tuple[str, ...]) -> None:
     spec, config = _worker_args  # type: ignore[misc]
     _warm_up_here(spec, config, [a for a in _worker_analyzers or () if a.name in names])
 
 
-def _warm_up_here(spec: ClassSpec, config: EvalConfig, analyzers: list) -> None:
+def _warm_up_here(spec: ClassSpec, config: EvalConfig, analyzers: list, dtype=None, every_path: bool = False) -> None:
+    """Run ``analyzers`` once on a small synthetic pair of blocks, of class indices of ``dtype``
+    (None: the type the spec maps masks to); with ``every_path``, also on a speckled pair and on
+    one under the confusion kernels' table size, which take the kernels' other paths."""
     k = max(spec.num_classes, 1)
-    h, w = 192, 256
-    yy, xx = np.mgrid[0:h, 0:w]
-    gt = ((yy // 48) * 5 + xx // 64) % k
-    pred = ((yy // 48) * 5 + (xx + 9) // 64) % k
     ign = spec.index_ignore
-    dtype = np.dtype(np.uint8 if k < 254 else np.uint16)  # as ClassSpec.to_index maps masks
-    if ign > np.iinfo(dtype).max:  # an identity spec keeps the masks' own type (uint16 for 65535)
-        dtype = np.min_scalar_type(ign)
-    ctx = ImageContext("_warm_up", spec, config)
-    try:
-        gt, pred = gt.astype(dtype), pred.astype(dtype)
-        if ign >= 0:
-            gt[:8] = ign
-        analyze_arrays(pred, gt, ctx, analyzers)
-    except Exception:  # noqa: BLE001 - a warm-up only
-        pass
+    if dtype is None:
+        dtype = np.dtype(np.uint8 if k < 254 else np.uint16)  # as ClassSpec.to_index maps masks
+        if ign > np.iinfo(dtype).max:  # an identity spec keeps the masks' own type (uint16 for 65535)
+            dtype = np.min_scalar_type(ign)
+    # (height, width, block height, block width, classes, share of speckled pixels)
+    shapes = [(192, 256, 48, 64, k, 0.0)]
+    if every_path:
+        shapes += [(192, 256, 48, 64, k, 0.1), (64, 96, 16, 24, 5, 0.1)]
+    for h, w, bh, bw, n, speckle in shapes:
+        yy, xx = np.mgrid[0:h, 0:w]
+        gt = ((yy // bh) * 5 + xx // bw) % min(n, k)
+        pred = ((yy // bh) * 5 + (xx + 9) // bw) % min(n, k)
+        if speckle:
+            rng = np.random.default_rng(0)
+            pred = np.where(rng.random(pred.shape) < speckle, rng.integers(0, min(k, 5), pred.shape), pred)
+        ctx = ImageContext("_warm_up", spec, config)
+        try:
+            gt, pred = gt.astype(dtype), pred.astype(dtype)
+            if ign >= 0:
+                gt[: max(h // 24, 1)] = ign
+            analyze_arrays(pred, gt, ctx, analyzers)
+        except Exception:  # noqa: BLE001 - a warm-up only
+            pass
 
 
 def _keep_freed_memory() -> None:
