@@ -105,16 +105,6 @@ def paint(rowptr, rs, re, lab, labels):
 
 
 @njit
-def component_at(rowptr, re, lab, ys, xs):
-    """The component of each pixel (ys[i], xs[i]), which must lie on a run."""
-    out = np.empty(ys.shape[0], np.int32)
-    for i in range(ys.shape[0]):
-        y = ys[i]
-        out[i] = lab[first_end_ge(re, rowptr[y], rowptr[y + 1], np.int64(xs[i]))]  # one signature
-    return out
-
-
-@njit
 def scan(p, g, k):
     """One pass over the rows of the class codes: the runs of equal (prediction, GT) pairs, and
     from their ends those of the prediction and of the GT alone.
@@ -126,7 +116,8 @@ def scan(p, g, k):
     :func:`assign` walks; and the four run lists the boundary step works on, each as (row, start,
     end, class) arrays in row-major order: TP runs (pred == GT == c), *cover* runs of c (pred ==
     c or GT == c, merged per row; their complement in a row is TN*_c), FP query runs (pred == c
-    != GT: FP*, ignore included) and FN query runs (GT == c != pred)."""
+    != GT: FP*, ignore included) and FN query runs (GT == c != pred), these two with a fifth row:
+    the prediction run (FP) or GT run (FN) that holds the query run."""
     h, w = p.shape
     cap = 1024 + ((h * w) >> 5)
     pr = np.empty((3, cap), np.int32)
@@ -134,8 +125,8 @@ def scan(p, g, k):
     xr = np.empty((3, cap), np.int32)
     tp = np.empty((6, cap), np.int32)
     cv = np.empty((4, cap), np.int32)
-    fp = np.empty((4, cap), np.int32)
-    fn = np.empty((4, cap), np.int32)
+    fp = np.empty((5, cap), np.int32)
+    fn = np.empty((5, cap), np.int32)
     pptr = np.empty(h + 1, np.int64)
     gptr = np.empty(h + 1, np.int64)
     xptr = np.empty(h + 1, np.int64)
@@ -169,9 +160,11 @@ def scan(p, g, k):
         fc = -1
         fs = 0
         fe = -2
+        fi = 0
         nc_ = -1
         ns = 0
         ne = -2
+        ni = 0
         x = 0
         while x < w:
             pv = prow[x]
@@ -220,10 +213,12 @@ def scan(p, g, k):
                             fp[1, nfp] = fs
                             fp[2, nfp] = fe
                             fp[3, nfp] = fc
+                            fp[4, nfp] = fi
                             nfp += 1
                         fc = pv
                         fs = s
                         fe = e
+                        fi = pi
                 if gv >= 0:
                     if nc_ == gv and ne == s - 1:
                         ne = e
@@ -233,10 +228,12 @@ def scan(p, g, k):
                             fn[1, nfn] = ns
                             fn[2, nfn] = ne
                             fn[3, nfn] = nc_
+                            fn[4, nfn] = ni
                             nfn += 1
                         nc_ = gv
                         ns = s
                         ne = e
+                        ni = gi
             for c in (pv, gv):
                 if c < 0:
                     continue
@@ -261,12 +258,14 @@ def scan(p, g, k):
             fp[1, nfp] = fs
             fp[2, nfp] = fe
             fp[3, nfp] = fc
+            fp[4, nfp] = fi
             nfp += 1
         if nc_ >= 0:
             fn[0, nfn] = y
             fn[1, nfn] = ns
             fn[2, nfn] = ne
             fn[3, nfn] = nc_
+            fn[4, nfn] = ni
             nfn += 1
         for t in range(nt):
             c = touched[t]
@@ -293,8 +292,10 @@ def scan(p, g, k):
 
 
 def runs(p, g, k):
-    """The four run lists of :func:`scan`: TP, cover, FP query and FN query runs."""
-    return scan(p, g, k)[6:]
+    """The four run lists of :func:`scan`: TP, cover, FP query and FN query runs (row, start, end,
+    class)."""
+    tp, cv, fp, fn = scan(p, g, k)[6:]
+    return tp, cv, fp[:4], fn[:4]
 
 
 @njit

@@ -223,7 +223,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
         tp_off, tp_s, tp_e = _kernels.csr(tp_runs, k, h)
         cv_off, cv_s, cv_e = _kernels.csr(cv_runs, k, h)
         sw = min(SLIVER_MAX_WIDTH, d)
-        for q, (ptr, _, re, lab), has, bit in ((fp_runs, p_runs, php, 4), (fn_runs, g_runs, ghp, 8)):
+        for q, lab, has, bit in ((fp_runs, p_runs[3], php, 4), (fn_runs, g_runs[3], ghp, 8)):
             if not q.shape[1]:
                 continue
             ask = np.ones(q.shape[1], np.uint8)
@@ -232,7 +232,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
                 continue
             sd_off, sd_s, sd_e = _kernels.csr(seeds, k, h)
             # seeds are candidates: a run that is all seed (ask == 2) is one without a look
-            ask *= has[_kernels.component_at(ptr, re, lab, q[0], q[1])]
+            ask *= has[lab[q[4]]]
             cand = _kernels.near_runs(q, ask, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds, _JOIN)
             if cand.shape[1]:
                 _kernels.filter_runs(cand, h, w, p, g, mark, bit, sw, sliver)
