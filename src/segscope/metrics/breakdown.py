@@ -135,6 +135,9 @@ class ImageErrors:
     segment_facts : per GT component its valid pixels, TP pixels and bbox [y0, x0, y1, x1) of
         its valid pixels; the same per predicted component; the (GT, predicted component) pairs
         sharing a TP pixel (2 × n; each pair once, in order of GT component).
+    pair_runs : the runs of equal (prediction, GT) pairs, as ``(row pointers, runs)``: rows first
+        column, prediction run and GT run (indices into ``pred_runs`` / ``gt_runs``; -1 where the
+        code is negative).
     """
 
     counts: np.ndarray
@@ -152,6 +155,7 @@ class ImageErrors:
     sliver_px: np.ndarray
     codes: tuple[np.ndarray, np.ndarray]
     segment_facts: tuple
+    pair_runs: tuple
 
     @property
     def gt_labels(self) -> np.ndarray:
@@ -258,7 +262,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
         fixed_gt=fixed_gt, fixed_pred=fixed_pred[:, :k], gt_runs=tuple(g_runs), pred_runs=tuple(p_runs),
         gt_components={"n": n_g, "cls": cls_g, "has_tp": ghp},
         pred_components={"n": n_p, "cls": cls_p, "has_tp": php},
-        sliver_px=sliver, codes=(p, g), segment_facts=facts,
+        sliver_px=sliver, codes=(p, g), segment_facts=facts, pair_runs=(xptr, xr),
     )
 
 
