@@ -446,8 +446,9 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     sh = 0
     while (w - 1) >> sh >= 64:
         sh += 1
-    a_word = occupancy(a_off, a_s, a_e, w, sh, False)
-    b_word = occupancy(b_off, b_s, b_e, w, sh, True) if use_b else a_word
+    # flags and counts not literal: occupancy and subtract compile once
+    a_word = occupancy(a_off, a_s, a_e, w, sh, np.bool_(False))
+    b_word = occupancy(b_off, b_s, b_e, w, sh, np.bool_(True)) if use_b else a_word
     j = 0
     while j < nq:
         if not qok[j]:
@@ -462,7 +463,7 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                and q[1, jend] - x1 <= join):
             x1 = q[2, jend]
             jend += 1
-        na = 0
+        na = np.int64(0)
         for jj in range(j, jend):
             if qok[jj] != 2:
                 ua_s[na] = q[1, jj]
@@ -481,7 +482,7 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
             if a_word[base] & cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh):
                 i1 = a_off[base + 1]
                 idx = first_end_ge(a_e, a_off[base], i1, lo)
-                nc = 0
+                nc = np.int64(0)
                 while idx < i1 and a_s[idx] <= hi:
                     cs[nc] = a_s[idx] - wd
                     ce[nc] = a_e[idx] + wd
@@ -491,7 +492,7 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                     na = subtract(ua_s, ua_e, na, cs, ce, nc, ts, te)
                     if not na:
                         break
-        nb = 0
+        nb = np.int64(0)
         if use_b:
             for jj in range(j, jend):
                 if qok[jj] != 2:
@@ -516,7 +517,7 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                 i1 = b_off[base + 1]
                 idx = first_end_ge(b_e, b_off[base], i1, lo)
                 pos = lo
-                nc = 0
+                nc = np.int64(0)
                 while pos <= hi:
                     if idx < i1 and b_s[idx] <= pos:
                         pos = b_e[idx] + 1
