@@ -129,7 +129,7 @@ def _random_pair(seed, h=60, w=70, k=5):
 @pytest.mark.parametrize("seed", range(6))
 def test_typing_pass_facts_equal_the_segment_pass(seed):
     """The component facts gathered while typing the pixels (one pass over runs) equal those of
-    the separate pass over the painted label maps; runs_hist equals label_hist."""
+    the separate pass over the painted label maps; pair_hists equals label_hist."""
     from segscope._lazy import kernels
 
     sk = kernels("segscope.metrics._segments_kernels")
@@ -145,8 +145,11 @@ def test_typing_pass_facts_equal_the_segment_pass(seed):
     key = lambda links: np.unique(links[0] * 100000 + links[1])  # noqa: E731
     np.testing.assert_array_equal(key(ref[6]), key(fused[6]))
     sel = np.arange(n)
-    np.testing.assert_array_equal(sk.runs_hist(*res.gt_runs, sel, fused[2], p, k + 1, g),
-                                  sk.label_hist(seg, sel, fused[2], p, k + 1, g))
+    psel = np.arange(res.pred_components["n"])
+    hist, phist = sk.pair_hists(*res.pair_runs, p.shape[1], res.gt_runs[3], cls, res.pred_runs[3],
+                                res.pred_components["cls"], sel, fused[2], psel, fused[5], k + 1)
+    np.testing.assert_array_equal(hist, sk.label_hist(seg, sel, fused[2], p, k + 1, g))
+    np.testing.assert_array_equal(phist, sk.label_hist(lp, psel, fused[5], g, k + 1, g))
     # the painted maps are the 8-connected components of each class
     from scipy import ndimage as ndi
 

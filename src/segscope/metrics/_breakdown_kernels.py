@@ -105,16 +105,6 @@ def paint(rowptr, rs, re, lab, labels):
 
 
 @njit
-def component_at(rowptr, re, lab, ys, xs):
-    """The component of each pixel (ys[i], xs[i]), which must lie on a run."""
-    out = np.empty(ys.shape[0], np.int32)
-    for i in range(ys.shape[0]):
-        y = ys[i]
-        out[i] = lab[first_end_ge(re, rowptr[y], rowptr[y + 1], np.int64(xs[i]))]  # one signature
-    return out
-
-
-@njit
 def scan(p, g, k):
     """One pass over the rows of the class codes: the runs of equal (prediction, GT) pairs, and
     from their ends those of the prediction and of the GT alone.
@@ -126,7 +116,8 @@ def scan(p, g, k):
     :func:`assign` walks; and the four run lists the boundary step works on, each as (row, start,
     end, class) arrays in row-major order: TP runs (pred == GT == c), *cover* runs of c (pred ==
     c or GT == c, merged per row; their complement in a row is TN*_c), FP query runs (pred == c
-    != GT: FP*, ignore included) and FN query runs (GT == c != pred)."""
+    != GT: FP*, ignore included) and FN query runs (GT == c != pred), these two with a fifth row:
+    the prediction run (FP) or GT run (FN) that holds the query run."""
     h, w = p.shape
     cap = 1024 + ((h * w) >> 5)
     pr = np.empty((3, cap), np.int32)
@@ -134,8 +125,8 @@ def scan(p, g, k):
     xr = np.empty((3, cap), np.int32)
     tp = np.empty((6, cap), np.int32)
     cv = np.empty((4, cap), np.int32)
-    fp = np.empty((4, cap), np.int32)
-    fn = np.empty((4, cap), np.int32)
+    fp = np.empty((5, cap), np.int32)
+    fn = np.empty((5, cap), np.int32)
     pptr = np.empty(h + 1, np.int64)
     gptr = np.empty(h + 1, np.int64)
     xptr = np.empty(h + 1, np.int64)
@@ -169,9 +160,11 @@ def scan(p, g, k):
         fc = -1
         fs = 0
         fe = -2
+        fi = 0
         nc_ = -1
         ns = 0
         ne = -2
+        ni = 0
         x = 0
         while x < w:
             pv = prow[x]
@@ -220,10 +213,12 @@ def scan(p, g, k):
                             fp[1, nfp] = fs
                             fp[2, nfp] = fe
                             fp[3, nfp] = fc
+                            fp[4, nfp] = fi
                             nfp += 1
                         fc = pv
                         fs = s
                         fe = e
+                        fi = pi
                 if gv >= 0:
                     if nc_ == gv and ne == s - 1:
                         ne = e
@@ -233,10 +228,12 @@ def scan(p, g, k):
                             fn[1, nfn] = ns
                             fn[2, nfn] = ne
                             fn[3, nfn] = nc_
+                            fn[4, nfn] = ni
                             nfn += 1
                         nc_ = gv
                         ns = s
                         ne = e
+                        ni = gi
             for c in (pv, gv):
                 if c < 0:
                     continue
@@ -261,12 +258,14 @@ def scan(p, g, k):
             fp[1, nfp] = fs
             fp[2, nfp] = fe
             fp[3, nfp] = fc
+            fp[4, nfp] = fi
             nfp += 1
         if nc_ >= 0:
             fn[0, nfn] = y
             fn[1, nfn] = ns
             fn[2, nfn] = ne
             fn[3, nfn] = nc_
+            fn[4, nfn] = ni
             nfn += 1
         for t in range(nt):
             c = touched[t]
@@ -293,8 +292,10 @@ def scan(p, g, k):
 
 
 def runs(p, g, k):
-    """The four run lists of :func:`scan`: TP, cover, FP query and FN query runs."""
-    return scan(p, g, k)[6:]
+    """The four run lists of :func:`scan`: TP, cover, FP query and FN query runs (row, start, end,
+    class)."""
+    tp, cv, fp, fn = scan(p, g, k)[6:]
+    return tp, cv, fp[:4], fn[:4]
 
 
 @njit
@@ -416,14 +417,15 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     """For every query run (row, x0, x1, class) with ``qok``: its pixels within d of a run of the
     A lists of its class (property A) and, with ``use_b``, within d of a pixel of its class NOT
     covered by the B lists (property B). Returns the sub-runs where all asked properties hold, in
-    the order of the query runs, and per query run how many of its pixels they hold; a query run
-    whose ``known`` count is its length is taken whole, unasked.
+    the order of the query runs; ``qok`` becomes 2 for the query runs they hold whole, and a query
+    run with ``qok`` 2 is taken whole, unasked.
 
     Query runs of one row and class at most ``join`` pixels apart are answered together, as one
-    span. The span's pixels not yet answered are kept per property as sorted intervals; the rows
-    of the disk are visited nearest first, every run (gap) met in a row takes its reach out of
-    them, and a property's walk ends when none is left, or before it starts when one occupancy
-    word per (class, row) (:func:`occupancy`) shows nothing within reach in any row."""
+    span. The span's pixels not yet answered are kept as sorted intervals; the rows of the disk
+    are visited nearest first, every run (gap) met in a row takes its reach out of them, and the
+    walk ends when none is left. A is asked first, B only of the pixels that hold A; a row is
+    passed over when one occupancy word per (class, row) (:func:`occupancy`) shows nothing
+    within reach."""
     nq = q.shape[1]
     nd = dys.size
     cap = 0
@@ -444,8 +446,9 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     sh = 0
     while (w - 1) >> sh >= 64:
         sh += 1
-    a_word = occupancy(a_off, a_s, a_e, w, sh, False)
-    b_word = occupancy(b_off, b_s, b_e, w, sh, True) if use_b else a_word
+    # flags and counts not literal: occupancy and subtract compile once
+    a_word = occupancy(a_off, a_s, a_e, w, sh, np.bool_(False))
+    b_word = occupancy(b_off, b_s, b_e, w, sh, np.bool_(True)) if use_b else a_word
     j = 0
     while j < nq:
         if not qok[j]:
@@ -460,84 +463,77 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                and q[1, jend] - x1 <= join):
             x1 = q[2, jend]
             jend += 1
-        na = 0
+        na = np.int64(0)
         for jj in range(j, jend):
             if qok[jj] != 2:
                 ua_s[na] = q[1, jj]
                 ua_e[na] = q[2, jj]
                 na += 1
-        nb = 0
-        if use_b:
-            for v in range(na):
-                ub_s[v] = ua_s[v]
-                ub_e[v] = ua_e[v]
-            nb = na
-        # no row of the disk with a run of A (a cell not on one run of B) within reach: none is near
-        hit_a = na == 0
-        hit_b = nb == 0
-        if na:
-            for i in range(nd):
-                r = y + dys[i]
-                if r >= 0 and r < h:
-                    wd = wds[i]
-                    lo = ua_s[0] - wd
-                    hi = ua_e[na - 1] + wd
-                    m = cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh)
-                    if a_word[c * h + r] & m:
-                        hit_a = True
-                    if not hit_b and ~b_word[c * h + r] & m:
-                        hit_b = True
-                    if hit_a and hit_b:
-                        break
-        walk = hit_a and hit_b
-        for i in range(nd if walk else 0):
+        # A first, to the end of the disk or until every pixel is near a run of A; B is then asked
+        # only of the pixels that hold A
+        for i in range(nd if na else 0):
             r = y + dys[i]
             if r < 0 or r >= h:
                 continue
             wd = wds[i]
             base = c * h + r
+            lo = ua_s[0] - wd
+            hi = ua_e[na - 1] + wd
+            if a_word[base] & cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh):
+                i1 = a_off[base + 1]
+                idx = first_end_ge(a_e, a_off[base], i1, lo)
+                nc = np.int64(0)
+                while idx < i1 and a_s[idx] <= hi:
+                    cs[nc] = a_s[idx] - wd
+                    ce[nc] = a_e[idx] + wd
+                    nc += 1
+                    idx += 1
+                if nc:
+                    na = subtract(ua_s, ua_e, na, cs, ce, nc, ts, te)
+                    if not na:
+                        break
+        nb = np.int64(0)
+        if use_b:
+            for jj in range(j, jend):
+                if qok[jj] != 2:
+                    ub_s[nb] = q[1, jj]
+                    ub_e[nb] = q[2, jj]
+                    nb += 1
             if na:
-                lo = ua_s[0] - wd
-                hi = ua_e[na - 1] + wd
-                if a_word[base] & cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh):
-                    i1 = a_off[base + 1]
-                    idx = first_end_ge(a_e, a_off[base], i1, lo)
-                    nc = 0
-                    while idx < i1 and a_s[idx] <= hi:
-                        cs[nc] = a_s[idx] - wd
-                        ce[nc] = a_e[idx] + wd
-                        nc += 1
+                nb = subtract(ub_s, ub_e, nb, ua_s, ua_e, na, ts, te)
+        for i in range(nd if nb else 0):
+            r = y + dys[i]
+            if r < 0 or r >= h:
+                continue
+            wd = wds[i]
+            base = c * h + r
+            lo = ub_s[0] - wd
+            if lo < 0:
+                lo = 0
+            hi = ub_e[nb - 1] + wd
+            if hi > w - 1:
+                hi = w - 1
+            if ~b_word[base] & cell_mask(lo >> sh, hi >> sh):
+                i1 = b_off[base + 1]
+                idx = first_end_ge(b_e, b_off[base], i1, lo)
+                pos = lo
+                nc = np.int64(0)
+                while pos <= hi:
+                    if idx < i1 and b_s[idx] <= pos:
+                        pos = b_e[idx] + 1
                         idx += 1
-                    if nc:
-                        na = subtract(ua_s, ua_e, na, cs, ce, nc, ts, te)
-            if nb:
-                lo = ub_s[0] - wd
-                if lo < 0:
-                    lo = 0
-                hi = ub_e[nb - 1] + wd
-                if hi > w - 1:
-                    hi = w - 1
-                nc = 0
-                if ~b_word[base] & cell_mask(lo >> sh, hi >> sh):
-                    i1 = b_off[base + 1]
-                    idx = first_end_ge(b_e, b_off[base], i1, lo)
-                    pos = lo
-                    while pos <= hi:
-                        if idx < i1 and b_s[idx] <= pos:
-                            pos = b_e[idx] + 1
-                            idx += 1
-                        else:
-                            gap_end = hi
-                            if idx < i1 and b_s[idx] - 1 < hi:
-                                gap_end = b_s[idx] - 1
-                            cs[nc] = pos - wd
-                            ce[nc] = gap_end + wd
-                            nc += 1
-                            pos = gap_end + 1
+                    else:
+                        gap_end = hi
+                        if idx < i1 and b_s[idx] - 1 < hi:
+                            gap_end = b_s[idx] - 1
+                        cs[nc] = pos - wd
+                        ce[nc] = gap_end + wd
+                        nc += 1
+                        pos = gap_end + 1
                 if nc:
                     nb = subtract(ub_s, ub_e, nb, cs, ce, nc, ts, te)
-            if not na and not nb:
-                break
+                    if not nb:
+                        break
         if not na and not nb:
             for jj in range(j, jend):
                 out[0, nout] = y

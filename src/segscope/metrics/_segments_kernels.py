@@ -135,31 +135,39 @@ def label_hist(labels, sel, boxes, values, nv, g):
 
 
 @njit
-def runs_hist(rowptr, rs, re, lab, sel, boxes, values, nv, g):
-    """:func:`label_hist` of components given as runs (``segscope.metrics.breakdown`` labels):
-    one walk over the runs of the rows the selected components' bboxes span."""
-    m = sel.size
-    out = np.zeros((m, nv), np.int64)
-    if m == 0:
-        return out
-    where = np.full(boxes.shape[0], -1, np.int64)
-    y0 = boxes[sel[0], 0]
-    y1 = boxes[sel[0], 2]
-    for r in range(m):
-        li = sel[r]
-        where[li] = r
-        if boxes[li, 0] < y0:
-            y0 = boxes[li, 0]
-        if boxes[li, 2] > y1:
-            y1 = boxes[li, 2]
+def pair_hists(xptr, xr, w, glab, gcls, plab, pcls, gsel, gbox, psel, pbox, nv):
+    """:func:`label_hist` of GT components ``gsel`` over the prediction and of predicted
+    components ``psel`` over the GT (valid pixels only), in one walk over the runs of equal
+    (prediction, GT) pairs of ``segscope.metrics.breakdown`` (row pointers ``xptr``; rows of
+    ``xr``: first column, prediction run, GT run, -1 for a negative code) in the rows the
+    selected components' bboxes span."""
+    gout = np.zeros((gsel.size, nv), np.int64)
+    pout = np.zeros((psel.size, nv), np.int64)
+    gwhere = np.full(gbox.shape[0], -1, np.int64)
+    pwhere = np.full(pbox.shape[0], -1, np.int64)
+    y0 = xptr.size - 1
+    y1 = 0
+    for r in range(gsel.size):
+        li = gsel[r]
+        gwhere[li] = r
+        y0 = min(y0, gbox[li, 0])
+        y1 = max(y1, gbox[li, 2])
+    for r in range(psel.size):
+        li = psel[r]
+        pwhere[li] = r
+        y0 = min(y0, pbox[li, 0])
+        y1 = max(y1, pbox[li, 2])
     for y in range(y0, y1):
-        for i in range(rowptr[y], rowptr[y + 1]):
-            r = where[lab[i]]
-            if r < 0:
+        j1 = xptr[y + 1]
+        for j in range(xptr[y], j1):
+            gi = xr[2, j]
+            if gi < 0:
                 continue
-            for x in range(rs[i], re[i] + 1):
-                if g[y, x] < 0:
-                    continue
-                v = values[y, x]
-                out[r, v if v >= 0 else nv - 1] += 1
-    return out
+            n = (xr[0, j + 1] if j + 1 < j1 else w) - xr[0, j]
+            s = glab[gi]
+            pi = xr[1, j]
+            if gwhere[s] >= 0:
+                gout[gwhere[s], pcls[plab[pi]] if pi >= 0 else nv - 1] += n
+            if pi >= 0 and pwhere[plab[pi]] >= 0:
+                pout[pwhere[plab[pi]], gcls[s]] += n
+    return gout, pout

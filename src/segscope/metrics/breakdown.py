@@ -135,6 +135,9 @@ class ImageErrors:
     segment_facts : per GT component its valid pixels, TP pixels and bbox [y0, x0, y1, x1) of
         its valid pixels; the same per predicted component; the (GT, predicted component) pairs
         sharing a TP pixel (2 × n; each pair once, in order of GT component).
+    pair_runs : the runs of equal (prediction, GT) pairs, as ``(row pointers, runs)``: rows first
+        column, prediction run and GT run (indices into ``pred_runs`` / ``gt_runs``; -1 where the
+        code is negative).
     """
 
     counts: np.ndarray
@@ -152,6 +155,7 @@ class ImageErrors:
     sliver_px: np.ndarray
     codes: tuple[np.ndarray, np.ndarray]
     segment_facts: tuple
+    pair_runs: tuple
 
     @property
     def gt_labels(self) -> np.ndarray:
@@ -223,7 +227,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
         tp_off, tp_s, tp_e = _kernels.csr(tp_runs, k, h)
         cv_off, cv_s, cv_e = _kernels.csr(cv_runs, k, h)
         sw = min(SLIVER_MAX_WIDTH, d)
-        for q, (ptr, _, re, lab), has, bit in ((fp_runs, p_runs, php, 4), (fn_runs, g_runs, ghp, 8)):
+        for q, lab, has, bit in ((fp_runs, p_runs[3], php, 4), (fn_runs, g_runs[3], ghp, 8)):
             if not q.shape[1]:
                 continue
             ask = np.ones(q.shape[1], np.uint8)
@@ -232,7 +236,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
                 continue
             sd_off, sd_s, sd_e = _kernels.csr(seeds, k, h)
             # seeds are candidates: a run that is all seed (ask == 2) is one without a look
-            ask *= has[_kernels.component_at(ptr, re, lab, q[0], q[1])]
+            ask *= has[lab[q[4]]]
             cand = _kernels.near_runs(q, ask, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds, _JOIN)
             if cand.shape[1]:
                 _kernels.filter_runs(cand, h, w, p, g, mark, bit, sw, sliver)
@@ -258,7 +262,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
         fixed_gt=fixed_gt, fixed_pred=fixed_pred[:, :k], gt_runs=tuple(g_runs), pred_runs=tuple(p_runs),
         gt_components={"n": n_g, "cls": cls_g, "has_tp": ghp},
         pred_components={"n": n_p, "cls": cls_p, "has_tp": php},
-        sliver_px=sliver, codes=(p, g), segment_facts=facts,
+        sliver_px=sliver, codes=(p, g), segment_facts=facts, pair_runs=(xptr, xr),
     )
 
 

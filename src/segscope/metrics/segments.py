@@ -196,14 +196,19 @@ def image_segments(
         "seg_size": tally(live, size),
         "seg_union": tally(live, union),
     }
-    # missed segments, largest first
+    # missed segments, largest first; invented segments: predicted components with no pixel on
+    # GT of their class
     mi = np.nonzero(missed)[0]
     mi = mi[np.argsort(-size[mi], kind="stable")][:MAX_LISTED]
+    inv = (ptp == 0) & (psize > 0)
+    ii = np.nonzero(inv)[0]
+    ii = ii[np.argsort(-psize[ii], kind="stable")][:MAX_LISTED]
+    xptr, xr = res.pair_runs
+    hist, phist = _kernels.pair_hists(xptr, xr, w, res.gt_runs[3], res.gt_components["cls"], res.pred_runs[3], pcls,
+                                      mi if seg is None else mi[:0], res.segment_facts[2], ii, pbox, k + 1)
     missed_rows = []
     if mi.size:
-        if seg is None:
-            hist = _kernels.runs_hist(*res.gt_runs, mi, box, p, k + 1, g)
-        else:
+        if seg is not None:
             hist = _kernels.label_hist(seg, mi, box, p, k + 1, g)
         at = np.arange(mi.size)
         hist[at, cls[mi]] = -1
@@ -215,16 +220,12 @@ def image_segments(
             [image_id] * mi.size, cls[mi].tolist(), size[mi].tolist(), rel[mi].tolist(), *box[mi].T.tolist(),
             recall[mi].tolist(), iou.tolist(), pred_as.tolist(),
         ))
-    # invented segments: predicted components with no pixel on GT of their class
-    inv = (ptp == 0) & (psize > 0)
     inv_n = np.bincount(pcls[inv], minlength=k).astype(np.int64) if n_p else np.zeros(k, np.int64)
     inv_px = (np.bincount(pcls[inv], weights=psize[inv].astype(np.float64), minlength=k).astype(np.int64)
               if n_p else np.zeros(k, np.int64))
-    ii = np.nonzero(inv)[0]
-    ii = ii[np.argsort(-psize[ii], kind="stable")][:MAX_LISTED]
     invented_rows = []
     if ii.size:
-        hist = _kernels.runs_hist(*res.pred_runs, ii, pbox, g, k + 1, g)[:, :k]
+        hist = phist[:, :k]
         under = np.where(hist.any(1), hist.argmax(1), -1)
         invented_rows = list(zip(
             [image_id] * ii.size, pcls[ii].tolist(), psize[ii].tolist(), (psize[ii] / area).tolist(),
