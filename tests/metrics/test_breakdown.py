@@ -410,3 +410,33 @@ def test_near_runs_marks_runs_held_whole(seed, join):
         fresh = kern.near_runs(q, some.astype(np.uint8), *sd_csr, *sd_csr, False, h, w, dys, wds, join)
         marked = kern.near_runs(q, ask * some, *sd_csr, *sd_csr, False, h, w, dys, wds, join)
         np.testing.assert_array_equal(marked, fresh)
+
+
+def test_run_lists_are_of_one_numba_type_whatever_the_data():
+    """The run lists the kernels hand each other have one numba type (layout included) on any
+    data, so that a run on odd data loads the kernels compiled before it instead of compiling
+    another specialisation: here single-pixel FP runs that are all seeds fill the seed list to
+    its last column."""
+    import numba
+
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import _JOIN, _row_widths, to_codes
+
+    def types(pred, gt, c, d):
+        p, g = to_codes(pred, gt, c, IGN, False)
+        h, w = p.shape
+        scanned = kern.scan(p, g, c)
+        tp, cv, fp, fn = scanned[6:]
+        ask = np.ones(fp.shape[1], np.uint8)
+        seeds = kern.near_runs(fp, ask, *kern.csr(tp, c, h), *kern.csr(cv, c, h), True, h, w, *_row_widths(d), _JOIN)
+        assert seeds.shape[1] == fp.shape[1] or d != 3
+        return [numba.typeof(a) for a in (scanned[5], tp, cv, fp, fn, seeds)]
+
+    gt = np.zeros((12, 9), np.uint8)
+    gt[:, :6] = 1
+    pred = gt.copy()
+    pred[:, 6:] = (np.indices((12, 3)).sum(0) % 2).astype(np.uint8)  # 1-px FP runs of class 1
+    rng = np.random.default_rng(0)
+    blobby_gt = rng.integers(0, 3, (40, 50)).repeat(2, 0).repeat(2, 1).astype(np.uint8)
+    blobby_pred = np.roll(blobby_gt, 1, 1)
+    assert types(pred, gt, 2, 3) == types(blobby_pred, blobby_gt, 3, 2)

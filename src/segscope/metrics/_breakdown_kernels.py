@@ -33,10 +33,12 @@ def codes(pred, gt, k, ignore, p_out, g_out):
 
 @njit
 def room(a, n, more):
-    """``a`` (fields × capacity) if ``more`` columns fit after its first n, else a wider copy."""
-    if n + more <= a.shape[1]:
+    """``a`` (fields × capacity) if ``more`` columns fit after its first n with one to spare (so
+    that the used part ``a[:, :n]`` is never the whole array, and always of one numba type), else
+    a wider copy."""
+    if n + more < a.shape[1]:
         return a
-    b = np.empty((a.shape[0], max(2 * a.shape[1], n + more)), a.dtype)
+    b = np.empty((a.shape[0], max(2 * a.shape[1], n + more + 1)), a.dtype)
     for f in range(a.shape[0]):
         for j in range(n):  # not a slice assignment: no broadcast checks to compile
             b[f, j] = a[f, j]
@@ -432,7 +434,7 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     for j in range(nq):
         if qok[j]:
             cap += (q[2, j] - q[1, j] + 2) // 2
-    out = np.empty((4, cap), np.int32)
+    out = np.empty((4, cap + 1), np.int32)  # one to spare: out[:, :nout] is never contiguous
     nout = 0
     ua_s = np.empty(w + 1, np.int64)
     ua_e = np.empty(w + 1, np.int64)
