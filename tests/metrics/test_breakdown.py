@@ -325,20 +325,29 @@ def test_salted_maps_match_reference(seed):
     np.testing.assert_array_equal(error_counts(pred, gt, c, IGN, band_px=d), reference_error_counts(pred, gt, c, IGN, band_px=d))
 
 
+def boundary_step_case(seed):
+    """A salted case as the boundary step gets it: codes, classes, band, the (FP, FN) query runs
+    and the TP and cover runs indexed by (class, row)."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import to_codes
+
+    pred, gt, c, d = salted_case(seed)
+    p, g = to_codes(pred, gt, c, IGN, False)
+    tp_runs, cv_runs, fp_runs, fn_runs = kern.runs(p, g, c)
+    h = p.shape[0]
+    return p, g, c, d, (fp_runs, fn_runs), kern.csr(tp_runs, c, h), kern.csr(cv_runs, c, h)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10**6), st.sampled_from([0, 1, 3, 8, 10**6]))
 def test_near_runs_spans_match_dilation(seed, join):
     """The disk walk of the boundary step, whatever query runs it answers together, gives the
     pixels within d of a TP and of a TN* of their class: the dilation of the method's text."""
     from segscope.metrics import _breakdown_kernels as kern
-    from segscope.metrics.breakdown import _row_widths, to_codes
+    from segscope.metrics.breakdown import _row_widths
 
-    pred, gt, c, d = salted_case(seed)
-    p, g = to_codes(pred, gt, c, IGN, False)
+    p, g, c, d, (fp_runs, fn_runs), tp_csr, cv_csr = boundary_step_case(seed)
     h, w = p.shape
-    tp_runs, cv_runs, fp_runs, fn_runs = kern.runs(p, g, c)
-    tp_csr = kern.csr(tp_runs, c, h)
-    cv_csr = kern.csr(cv_runs, c, h)
     dys, wds = _row_widths(d)
     disk = np.zeros((2 * d + 1, 2 * d + 1), bool)
     disk[tuple((disk_offsets(d) + d).T)] = True
@@ -391,14 +400,10 @@ def test_near_runs_marks_runs_held_whole(seed, join):
     """``qok`` comes back 2 exactly for the query runs answered whole, and a run marked 2 is taken
     whole unasked: the candidate step given the seeds' marks answers as if asked afresh."""
     from segscope.metrics import _breakdown_kernels as kern
-    from segscope.metrics.breakdown import _row_widths, to_codes
+    from segscope.metrics.breakdown import _row_widths
 
-    pred, gt, c, d = salted_case(seed)
-    p, g = to_codes(pred, gt, c, IGN, False)
+    p, g, c, d, (fp_runs, fn_runs), tp_csr, cv_csr = boundary_step_case(seed)
     h, w = p.shape
-    tp_runs, cv_runs, fp_runs, fn_runs = kern.runs(p, g, c)
-    tp_csr = kern.csr(tp_runs, c, h)
-    cv_csr = kern.csr(cv_runs, c, h)
     dys, wds = _row_widths(d)
     for q in (fp_runs, fn_runs):
         ask = np.ones(q.shape[1], np.uint8)
