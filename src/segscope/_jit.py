@@ -60,9 +60,9 @@ def union(parent, a, b):
 #: notice.
 COMPILE_SECONDS = {
     "segscope.metrics._confusion_kernels": 1.0,
-    "segscope.metrics._boundary_kernels": 12.5,
-    "segscope.metrics._breakdown_kernels": 10.0,
-    "segscope.metrics._segments_kernels": 0.5,
+    "segscope.metrics._boundary_kernels": 13.5,
+    "segscope.metrics._breakdown_kernels": 11.5,
+    "segscope.metrics._segments_kernels": 0.7,
 }
 #: The estimate for a kernel file not in :data:`COMPILE_SECONDS`.
 DEFAULT_COMPILE_SECONDS = 2.0
