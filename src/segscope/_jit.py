@@ -104,7 +104,7 @@ def compile_estimate(names: Iterable[str], processes: int = 1) -> int:
     (never less than the largest file alone).
 
     >>> compile_estimate(["segscope.metrics._boundary_kernels", "segscope.metrics._confusion_kernels"], 2)
-    13
+    14
     """
     costs = [COMPILE_SECONDS.get(n, DEFAULT_COMPILE_SECONDS) for n in names]
     if not costs:
