@@ -106,7 +106,10 @@ def test_parent_memory_does_not_grow_with_images(tmp_path, monkeypatch):
     _tiny_run(50, DiskSink(tmp_path / "warm"))  # every code path imported and compiled
     small, small_peak = _tiny_run(150, DiskSink(tmp_path / "a"))
     large, large_peak = _tiny_run(1500, DiskSink(tmp_path / "b"))
-    # 1,350 more images: a few bytes each at most (rows and records in memory take KBs each)
+    # 1,350 more images: a few bytes each at most (rows and records in memory take KBs each); a
+    # one-off growth of the interpreter's own tables can cost a few KB in one run, a per-image
+    # cost shows in every run
+    large = min(large, _tiny_run(1500, DiskSink(tmp_path / "c"))[0])
     assert large - small < 16 * 1350, (small, large)
     # writing the outputs reads the records back in chunks: its peak does not follow the images
     assert large_peak - small_peak < 64 * 1024, (small_peak, large_peak)
