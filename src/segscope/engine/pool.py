@@ -78,6 +78,8 @@ def init_worker() -> None:
 PARENT_POLL_S = 1.0
 #: seconds the running tasks of a pool stopped by an error get to finish before it kills them
 STOP_GRACE_S = 10.0
+#: seconds to wait for the exit status of the workers of a broken pool
+DEAD_WORKER_WAIT_S = 5.0
 
 
 class WorkerDied(SegscopeError):
@@ -229,12 +231,17 @@ def _dead_worker(pool) -> tuple[int | None, str]:
     import time
 
     procs = dict(getattr(pool, "_processes", None) or {})
-    deadline = time.monotonic() + 1.0
-    for p in procs.values():  # a worker's pipes close a moment before its exit status can be read
-        p.join(max(0.0, deadline - time.monotonic()))
-    codes = {pid: p.exitcode for pid, p in procs.items() if p.exitcode}
-    # the pool terminates (SIGTERM) the survivors of a broken pool: another code is the cause
-    cause = {pid: c for pid, c in codes.items() if c != -signal.SIGTERM} or codes
+    # A worker's pipes close a moment before its exit status can be read, and the pool's own
+    # thread reaps the workers meanwhile: look again until a cause shows or every worker is gone.
+    deadline = time.monotonic() + DEAD_WORKER_WAIT_S
+    while True:
+        codes = {pid: p.exitcode for pid, p in procs.items()}
+        # the pool terminates (SIGTERM) the survivors of a broken pool: another code is the cause
+        cause = {pid: c for pid, c in codes.items() if c and c != -signal.SIGTERM}
+        if cause or None not in codes.values() or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    cause = cause or {pid: c for pid, c in codes.items() if c}
     if not cause:
         return None, "cause unknown"
     pid, code = min(cause.items())
