@@ -107,6 +107,26 @@ def paint(rowptr, rs, re, lab, labels):
 
 
 @njit
+def beside(prow, grow, s, e, c):
+    """What lies beside the query run [s, e] of class c in its row: bit 0 a TP of c at s - 1, bit
+    1 a TN* of c there, bits 2 and 3 the same at e + 1 (none outside the row)."""
+    f = 0
+    if s > 0:
+        if prow[s - 1] == c:
+            if grow[s - 1] == c:
+                f = 1
+        elif grow[s - 1] != c:
+            f = 2
+    if e + 1 < prow.size:
+        if prow[e + 1] == c:
+            if grow[e + 1] == c:
+                f |= 4
+        elif grow[e + 1] != c:
+            f |= 8
+    return f
+
+
+@njit
 def scan(p, g, k):
     """One pass over the rows of the class codes: the runs of equal (prediction, GT) pairs, and
     from their ends those of the prediction and of the GT alone.
@@ -118,8 +138,9 @@ def scan(p, g, k):
     :func:`assign` walks; and the four run lists the boundary step works on, each as (row, start,
     end, class) arrays in row-major order: TP runs (pred == GT == c), *cover* runs of c (pred ==
     c or GT == c, merged per row; their complement in a row is TN*_c), FP query runs (pred == c
-    != GT: FP*, ignore included) and FN query runs (GT == c != pred), these two with a fifth row:
-    the prediction run (FP) or GT run (FN) that holds the query run."""
+    != GT: FP*, ignore included) and FN query runs (GT == c != pred), these two with a fifth row,
+    the prediction run (FP) or GT run (FN) that holds the query run, and a sixth, what lies
+    beside it in its row (:func:`beside`)."""
     h, w = p.shape
     cap = 1024 + ((h * w) >> 5)
     pr = np.empty((3, cap), np.int32)
@@ -127,8 +148,8 @@ def scan(p, g, k):
     xr = np.empty((3, cap), np.int32)
     tp = np.empty((6, cap), np.int32)
     cv = np.empty((4, cap), np.int32)
-    fp = np.empty((5, cap), np.int32)
-    fn = np.empty((5, cap), np.int32)
+    fp = np.empty((6, cap), np.int32)
+    fn = np.empty((6, cap), np.int32)
     pptr = np.empty(h + 1, np.int64)
     gptr = np.empty(h + 1, np.int64)
     xptr = np.empty(h + 1, np.int64)
@@ -216,6 +237,7 @@ def scan(p, g, k):
                             fp[2, nfp] = fe
                             fp[3, nfp] = fc
                             fp[4, nfp] = fi
+                            fp[5, nfp] = beside(prow, grow, fs, fe, fc)
                             nfp += 1
                         fc = pv
                         fs = s
@@ -231,6 +253,7 @@ def scan(p, g, k):
                             fn[2, nfn] = ne
                             fn[3, nfn] = nc_
                             fn[4, nfn] = ni
+                            fn[5, nfn] = beside(prow, grow, ns, ne, nc_)
                             nfn += 1
                         nc_ = gv
                         ns = s
@@ -261,6 +284,7 @@ def scan(p, g, k):
             fp[2, nfp] = fe
             fp[3, nfp] = fc
             fp[4, nfp] = fi
+            fp[5, nfp] = beside(prow, grow, fs, fe, fc)
             nfp += 1
         if nc_ >= 0:
             fn[0, nfn] = y
@@ -268,6 +292,7 @@ def scan(p, g, k):
             fn[2, nfn] = ne
             fn[3, nfn] = nc_
             fn[4, nfn] = ni
+            fn[5, nfn] = beside(prow, grow, ns, ne, nc_)
             nfn += 1
         for t in range(nt):
             c = touched[t]
@@ -427,7 +452,8 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     are visited nearest first, every run (gap) met in a row takes its reach out of them, and the
     walk ends when none is left. A is asked first, B only of the pixels that hold A; a row is
     passed over when one occupancy word per (class, row) (:func:`occupancy`) shows nothing
-    within reach."""
+    within reach. With ``use_b`` and a sixth row of ``q`` (:func:`scan`'s query runs, A the TP
+    and B the cover runs), a TP or TN* beside a run answers its pixels up to d away unasked."""
     nq = q.shape[1]
     nd = dys.size
     cap = 0
@@ -451,6 +477,8 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     # flags and counts not literal: occupancy and subtract compile once
     a_word = occupancy(a_off, a_s, a_e, w, sh, np.bool_(False))
     b_word = occupancy(b_off, b_s, b_e, w, sh, np.bool_(True)) if use_b else a_word
+    beside_known = use_b and q.shape[0] > 5 and nd > 0  # A and B are then TP and cover runs
+    d0 = wds[0] if nd > 0 else 0
     j = 0
     while j < nq:
         if not qok[j]:
@@ -466,11 +494,31 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
             x1 = q[2, jend]
             jend += 1
         na = np.int64(0)
+        nb = np.int64(0)
         for jj in range(j, jend):
             if qok[jj] != 2:
-                ua_s[na] = q[1, jj]
-                ua_e[na] = q[2, jj]
-                na += 1
+                sa = np.int64(q[1, jj])
+                ea = np.int64(q[2, jj])
+                sb = sa
+                eb = ea
+                if beside_known:  # a TP / TN* beside the run settles its pixels up to d away
+                    f = q[5, jj]
+                    if f & 1:
+                        sa += d0
+                    elif f & 2:
+                        sb += d0
+                    if f & 4:
+                        ea -= d0
+                    elif f & 8:
+                        eb -= d0
+                if sa <= ea:
+                    ua_s[na] = sa
+                    ua_e[na] = ea
+                    na += 1
+                if use_b and sb <= eb:
+                    ub_s[nb] = sb
+                    ub_e[nb] = eb
+                    nb += 1
         # A first, to the end of the disk or until every pixel is near a run of A; B is then asked
         # only of the pixels that hold A
         for i in range(nd if na else 0):
@@ -494,15 +542,8 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                     na = subtract(ua_s, ua_e, na, cs, ce, nc, ts, te)
                     if not na:
                         break
-        nb = np.int64(0)
-        if use_b:
-            for jj in range(j, jend):
-                if qok[jj] != 2:
-                    ub_s[nb] = q[1, jj]
-                    ub_e[nb] = q[2, jj]
-                    nb += 1
-            if na:
-                nb = subtract(ub_s, ub_e, nb, ua_s, ua_e, na, ts, te)
+        if na and nb:
+            nb = subtract(ub_s, ub_e, nb, ua_s, ua_e, na, ts, te)
         for i in range(nd if nb else 0):
             r = y + dys[i]
             if r < 0 or r >= h:
