@@ -163,6 +163,7 @@ def scan(p, g, k):
     open_s = np.full(k, -2, np.int64)
     open_e = np.full(k, -2, np.int64)
     touched = np.empty(k, np.int64)
+    cuts = np.zeros(w + 1, np.int64)
     for y in range(h):
         pptr[y] = npr
         gptr[y] = ngr
@@ -188,15 +189,18 @@ def scan(p, g, k):
         ns = 0
         ne = -2
         ni = 0
-        x = 0
-        while x < w:
-            pv = prow[x]
-            gv = grow[x]
-            s = x
-            x += 1
-            while x < w and prow[x] == pv and grow[x] == gv:
-                x += 1
+        # where the pair runs of the row start, found without a branch per pixel
+        nr = 1 if w > 0 else 0
+        for x in range(1, w):
+            cuts[nr] = x
+            nr += np.int64((prow[x] != prow[x - 1]) | (grow[x] != grow[x - 1]))
+        cuts[nr] = w
+        for t in range(nr):
+            s = cuts[t]
+            x = cuts[t + 1]
             e = x - 1
+            pv = prow[s]
+            gv = grow[s]
             pi = npr if pv >= 0 else -1  # the run of pv open here is the next one stored
             gi = ngr if gv >= 0 else -1
             xr[0, nxr] = s
