@@ -474,7 +474,6 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     ce = np.empty(w + 1, np.int64)
     ts = np.empty(w + 1, np.int64)
     te = np.empty(w + 1, np.int64)
-    keep = np.zeros(w + 1, np.bool_)
     sh = 0
     while (w - 1) >> sh >= 64:
         sh += 1
@@ -483,13 +482,24 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     b_word = occupancy(b_off, b_s, b_e, w, sh, np.bool_(True)) if use_b else a_word
     beside_known = use_b and q.shape[0] > 5 and nd > 0  # A and B are then TP and cover runs
     d0 = wds[0] if nd > 0 else 0
+    dmax = np.abs(dys).max() if nd > 0 else 0
+    # the occupancy words of A OR-ed over blocks of 8 rows
+    nblk = (h + 7) >> 3
+    a_blk = np.zeros(a_word.size // h * nblk if h > 0 else 0, np.uint64)
+    for base in range(a_word.size):
+        a_blk[base // h * nblk + ((base % h) >> 3)] |= a_word[base]
     j = 0
     while j < nq:
-        if not qok[j]:
+        if qok[j] != 1:
+            if qok[j] == 2:  # taken whole, on its own: spans only save walks
+                out[0, nout] = q[0, j]
+                out[1, nout] = q[1, j]
+                out[2, nout] = q[2, j]
+                out[3, nout] = q[3, j]
+                nout += 1
             j += 1
             continue
         y = q[0, j]
-        x0 = q[1, j]
         c = q[3, j]
         x1 = q[2, j]
         jend = j + 1
@@ -523,9 +533,22 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                     ub_s[nb] = sb
                     ub_e[nb] = eb
                     nb += 1
+        if na:  # no run of A in the reach of the disk's bounding box: no walk for A
+            lo = ua_s[0] - d0
+            hi = ua_e[na - 1] + d0
+            m = cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh)
+            near = np.uint64(0)
+            for blk in range((y - dmax if y > dmax else 0) >> 3, ((y + dmax if y + dmax < h else h - 1) >> 3) + 1):
+                near |= a_blk[c * nblk + blk]
+            if not near & m:
+                na_walk = False
+            else:
+                na_walk = True
+        else:
+            na_walk = False
         # A first, to the end of the disk or until every pixel is near a run of A; B is then asked
         # only of the pixels that hold A
-        for i in range(nd if na else 0):
+        for i in range(nd if na_walk else 0):
             r = y + dys[i]
             if r < 0 or r >= h:
                 continue
@@ -589,33 +612,27 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                 out[3, nout] = c
                 qok[jj] = 2
                 nout += 1
-        else:
+        else:  # the runs less what fails A or B; each piece lies in one run
+            nr = np.int64(0)
             for jj in range(j, jend):
-                for x in range(q[1, jj], q[2, jj] + 1):
-                    keep[x - x0] = True
-            for v in range(na):
-                for x in range(ua_s[v], ua_e[v] + 1):
-                    keep[x - x0] = False
-            for v in range(nb):
-                for x in range(ub_s[v], ub_e[v] + 1):
-                    keep[x - x0] = False
+                cs[nr] = q[1, jj]
+                ce[nr] = q[2, jj]
+                nr += 1
+            if na:
+                nr = subtract(cs, ce, nr, ua_s, ua_e, na, ts, te)
+            if nb and nr:
+                nr = subtract(cs, ce, nr, ub_s, ub_e, nb, ts, te)
+            v = 0
             for jj in range(j, jend):
-                t = q[1, jj] - x0
-                tend = q[2, jj] - x0 + 1
-                while t < tend:
-                    if keep[t]:
-                        t0 = t
-                        while t < tend and keep[t]:
-                            t += 1
-                        out[0, nout] = y
-                        out[1, nout] = x0 + t0
-                        out[2, nout] = x0 + t - 1
-                        out[3, nout] = c
-                        nout += 1
-                        if t0 == q[1, jj] - x0 and t == tend:
-                            qok[jj] = 2
-                    else:
-                        t += 1
+                while v < nr and ce[v] <= q[2, jj]:
+                    out[0, nout] = y
+                    out[1, nout] = cs[v]
+                    out[2, nout] = ce[v]
+                    out[3, nout] = c
+                    nout += 1
+                    if cs[v] == q[1, jj] and ce[v] == q[2, jj]:
+                        qok[jj] = 2
+                    v += 1
         j = jend
     return out[:, :nout]
 
