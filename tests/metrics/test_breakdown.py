@@ -445,3 +445,45 @@ def test_run_lists_are_of_one_numba_type_whatever_the_data():
     blobby_gt = rng.integers(0, 3, (40, 50)).repeat(2, 0).repeat(2, 1).astype(np.uint8)
     blobby_pred = np.roll(blobby_gt, 1, 1)
     assert types(pred, gt, 2, 3) == types(blobby_pred, blobby_gt, 3, 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([0, 3, 64, 10**6]))
+def test_near_runs_answers_from_what_lies_beside_as_from_the_walk(seed, join):
+    """The query runs of the row scan say what lies beside each run (a sixth row); the seeds the
+    walk gives with it are the dilation's, and the runs it marks held whole are the same as
+    without it, on runs beside a TP or a TN* on either side, or both."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import _row_widths
+
+    p, g, c, d, _, tp_csr, cv_csr = boundary_step_case(seed)
+    h, w = p.shape
+    dys, wds = _row_widths(d)
+    disk = np.zeros((2 * d + 1, 2 * d + 1), bool)
+    disk[tuple((disk_offsets(d) + d).T)] = True
+    fp_runs, fn_runs = kern.scan(p, g, c)[8:]
+    for q in (fp_runs, fn_runs):
+        assert q.shape[0] == 6
+        for y, s, e, k, _, f in q.T:
+            left = (p[y, s - 1], g[y, s - 1]) if s > 0 else None
+            right = (p[y, e + 1], g[y, e + 1]) if e + 1 < w else None
+            for side, bits in ((left, f & 3), (right, (f >> 2) & 3)):
+                want = 0 if side is None else 1 if side == (k, k) else 2 if k not in side else 0
+                assert bits == want
+        ok = (np.random.default_rng(seed).random(q.shape[1]) < 0.9).astype(np.uint8)
+        plain = ok.copy()
+        got_runs = kern.near_runs(q, ok, *tp_csr, *cv_csr, True, h, w, dys, wds, join)
+        np.testing.assert_array_equal(got_runs, kern.near_runs(q[:4], plain, *tp_csr, *cv_csr, True, h, w, dys, wds, join))
+        np.testing.assert_array_equal(ok, plain)
+        got = np.zeros((h, w), bool)
+        for y, s, e, _ in got_runs.T:
+            got[y, s:e + 1] = True
+        want = np.zeros((h, w), bool)
+        for k in range(c):
+            asked = np.zeros((h, w), bool)
+            for y, s, e, kk in q[:4, ok > 0].T:
+                if kk == k:
+                    asked[y, s:e + 1] = True
+            want |= (asked & ndi.binary_dilation((p == k) & (g == k), disk)
+                     & ndi.binary_dilation((p != k) & (g != k), disk))
+        np.testing.assert_array_equal(got, want)

@@ -490,6 +490,9 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
         a_blk[base // h * nblk + ((base % h) >> 3)] |= a_word[base]
     j = 0
     while j < nq:
+        # a TP on one side and a TN* on the other, both in reach of every pixel: held whole
+        if qok[j] == 1 and beside_known and q[5, j] & 5 and q[5, j] & 10 and q[2, j] - q[1, j] < d0:
+            qok[j] = 2
         if qok[j] != 1:
             if qok[j] == 2:  # taken whole, on its own: spans only save walks
                 out[0, nout] = q[0, j]
