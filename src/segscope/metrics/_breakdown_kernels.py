@@ -181,13 +181,13 @@ def scan(p, g, k):
         ps = 0
         gs = 0
         nt = 0
-        fc = -1
-        fs = 0
-        fe = -2
+        fc = np.int64(-1)  # not literals: beside compiles for int64 only
+        fs = np.int64(0)
+        fe = np.int64(-2)
         fi = 0
-        nc_ = -1
-        ns = 0
-        ne = -2
+        nc_ = np.int64(-1)
+        ns = np.int64(0)
+        ne = np.int64(-2)
         ni = 0
         # where the pair runs of the row start, found without a branch per pixel
         nr = 1 if w > 0 else 0
