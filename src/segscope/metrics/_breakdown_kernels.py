@@ -32,20 +32,6 @@ def codes(pred, gt, k, ignore, p_out, g_out):
 
 
 @njit
-def room(a, n, more):
-    """``a`` (fields × capacity) if ``more`` columns fit after its first n with one to spare (so
-    that the used part ``a[:, :n]`` is never the whole array, and always of one numba type), else
-    a wider copy."""
-    if n + more < a.shape[1]:
-        return a
-    b = np.empty((a.shape[0], max(2 * a.shape[1], n + more + 1)), a.dtype)
-    for f in range(a.shape[0]):
-        for j in range(n):  # not a slice assignment: no broadcast checks to compile
-            b[f, j] = a[f, j]
-    return b
-
-
-@njit
 def components(rowptr, r):
     """8-connected components of equal value of the runs ``r`` (rows: first column, last column,
     value; row y's runs are rowptr[y]:rowptr[y+1]), by run-based union-find. Returns their count,
@@ -142,12 +128,20 @@ def scan(p, g, k):
     the prediction run (FP) or GT run (FN) that holds the query run, and a sixth, what lies
     beside it in its row (:func:`beside`)."""
     h, w = p.shape
-    cap = 1024 + ((h * w) >> 5)
+    # every list holds at most one run per pair run (cover: two), and one column more: the used
+    # part is then never the whole array, and always of one numba type
+    cap = h
+    for y in range(h):
+        prow = p[y]
+        grow = g[y]
+        for x in range(1, w):
+            cap += (prow[x] != prow[x - 1]) | (grow[x] != grow[x - 1])
+    cap += 1
     pr = np.empty((3, cap), np.int32)
     gr = np.empty((3, cap), np.int32)
     xr = np.empty((3, cap), np.int32)
     tp = np.empty((6, cap), np.int32)
-    cv = np.empty((4, cap), np.int32)
+    cv = np.empty((4, 2 * cap), np.int32)
     fp = np.empty((6, cap), np.int32)
     fn = np.empty((6, cap), np.int32)
     pptr = np.empty(h + 1, np.int64)
@@ -170,14 +164,6 @@ def scan(p, g, k):
         xptr[y] = nxr
         prow = p[y]
         grow = g[y]
-        # a row adds at most w runs to a list (2w cover runs)
-        pr = room(pr, npr, w)
-        gr = room(gr, ngr, w)
-        xr = room(xr, nxr, w)
-        tp = room(tp, ntp, w)
-        cv = room(cv, ncv, 2 * w)
-        fp = room(fp, nfp, w)
-        fn = room(fn, nfn, w)
         ps = 0
         gs = 0
         nt = 0
