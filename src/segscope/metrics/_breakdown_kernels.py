@@ -442,8 +442,10 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     are visited nearest first, every run (gap) met in a row takes its reach out of them, and the
     walk ends when none is left. A is asked first, B only of the pixels that hold A; a row is
     passed over when one occupancy word per (class, row) (:func:`occupancy`) shows nothing
-    within reach. With ``use_b`` and a sixth row of ``q`` (:func:`scan`'s query runs, A the TP
-    and B the cover runs), a TP or TN* beside a run answers its pixels up to d away unasked."""
+    within reach, and the walk for A is not begun when the same words OR-ed over blocks of 8
+    rows show no run of A in the disk's bounding box around the span. With ``use_b`` and a sixth
+    row of ``q`` (:func:`scan`'s query runs, A the TP and B the cover runs), a TP or TN* beside
+    a run answers its pixels up to d away unasked."""
     nq = q.shape[1]
     nd = dys.size
     cap = 0
@@ -466,9 +468,15 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
     # flags and counts not literal: occupancy and subtract compile once
     a_word = occupancy(a_off, a_s, a_e, w, sh, np.bool_(False))
     b_word = occupancy(b_off, b_s, b_e, w, sh, np.bool_(True)) if use_b else a_word
-    beside_known = use_b and q.shape[0] > 5 and nd > 0  # A and B are then TP and cover runs
-    d0 = wds[0] if nd > 0 else 0
-    dmax = np.abs(dys).max() if nd > 0 else 0
+    beside_known = use_b and q.shape[0] > 5  # A and B are then TP and cover runs
+    d0 = 0  # the half-width of the disk's row dy = 0, and the widest and farthest rows
+    wmax = 0
+    dmax = 0
+    for i in range(nd):
+        if dys[i] == 0:
+            d0 = wds[i]
+        wmax = max(wmax, wds[i])
+        dmax = max(dmax, abs(dys[i]))
     # the occupancy words of A OR-ed over blocks of 8 rows
     nblk = (h + 7) >> 3
     a_blk = np.zeros(a_word.size // h * nblk if h > 0 else 0, np.uint64)
@@ -523,8 +531,8 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
                     ub_e[nb] = eb
                     nb += 1
         if na:  # no run of A in the reach of the disk's bounding box: no walk for A
-            lo = ua_s[0] - d0
-            hi = ua_e[na - 1] + d0
+            lo = ua_s[0] - wmax
+            hi = ua_e[na - 1] + wmax
             m = cell_mask((lo if lo > 0 else 0) >> sh, (hi if hi < w else w - 1) >> sh)
             near = np.uint64(0)
             for blk in range((y - dmax if y > dmax else 0) >> 3, ((y + dmax if y + dmax < h else h - 1) >> 3) + 1):
