@@ -421,12 +421,15 @@ def match_side(q, tg, gt, k, half, theta, out, col):
     x - 1 .. x + 1 of this row or earlier ones) are used first: the run that matched a neighbour
     is tried (an exact test), and a neighbour known to be at least L from every target rules
     this query out when L minus their distance is still >= θ (the triangle inequality). A target
-    run that matches a pixel matches the rest of its query run up to the run's reach."""
+    run that matches a pixel matches every later pixel of its row up to the run's reach, and a
+    pixel at least L from every target rules out the pixels of its row up to L - θ to its right:
+    later query runs of the row within those stretches are answered without a look."""
     qmap, qbeg, qend, qst, qen, qok = q[0], q[1], q[2], q[3], q[4], q[5]
     tmap, tbeg, tend, tst, ten, tbits, shift = tg[0], tg[1], tg[2], tg[3], tg[4], tg[6], tg[7]
     h, w = gt.shape
     t = half.shape[0]
     reach = t + 3  # search a little beyond θ, so that a miss leaves a useful lower bound
+    floor = theta + 1e-9
     hitrow = np.zeros(w, np.int64)
     hitrun = np.zeros(w, np.int64)
     stamp = np.full(w, -1, np.int64)
@@ -444,6 +447,12 @@ def match_side(q, tg, gt, k, half, theta, out, col):
         matched = 0
         for y in range(h):
             grow = gt[y]
+            hcov = -1  # this row's pixels from the last match up to hcov: within θ of run hr
+            hr = -1
+            hry = -1
+            mcov = -1  # ... from the last miss at mx (bound mb) up to mcov: ruled out
+            mx = -1
+            mb = 0.0
             for r in range(qbeg[qbase + y], qend[qbase + y]):
                 x1 = np.int64(qen[r])
                 x = np.int64(qst[r])
@@ -458,50 +467,59 @@ def match_side(q, tg, gt, k, half, theta, out, col):
                     if jt < 0:
                         x += 1
                         continue
-                    found = False
-                    ruled_out = False
-                    rr = -1
-                    hy = -1
-                    for xc in range(max(x - 1, 0), min(x + 2, w)):
-                        if stamp[xc] == c:
-                            dd = abs(hitrow[xc] - y)
-                            if dd < t:
-                                rc = hitrun[xc]
-                                hw = half[dd]
-                                if ten[rc] >= x - hw and tst[rc] <= x + hw:
-                                    found = True
-                                    rr = rc
-                                    hy = hitrow[xc]
+                    if x > hcov:
+                        if x <= mcov:
+                            missrow[x] = y
+                            missbound[x] = mb - (x - mx)
+                            mstamp[x] = c
+                            x += 1
+                            continue
+                        found = False
+                        ruled_out = False
+                        rr = -1
+                        hy = -1
+                        bound = 0.0
+                        for xc in range(max(x - 1, 0), min(x + 2, w)):
+                            if stamp[xc] == c:
+                                dd = abs(hitrow[xc] - y)
+                                if dd < t:
+                                    rc = hitrun[xc]
+                                    hw = half[dd]
+                                    if ten[rc] >= x - hw and tst[rc] <= x + hw:
+                                        found = True
+                                        rr = rc
+                                        hy = hitrow[xc]
+                                        break
+                            if mstamp[xc] == c:
+                                dy = missrow[xc] - y
+                                bound = missbound[xc] - math.sqrt(dy * dy + (xc - x) * (xc - x))
+                                if bound >= floor:
+                                    ruled_out = True
                                     break
-                        if mstamp[xc] == c:
-                            dy = missrow[xc] - y
-                            bound = missbound[xc] - math.sqrt(dy * dy + (xc - x) * (xc - x))
-                            if bound >= theta + 1e-9:
-                                ruled_out = True
-                                missrow[x] = y
-                                missbound[x] = bound
-                                mstamp[x] = c
-                                break
-                    if not found and not ruled_out:
-                        rr, hy, bound = search(tbeg, tend, tst, ten, tbits, shift, tbase, y, x, half, reach, h, w)
-                        if rr >= 0:
-                            found = True
-                        else:
+                        if not found and not ruled_out:
+                            rr, hy, bound = search(tbeg, tend, tst, ten, tbits, shift, tbase, y, x, half, reach, h, w)
+                            found = rr >= 0
+                        if not found:
                             missrow[x] = y
                             missbound[x] = bound
                             mstamp[x] = c
-                    if not found:
-                        x += 1
-                        continue
-                    # the run matches every pixel up to its right reach in row y
-                    last = min(x1, ten[rr] + half[abs(hy - y)])
+                            mx = x
+                            mb = bound
+                            mcov = x + np.int64(bound - floor) if bound >= floor else x
+                            x += 1
+                            continue
+                        hr = rr
+                        hry = hy
+                        hcov = ten[rr] + half[abs(hy - y)]
+                    # run hr matches every pixel of row y up to hcov
+                    last = min(x1, hcov)
                     for xx in range(x, last + 1):
                         if check_valid:
                             g = grow[xx]
                             if g < 0 or g >= k:
                                 continue
-                        hitrow[xx] = hy
-                        hitrun[xx] = rr
+                        hitrow[xx] = hry
+                        hitrun[xx] = hr
                         stamp[xx] = c
                         matched += 1
                         n += xx > x
