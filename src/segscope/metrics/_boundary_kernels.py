@@ -496,6 +496,24 @@ def match_side(q, tg, gt, k, half, theta, out, col):
                                 if bound >= floor:
                                     ruled_out = True
                                     break
+                        if not found and not ruled_out and t > 0:  # row y first: most matches are there
+                            first = tbeg[tbase + y]
+                            m = tend[tbase + y] - first
+                            lo = first
+                            while m > 1:  # the first run ending at or after x, as in search
+                                hm = m >> 1
+                                lo = lo + hm if ten[lo + hm - 1] < x else lo
+                                m -= hm
+                            if m > 0:
+                                if ten[lo] >= x and tst[lo] <= x + half[0]:
+                                    found = True
+                                    rr = lo
+                                elif lo > first or ten[lo] < x:
+                                    left = lo if ten[lo] < x else lo - 1
+                                    if x - ten[left] <= half[0]:
+                                        found = True
+                                        rr = left
+                            hy = y
                         if not found and not ruled_out:
                             rr, hy, bound = search(tbeg, tend, tst, ten, tbits, shift, tbase, y, x, half, reach, h, w)
                             found = rr >= 0
