@@ -420,10 +420,11 @@ def match_side(q, tg, gt, k, half, theta, out, col):
     pixel by pixel). Contours are continuous, so neighbouring queries (columns
     x - 1 .. x + 1 of this row or earlier ones) are used first: the run that matched a neighbour
     is tried (an exact test), and a neighbour known to be at least L from every target rules
-    this query out when L minus their distance is still >= θ (the triangle inequality). A target
-    run that matches a pixel matches every later pixel of its row up to the run's reach, and a
-    pixel at least L from every target rules out the pixels of its row up to L - θ to its right:
-    later query runs of the row within those stretches are answered without a look."""
+    this query out when L minus their distance is still >= θ (the triangle inequality); then the
+    target runs of the query's own row, then :func:`search`. A target run that matches a pixel
+    matches every later pixel of its row up to the run's reach, and a pixel at least L from
+    every target rules out the pixels of its row up to L - θ to its right: later query runs of
+    the row within those stretches are answered without a look."""
     qmap, qbeg, qend, qst, qen, qok = q[0], q[1], q[2], q[3], q[4], q[5]
     tmap, tbeg, tend, tst, ten, tbits, shift = tg[0], tg[1], tg[2], tg[3], tg[4], tg[6], tg[7]
     h, w = gt.shape
