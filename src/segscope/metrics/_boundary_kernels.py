@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 HIST_MAX = 1 << 18  # codes per pixel up to this many: counted in small histograms
 from .._jit import njit
@@ -226,49 +227,140 @@ def contour_runs(lab, k):
 
 
 @njit
-def by_class(ptr, starts, ends, labs, k, h, w):
-    """Regroup contour runs by class: bucket (j, y) holds the runs of the j-th class present in
-    row y (ascending), at cptr[j*h + y] : cptr[j*h + y + 1]; cmap[c] = j, or -1 for a class with
-    no contour pixel. cbits[j*h + y] has bit i set when a run of the bucket reaches into the
-    pixels i << shift .. ((i + 1) << shift) - 1 of the row (64 cells per row)."""
-    n = starts.shape[0]
-    cmap = np.full(k, -1, np.int64)
-    nc = 0
-    for i in range(n):
-        c = labs[i]
-        if cmap[c] < 0:
-            cmap[c] = nc
-            nc += 1
-    cptr = np.zeros(nc * h + 1, np.int64)
-    cbits = np.zeros(nc * h, np.uint64)
+def contour_buckets(lab, k, gt, check):
+    """Contour pixels of every class (as :func:`contour_runs`) as runs grouped by class and row:
+    (cmap, beg, end, starts, ends, valid, cbits, shift). cmap[c] = j, the class's bucket index, or
+    -1 for a class with no contour pixel; bucket (j, y), the runs of class c in row y (ascending),
+    is starts/ends[beg[j*h + y] : end[j*h + y]], class after class. cbits[j*h + y] has bit i set
+    when a run of the bucket reaches into the pixels i << shift .. ((i + 1) << shift) - 1 of the
+    row (64 cells per row). valid[i] = 0 when ``check`` and a pixel of run i holds no class
+    (0..k-1) in ``gt``, else 1. The run flags of a row are read 8 pixels at a time, one set bit
+    per run start or end; the runs are then counted per bucket and placed by one scatter."""
+    h, w = lab.shape
+    nwords = (w + 7) // 8
+    row = np.zeros(nwords * 8, np.uint8)
+    flag = np.zeros(nwords * 8, np.uint8)  # 1: a run starts here, 2: a run ends here
+    words = flag.view(np.uint64)
+    lows = np.uint64(0x0101010101010101)
     shift = 0
     while (np.int64(64) << shift) < w:
         shift += 1
     one = np.uint64(1)
+    cmap = np.full(k, -1, np.int64)
+    nc = 0
+    ccap = min(k, 4)
+    cnt = np.zeros(ccap * h, np.int64)  # runs per bucket, then where the bucket begins
+    cbits = np.zeros(ccap * h, np.uint64)
+    cap = max(h * w // 16, 2 * w + 16)
+    starts = np.empty(cap, np.int32)  # row after row, in order
+    ends = np.empty(cap, np.int32)
+    bks = np.empty(cap, np.int64)  # the run's bucket
+    oks = np.empty(cap, np.uint8)
+    bad = np.zeros(w, np.uint8)
+    n = 0
     for y in range(h):
-        for i in range(ptr[y], ptr[y + 1]):
-            b = cmap[labs[i]] * h + y
-            cptr[b + 1] += 1
+        if w == 0:
+            break
+        if n + w + 8 > cap:
+            cap *= 2
+            s2 = np.empty(cap, np.int32)
+            e2 = np.empty(cap, np.int32)
+            j2 = np.empty(cap, np.int64)
+            v2 = np.empty(cap, np.uint8)
+            for i in range(n):
+                s2[i] = starts[i]
+                e2[i] = ends[i]
+                j2[i] = bks[i]
+                v2[i] = oks[i]
+            starts, ends, bks, oks = s2, e2, j2, v2
+        contour_row(lab, y, k, row)
+        b = lab[y]
+        r1 = row[1:]
+        b1 = b[1:]
+        f1 = flag[1:]
+        flag[0] = row[0]
+        for x in range(w - 1):  # starts: the previous pixel is not the same run
+            f1[x] = r1[x] & ((row[x] == 0) | (b[x] != b1[x]))
+        for x in range(w - 1):  # ends: the next pixel is not the same run
+            flag[x] |= (row[x] & ((r1[x] == 0) | (b[x] != b1[x]))) << 1
+        flag[w - 1] |= row[w - 1] << 1
+        n0 = n
+        me = n
+        for i in range(nwords):
+            wd = words[i]
+            if wd == 0:
+                continue
+            x0 = i * 8
+            sb = wd & lows
+            eb = (wd >> one) & lows
+            while sb:
+                starts[n] = x0 + np.int64(trailing_zeros(sb) >> 3)
+                sb &= sb - one
+                n += 1
+            while eb:
+                ends[me] = x0 + np.int64(trailing_zeros(eb) >> 3)
+                eb &= eb - one
+                me += 1
+        for i in range(n0, n):
+            c = b[starts[i]]
+            j = cmap[c]
+            if j < 0:
+                j = nc
+                cmap[c] = j
+                nc += 1
+            bks[i] = j * h + y
+        if nc > ccap:
+            ccap = min(max(2 * ccap, nc), k)
+            cnt2 = np.zeros(ccap * h, np.int64)
+            cbits2 = np.zeros(ccap * h, np.uint64)
+            for q in range(cbits.shape[0]):
+                cnt2[q] = cnt[q]
+                cbits2[q] = cbits[q]
+            cnt, cbits = cnt2, cbits2
+        for i in range(n0, n):
+            bk = bks[i]
+            cnt[bk] += 1
             lo = starts[i] >> shift
             hi = ends[i] >> shift
             bits = ((one << np.uint64(hi - lo + 1)) - one) if hi - lo < 63 else ~np.uint64(0)
-            cbits[b] |= bits << np.uint64(lo)
-    for j in range(nc * h):
-        cptr[j + 1] += cptr[j]
-    fill = cptr[:-1].copy()
+            cbits[bk] |= bits << np.uint64(lo)
+        nbad = 0
+        if check:
+            grow = gt[y]
+            for x in range(w):
+                v = grow[x]
+                bad[x] = (v < 0) | (v >= k)
+                nbad += bad[x]
+        for i in range(n0, n):
+            ok = 1
+            if nbad:
+                for x in range(starts[i], ends[i] + 1):
+                    ok &= 1 - bad[x]
+            oks[i] = ok
+    nb = nc * h
+    beg = np.empty(nb, np.int64)
+    end = np.empty(nb, np.int64)
+    o = 0
+    for bk in range(nb):
+        beg[bk] = o
+        o += cnt[bk]
+        end[bk] = o
+        cnt[bk] = beg[bk]
     cst = np.empty(n, np.int32)
     cen = np.empty(n, np.int32)
-    for y in range(h):
-        for i in range(ptr[y], ptr[y + 1]):
-            b = cmap[labs[i]] * h + y
-            cst[fill[b]] = starts[i]
-            cen[fill[b]] = ends[i]
-            fill[b] += 1
-    return cmap, cptr, cst, cen, cbits, shift
+    cok = np.empty(n, np.uint8)
+    for i in range(n):
+        bk = bks[i]
+        o = cnt[bk]
+        cnt[bk] = o + 1
+        cst[o] = starts[i]
+        cen[o] = ends[i]
+        cok[o] = oks[i]
+    return cmap, beg, end, cst, cen, cok, cbits[:nb], shift
 
 
 @njit
-def search(cptr, starts, ends, cbits, shift, base, y, x, half, reach, h, w):
+def search(beg, end, starts, ends, cbits, shift, base, y, x, half, reach, h, w):
     """Look for a contour run of the class whose buckets start at ``base`` within Euclidean
     distance < θ of (y, x), rows nearest first: a run in row y + dy at horizontal gap g matches
     when |dy| < len(half) and g <= half[|dy|]. Returns (run, row, 0.0) for a match, else
@@ -293,8 +385,8 @@ def search(cptr, starts, ends, cbits, shift, base, y, x, half, reach, h, w):
                 continue
             if (cbits[base + yy] & near) == 0:
                 continue
-            first = cptr[base + yy]
-            n = cptr[base + yy + 1] - first
+            first = beg[base + yy]
+            n = end[base + yy] - first
             lo = first
             while n > 1:  # branch-free search for the first run ending at or after x
                 m = n >> 1
@@ -321,19 +413,24 @@ def search(cptr, starts, ends, cbits, shift, base, y, x, half, reach, h, w):
 
 
 @njit
-def match_side(q, tg, gt, k, half, theta, check_valid, out, col):
+def match_side(q, tg, gt, k, half, theta, out, col):
     """For every query contour pixel (class-major, rows ascending): out[c, col] += 1, and
     out[c, col + 1] += 1 when a target contour pixel of class c lies within θ. ``q`` and ``tg``
-    are :func:`by_class` tuples. Contours are continuous, so neighbouring queries (columns
+    are :func:`contour_buckets` tuples (query runs not wholly at valid GT pixels are checked
+    pixel by pixel). Contours are continuous, so neighbouring queries (columns
     x - 1 .. x + 1 of this row or earlier ones) are used first: the run that matched a neighbour
     is tried (an exact test), and a neighbour known to be at least L from every target rules
-    this query out when L minus their distance is still >= θ (the triangle inequality). A target
-    run that matches a pixel matches the rest of its query run up to the run's reach."""
-    qmap, qcptr, qst, qen = q[0], q[1], q[2], q[3]
-    tmap, tcptr, tst, ten, tbits, shift = tg
+    this query out when L minus their distance is still >= θ (the triangle inequality); then the
+    target runs of the query's own row, then :func:`search`. A target run that matches a pixel
+    matches every later pixel of its row up to the run's reach, and a pixel at least L from
+    every target rules out the pixels of its row up to L - θ to its right: later query runs of
+    the row within those stretches are answered without a look."""
+    qmap, qbeg, qend, qst, qen, qok = q[0], q[1], q[2], q[3], q[4], q[5]
+    tmap, tbeg, tend, tst, ten, tbits, shift = tg[0], tg[1], tg[2], tg[3], tg[4], tg[6], tg[7]
     h, w = gt.shape
     t = half.shape[0]
     reach = t + 3  # search a little beyond θ, so that a miss leaves a useful lower bound
+    floor = theta + 1e-9
     hitrow = np.zeros(w, np.int64)
     hitrun = np.zeros(w, np.int64)
     stamp = np.full(w, -1, np.int64)
@@ -351,9 +448,16 @@ def match_side(q, tg, gt, k, half, theta, check_valid, out, col):
         matched = 0
         for y in range(h):
             grow = gt[y]
-            for r in range(qcptr[qbase + y], qcptr[qbase + y + 1]):
+            hcov = -1  # this row's pixels from the last match up to hcov: within θ of run hr
+            hr = -1
+            hry = -1
+            mcov = -1  # ... from the last miss at mx (bound mb) up to mcov: ruled out
+            mx = -1
+            mb = 0.0
+            for r in range(qbeg[qbase + y], qend[qbase + y]):
                 x1 = np.int64(qen[r])
                 x = np.int64(qst[r])
+                check_valid = qok[r] == 0
                 while x <= x1:
                     if check_valid:
                         g = grow[x]
@@ -364,50 +468,77 @@ def match_side(q, tg, gt, k, half, theta, check_valid, out, col):
                     if jt < 0:
                         x += 1
                         continue
-                    found = False
-                    ruled_out = False
-                    rr = -1
-                    hy = -1
-                    for xc in range(max(x - 1, 0), min(x + 2, w)):
-                        if stamp[xc] == c:
-                            dd = abs(hitrow[xc] - y)
-                            if dd < t:
-                                rc = hitrun[xc]
-                                hw = half[dd]
-                                if ten[rc] >= x - hw and tst[rc] <= x + hw:
-                                    found = True
-                                    rr = rc
-                                    hy = hitrow[xc]
+                    if x > hcov:
+                        if x <= mcov:
+                            missrow[x] = y
+                            missbound[x] = mb - (x - mx)
+                            mstamp[x] = c
+                            x += 1
+                            continue
+                        found = False
+                        ruled_out = False
+                        rr = -1
+                        hy = -1
+                        bound = 0.0
+                        for xc in range(max(x - 1, 0), min(x + 2, w)):
+                            if stamp[xc] == c:
+                                dd = abs(hitrow[xc] - y)
+                                if dd < t:
+                                    rc = hitrun[xc]
+                                    hw = half[dd]
+                                    if ten[rc] >= x - hw and tst[rc] <= x + hw:
+                                        found = True
+                                        rr = rc
+                                        hy = hitrow[xc]
+                                        break
+                            if mstamp[xc] == c:
+                                dy = missrow[xc] - y
+                                bound = missbound[xc] - math.sqrt(dy * dy + (xc - x) * (xc - x))
+                                if bound >= floor:
+                                    ruled_out = True
                                     break
-                        if mstamp[xc] == c:
-                            dy = missrow[xc] - y
-                            bound = missbound[xc] - math.sqrt(dy * dy + (xc - x) * (xc - x))
-                            if bound >= theta + 1e-9:
-                                ruled_out = True
-                                missrow[x] = y
-                                missbound[x] = bound
-                                mstamp[x] = c
-                                break
-                    if not found and not ruled_out:
-                        rr, hy, bound = search(tcptr, tst, ten, tbits, shift, tbase, y, x, half, reach, h, w)
-                        if rr >= 0:
-                            found = True
-                        else:
+                        if not found and not ruled_out and t > 0:  # row y first: most matches are there
+                            first = tbeg[tbase + y]
+                            m = tend[tbase + y] - first
+                            lo = first
+                            while m > 1:  # the first run ending at or after x, as in search
+                                hm = m >> 1
+                                lo = lo + hm if ten[lo + hm - 1] < x else lo
+                                m -= hm
+                            if m > 0:
+                                if ten[lo] >= x and tst[lo] <= x + half[0]:
+                                    found = True
+                                    rr = lo
+                                elif lo > first or ten[lo] < x:
+                                    left = lo if ten[lo] < x else lo - 1
+                                    if x - ten[left] <= half[0]:
+                                        found = True
+                                        rr = left
+                            hy = y
+                        if not found and not ruled_out:
+                            rr, hy, bound = search(tbeg, tend, tst, ten, tbits, shift, tbase, y, x, half, reach, h, w)
+                            found = rr >= 0
+                        if not found:
                             missrow[x] = y
                             missbound[x] = bound
                             mstamp[x] = c
-                    if not found:
-                        x += 1
-                        continue
-                    # the run matches every pixel up to its right reach in row y
-                    last = min(x1, ten[rr] + half[abs(hy - y)])
+                            mx = x
+                            mb = bound
+                            mcov = x + np.int64(bound - floor) if bound >= floor else x
+                            x += 1
+                            continue
+                        hr = rr
+                        hry = hy
+                        hcov = ten[rr] + half[abs(hy - y)]
+                    # run hr matches every pixel of row y up to hcov
+                    last = min(x1, hcov)
                     for xx in range(x, last + 1):
                         if check_valid:
                             g = grow[xx]
                             if g < 0 or g >= k:
                                 continue
-                        hitrow[xx] = hy
-                        hitrun[xx] = rr
+                        hitrow[xx] = hry
+                        hitrun[xx] = hr
                         stamp[xx] = c
                         matched += 1
                         n += xx > x
@@ -420,12 +551,11 @@ def match_side(q, tg, gt, k, half, theta, check_valid, out, col):
 def bf_kernel(pred, gt, k, half, theta, out):
     """out[c] += (pred contour pixels at valid pixels, of them within θ of the GT contour, GT
     contour pixels, of them within θ of the predicted contour)."""
-    h, w = gt.shape
-    gc = by_class(*contour_runs(gt, k), k, h, w)
-    pc = by_class(*contour_runs(pred, k), k, h, w)
-    # typed flags, not literals: both calls share one compiled match_side
-    match_side(pc, gc, gt, k, half, theta, np.bool_(True), out, np.int64(0))
-    match_side(gc, pc, gt, k, half, theta, np.bool_(False), out, np.int64(2))
+    gc = contour_buckets(gt, k, gt, np.bool_(False))
+    pc = contour_buckets(pred, k, gt, np.bool_(True))
+    # a typed column, not a literal: both calls share one compiled match_side
+    match_side(pc, gc, gt, k, half, theta, out, np.int64(0))
+    match_side(gc, pc, gt, k, half, theta, out, np.int64(2))
 
 
 @njit
