@@ -650,23 +650,38 @@ def ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2):
     if yy < h:
         ringnear[yy % nring] = hd2_row(gt, yy, cap, e, fa, fb, ring[yy % nring])
     capsq = np.int16(cap * cap)
-    for x in range(w):
-        d2[x] = capsq
-    near = False
-    for dy in range(-(cap - 1), cap):
-        y2 = y + dy
-        if y2 < 0 or y2 >= h:
-            continue
-        slot = y2 % nring
-        if not ringnear[slot]:
+    near = ringnear[y % nring]
+    src = ring[y % nring]
+    if near:
+        for x in range(w):
+            d2[x] = src[x]
+    else:
+        for x in range(w):
+            d2[x] = capsq
+    for dy in range(1, cap):  # rows y - dy and y + dy share dy²: their minimum is added once
+        ya = y - dy
+        yb = y + dy
+        na = ya >= 0 and ringnear[ya % nring]
+        nb = yb < h and ringnear[yb % nring]
+        if not (na or nb):
             continue
         near = True
-        src = ring[slot]
         dy2 = np.int16(dy * dy)
-        for x in range(w):
-            t = np.int16(src[x] + dy2)
-            u = d2[x]
-            d2[x] = t if t < u else u
+        if na and nb:
+            sa = ring[ya % nring]
+            sb = ring[yb % nring]
+            for x in range(w):
+                a = sa[x]
+                b = sb[x]
+                t = np.int16((a if a < b else b) + dy2)
+                u = d2[x]
+                d2[x] = t if t < u else u
+        else:
+            src = ring[(ya if na else yb) % nring]
+            for x in range(w):
+                t = np.int16(src[x] + dy2)
+                u = d2[x]
+                d2[x] = t if t < u else u
     return near
 
 
@@ -839,37 +854,40 @@ def boundary_kernel(pred, gt, k, r, widths_sq, bg, bp, change, inter, gband, pba
     hsmall = size <= HIST_MAX
     hist = np.zeros((4 if hsmall else 0, size if hsmall else 0), np.int64)
     code = np.empty(w, np.int64)
-    bn = np.empty(w, np.int64)
     for y in range(h):
         grow = gt[y]
         prow = pred[y]
         arow = bg[y]
         brow = bp[y]
         near = False
-        if nw:
-            if small:
-                near = ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2s)
-                if near:
-                    for x in range(w):
-                        d2l[x] = d2s[x]
-            else:
-                near = envelope_d2_row(vd[y], cap, v, z, d2l)
-        if near:
+        # code = the trimap bin for now: the number of widths w with w² <= d²
+        if nw and small:  # compared in 16-bit lanes
+            ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2s)
             for x in range(w):
-                bn[x] = 0
-            for i in range(nw):  # bin = the number of widths w with w² <= d²
-                t = widths_sq[i]
+                code[x] = 0
+            for i in range(nw):
+                t = np.int16(widths_sq[i])
                 for x in range(w):
-                    bn[x] += d2l[x] >= t
+                    code[x] += d2s[x] >= t
         else:
-            for x in range(w):
-                bn[x] = nw
+            if nw:
+                near = envelope_d2_row(vd[y], cap, v, z, d2l)
+            if near:
+                for x in range(w):
+                    code[x] = 0
+                for i in range(nw):
+                    t = widths_sq[i]
+                    for x in range(w):
+                        code[x] += d2l[x] >= t
+            else:
+                for x in range(w):
+                    code[x] = nw
         for x in range(w):
             g = np.int64(grow[x])
             p = np.int64(prow[x])
             gi = g if (g >= 0) & (g < k) else k
             pi = p if (p >= 0) & (p < k) else k
-            code[x] = ((bn[x] * kk + gi) * kk + pi) * 4 + np.int64(arow[x]) * 2 + np.int64(brow[x])
+            code[x] = ((code[x] * kk + gi) * kk + pi) * 4 + np.int64(arow[x]) * 2 + np.int64(brow[x])
         if hsmall:
             hist_row(code, w, hist)
             continue
