@@ -706,7 +706,8 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
     area = np.zeros(nc, np.int64)
     contact = np.zeros(nc, np.int64)
     for i in range(nc):
-        root = find(parent, i)
+        root = parent[parent[i]]  # parent[i] < i already points at its root
+        parent[i] = root
         if touch[root] != 3:
             continue
         y = np.int64(cr[0, i])
