@@ -755,13 +755,10 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
 def grow_box(box, i, y, x0, x1):
     """Grow the bbox ``box[i]`` (y0, x0, y1, x1; rows visited in raster order) by the run
     ``[x0, x1)`` of row ``y``."""
-    if box[i, 0] > y:
-        box[i, 0] = y
+    box[i, 0] = min(box[i, 0], y)
     box[i, 2] = y + 1
-    if box[i, 1] > x0:
-        box[i, 1] = x0
-    if box[i, 3] < x1:
-        box[i, 3] = x1
+    box[i, 1] = min(box[i, 1], x0)
+    box[i, 3] = max(box[i, 3], x1)
 
 
 @njit
