@@ -321,15 +321,18 @@ def csr(runs, k, h):
     (sorted by x: the sort is stable and the input is row-major)."""
     n = runs.shape[1]
     off = np.zeros(k * h + 1, np.int64)
+    keys = np.empty(n, np.int64)
     for i in range(n):
-        off[runs[3, i] * h + runs[0, i] + 1] += 1
+        key = runs[3, i] * h + runs[0, i]
+        keys[i] = key
+        off[key + 1] += 1
     for j in range(k * h):
         off[j + 1] += off[j]
     pos = off[:-1].copy()
     s = np.empty(n, np.int32)
     e = np.empty(n, np.int32)
     for i in range(n):
-        key = runs[3, i] * h + runs[0, i]
+        key = keys[i]
         j = pos[key]
         s[j] = runs[1, i]
         e[j] = runs[2, i]
