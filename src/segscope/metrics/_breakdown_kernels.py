@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import find, njit, union
+from .._jit import find, njit
 
 
 # ---------------------------------------------------------------------- numba kernels
