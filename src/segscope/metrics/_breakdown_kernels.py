@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import find, njit, union
+from .._jit import find, njit
 
 
 # ---------------------------------------------------------------------- numba kernels
@@ -321,15 +321,18 @@ def csr(runs, k, h):
     (sorted by x: the sort is stable and the input is row-major)."""
     n = runs.shape[1]
     off = np.zeros(k * h + 1, np.int64)
+    keys = np.empty(n, np.int64)
     for i in range(n):
-        off[runs[3, i] * h + runs[0, i] + 1] += 1
+        key = runs[3, i] * h + runs[0, i]
+        keys[i] = key
+        off[key + 1] += 1
     for j in range(k * h):
         off[j + 1] += off[j]
     pos = off[:-1].copy()
     s = np.empty(n, np.int32)
     e = np.empty(n, np.int32)
     for i in range(n):
-        key = runs[3, i] * h + runs[0, i]
+        key = keys[i]
         j = pos[key]
         s[j] = runs[1, i]
         e[j] = runs[2, i]
@@ -639,76 +642,113 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
     """Component filter (§5.3-4) on candidate runs of one side: 8-connected components of equal
     class; keep those touching a TP and a TN* of their class (read off the maps ``p`` and ``g``);
     mark their pixels with ``keep_bit``. Tallies sliver pixels (kept components at most
-    ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP) per class."""
+    ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP) per class.
+
+    One pass joins each run to those of the row above (union-find, the smallest run the root)
+    and ORs what it touches into its root, unread once the root touches both; a second counts,
+    for the runs of kept components only, their valid pixels and those beside a TP."""
     nc = cr.shape[1]
-    rowptr = np.zeros(h + 1, np.int64)
-    for i in range(nc):
-        rowptr[cr[0, i] + 1] += 1
-    for y in range(h):
-        rowptr[y + 1] += rowptr[y]
     parent = np.arange(nc)
-    for y in range(1, h):
-        j = rowptr[y - 1]
-        jend = rowptr[y]
-        for i in range(rowptr[y], rowptr[y + 1]):
-            s = cr[1, i]
-            e = cr[2, i]
-            while j < jend and cr[2, j] < s - 1:
-                j += 1
-            kk = j
-            while kk < jend and cr[1, kk] <= e + 1:
-                if cr[3, kk] == cr[3, i]:
-                    union(parent, kk, i)
-                kk += 1
     touch = np.zeros(nc, np.uint8)
-    area = np.zeros(nc, np.int64)
-    contact = np.zeros(nc, np.int64)
-    ntp = np.zeros(w + 4, np.bool_)  # column x of [s-1, e+1] at x - s + 2: a TP of c in rows y-1..y+1
+    row_y = np.int64(-1)
+    row0 = 0
+    p0 = 0  # the runs of the row above: p0:p1
+    p1 = 0
+    j = 0
     for i in range(nc):
-        y = cr[0, i]
-        s = cr[1, i]
-        e = cr[2, i]
-        c = cr[3, i]
-        lo = s - 1 if s > 0 else 0
-        hi = e + 1 if e < w - 1 else w - 1
+        y = np.int64(cr[0, i])
+        s = np.int64(cr[1, i])
+        e = np.int64(cr[2, i])
+        c = np.int64(cr[3, i])
+        if y != row_y:
+            if y == row_y + 1:
+                p0 = row0
+                p1 = i
+            else:
+                p0 = i
+                p1 = i
+            j = p0
+            row0 = i
+            row_y = y
+        while j < p1 and cr[2, j] < s - 1:
+            j += 1
+        kk = j
+        ri = i  # the root of i's set
+        while kk < p1 and cr[1, kk] <= e + 1:
+            if cr[3, kk] == c:
+                rk = find(parent, kk)
+                if ri == i:
+                    parent[i] = rk
+                    ri = rk
+                elif rk < ri:
+                    parent[ri] = rk
+                    touch[rk] |= touch[ri]
+                    ri = rk
+                elif rk > ri:
+                    parent[rk] = ri
+                    touch[ri] |= touch[rk]
+            kk += 1
+        if touch[ri] == 3:
+            continue
+        lo = s - 1 if s > 0 else s
+        hi = e + 1 if e < w - 1 else e
         r0 = y - 1 if y > 0 else y  # a repeated row changes nothing
         r2 = y + 1 if y < h - 1 else y
-        p0 = p[r0]
-        p1 = p[y]
-        p2 = p[r2]
+        q0 = p[r0]
+        q1 = p[y]
+        q2 = p[r2]
         g0 = g[r0]
         g1 = g[y]
         g2 = g[r2]
-        ntp[lo - s + 1] = False
-        ntp[hi - s + 3] = False
         any_tp = False
         any_tn = False
         for x in range(lo, hi + 1):
-            tp = ((p0[x] == c) & (g0[x] == c)) | ((p1[x] == c) & (g1[x] == c)) | ((p2[x] == c) & (g2[x] == c))
-            any_tn |= ((p0[x] != c) & (g0[x] != c)) | ((p1[x] != c) & (g1[x] != c)) | ((p2[x] != c) & (g2[x] != c))
-            ntp[x - s + 2] = tp
-            any_tp |= tp
-        ncontact = 0
-        if any_tp:
-            for t in range(2, e - s + 3):
-                if ntp[t - 1] | ntp[t] | ntp[t + 1]:
-                    ncontact += 1
-        flags = (1 if any_tp else 0) | (2 if any_tn else 0)
-        root = find(parent, i)
-        touch[root] |= flags
-        contact[root] += ncontact
+            any_tp |= ((q0[x] == c) & (g0[x] == c)) | ((q1[x] == c) & (g1[x] == c)) | ((q2[x] == c) & (g2[x] == c))
+            any_tn |= ((q0[x] != c) & (g0[x] != c)) | ((q1[x] != c) & (g1[x] != c)) | ((q2[x] != c) & (g2[x] != c))
+        touch[ri] |= (1 if any_tp else 0) | (2 if any_tn else 0)
+    area = np.zeros(nc, np.int64)
+    contact = np.zeros(nc, np.int64)
     for i in range(nc):
-        root = find(parent, i)
-        if touch[root] == 3:
-            y = cr[0, i]
-            row = mark[y]
-            grow = g[y]
-            nvalid = 0
-            for x in range(cr[1, i], cr[2, i] + 1):
-                row[x] |= keep_bit
-                if grow[x] >= 0:
-                    nvalid += 1
-            area[root] += nvalid
+        root = parent[parent[i]]  # parent[i] < i already points at its root
+        parent[i] = root
+        if touch[root] != 3:
+            continue
+        y = np.int64(cr[0, i])
+        s = np.int64(cr[1, i])
+        e = np.int64(cr[2, i])
+        c = np.int64(cr[3, i])
+        row = mark[y]
+        grow = g[y]
+        nvalid = 0
+        for x in range(s, e + 1):
+            row[x] |= keep_bit
+            if grow[x] >= 0:
+                nvalid += 1
+        area[root] += nvalid
+        r0 = y - 1 if y > 0 else y
+        r2 = y + 1 if y < h - 1 else y
+        q0 = p[r0]
+        q1 = p[y]
+        q2 = p[r2]
+        g0 = g[r0]
+        g2 = g[r2]
+        # a pixel is beside a TP when its column, or the one before or after, holds one
+        before = False
+        if s > 0:
+            x = s - 1
+            before = ((q0[x] == c) & (g0[x] == c)) | ((q1[x] == c) & (grow[x] == c)) | ((q2[x] == c) & (g2[x] == c))
+        here = ((q0[s] == c) & (g0[s] == c)) | ((q2[s] == c) & (g2[s] == c))
+        ncontact = 0
+        for x in range(s, e + 1):
+            after = False
+            if x < w - 1:
+                xa = x + 1
+                after = (((q0[xa] == c) & (g0[xa] == c)) | ((q1[xa] == c) & (grow[xa] == c))
+                         | ((q2[xa] == c) & (g2[xa] == c)))
+            ncontact += before | here | after
+            before = here
+            here = after
+        contact[root] += ncontact
     for i in range(nc):
         if parent[i] == i and touch[i] == 3 and area[i] > 0 and area[i] <= sliver_width * contact[i]:
             sliver[cr[3, i]] += area[i]
@@ -718,13 +758,10 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
 def grow_box(box, i, y, x0, x1):
     """Grow the bbox ``box[i]`` (y0, x0, y1, x1; rows visited in raster order) by the run
     ``[x0, x1)`` of row ``y``."""
-    if box[i, 0] > y:
-        box[i, 0] = y
+    box[i, 0] = min(box[i, 0], y)
     box[i, 2] = y + 1
-    if box[i, 1] > x0:
-        box[i, 1] = x0
-    if box[i, 3] < x1:
-        box[i, 3] = x1
+    box[i, 1] = min(box[i, 1], x0)
+    box[i, 3] = max(box[i, 3], x1)
 
 
 @njit
