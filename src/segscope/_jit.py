@@ -60,8 +60,8 @@ def union(parent, a, b):
 #: notice.
 COMPILE_SECONDS = {
     "segscope.metrics._confusion_kernels": 1.0,
-    "segscope.metrics._boundary_kernels": 13.5,
-    "segscope.metrics._breakdown_kernels": 11.5,
+    "segscope.metrics._boundary_kernels": 11.5,
+    "segscope.metrics._breakdown_kernels": 10.2,
     "segscope.metrics._segments_kernels": 0.7,
 }
 #: The estimate for a kernel file not in :data:`COMPILE_SECONDS`.
@@ -104,7 +104,7 @@ def compile_estimate(names: Iterable[str], processes: int = 1) -> int:
     (never less than the largest file alone).
 
     >>> compile_estimate(["segscope.metrics._boundary_kernels", "segscope.metrics._confusion_kernels"], 2)
-    14
+    12
     """
     costs = [COMPILE_SECONDS.get(n, DEFAULT_COMPILE_SECONDS) for n in names]
     if not costs:

@@ -371,8 +371,9 @@ def test_near_runs_spans_match_dilation(seed, join):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_noise_maps_outgrow_the_first_run_lists(seed):
-    """Pixel noise: about one run per pixel, more than the row scan's lists hold at first (they
-    grow); the counts still match the reference and the components are the 8-connected ones."""
+    """Pixel noise: about one run per pixel, the most the row scan's lists (sized from a first
+    count) ever hold; the counts still match the reference and the components are the
+    8-connected ones."""
     from segscope.metrics.breakdown import analyze_image, to_codes
 
     rng = np.random.default_rng(seed)
