@@ -170,65 +170,9 @@ def contour_row(lab, y, k, row):
 
 
 @njit
-def contour_runs(lab, k):
-    """Contour pixels of every class (4-neighbour test, zero padding) as runs of consecutive
-    pixels of one class, per row, ascending: (row_ptr, starts, ends, labels). One pass over rows
-    whose contour maps and run start/end flags are computed vectorized, then copied out without
-    branches 8 pixels at a time (zero words skipped); the buffers grow by doubling."""
-    h, w = lab.shape
-    ptr = np.zeros(h + 1, np.int64)
-    nwords = (w + 7) // 8
-    row = np.zeros(nwords * 8, np.uint8)
-    flag = np.zeros(nwords * 8, np.uint8)  # 1: a run starts here, 2: a run ends here
-    words = flag.view(np.uint64)
-    cap = max(h * w // 16, 2 * w + 16)
-    starts = np.empty(cap, np.int32)
-    ends = np.empty(cap, np.int32)
-    labs = np.empty(cap, np.int32)
-    n = 0
-    m = 0
-    for y in range(h):
-        if n + w + 8 > cap:
-            cap *= 2
-            s2 = np.empty(cap, np.int32)
-            e2 = np.empty(cap, np.int32)
-            l2 = np.empty(cap, np.int32)
-            for i in range(n):
-                s2[i] = starts[i]
-                e2[i] = ends[i]
-                l2[i] = labs[i]
-            starts, ends, labs = s2, e2, l2
-        contour_row(lab, y, k, row)
-        b = lab[y]
-        if w == 0:
-            continue
-        r1 = row[1:]
-        b1 = b[1:]
-        f1 = flag[1:]
-        flag[0] = row[0]
-        for x in range(w - 1):  # starts: the previous pixel is not the same run
-            f1[x] = r1[x] & ((row[x] == 0) | (b[x] != b1[x]))
-        for x in range(w - 1):  # ends: the next pixel is not the same run
-            flag[x] |= (row[x] & ((r1[x] == 0) | (b[x] != b1[x]))) << 1
-        flag[w - 1] |= row[w - 1] << 1
-        for i in range(nwords):
-            if words[i] == 0:
-                continue
-            x0 = i * 8
-            for x in range(x0, min(x0 + 8, w)):
-                f = flag[x]
-                starts[n] = x
-                labs[n] = b[x]
-                n += f & 1
-                ends[m] = x
-                m += f >> 1
-        ptr[y + 1] = n
-    return ptr, starts[:n], ends[:n], labs[:n]
-
-
-@njit
 def contour_buckets(lab, k, gt, check):
-    """Contour pixels of every class (as :func:`contour_runs`) as runs grouped by class and row:
+    """Contour pixels of every class (4-neighbour test, zero padding: :func:`contour_row`) as runs
+    of consecutive pixels of one class, grouped by class and row:
     (cmap, beg, end, starts, ends, valid, cbits, shift). cmap[c] = j, the class's bucket index, or
     -1 for a class with no contour pixel; bucket (j, y), the runs of class c in row y (ascending),
     is starts/ends[beg[j*h + y] : end[j*h + y]], class after class. cbits[j*h + y] has bit i set

@@ -322,8 +322,8 @@ def contours(labels, num_classes: int) -> np.ndarray:
     lab = as_labels(labels, "labels")
     out = np.zeros(lab.shape, bool)
     if lab.size:
-        ptr, starts, ends, _ = _kernels.contour_runs(lab, int(num_classes))
-        rows = np.repeat(np.arange(lab.shape[0]), np.diff(ptr))
+        _, beg, end, starts, ends = _kernels.contour_buckets(lab, int(num_classes), lab, np.bool_(False))[:5]
+        rows = np.repeat(np.arange(beg.size) % lab.shape[0], end - beg)  # bucket j*h + y: row y
         for y, a, b in zip(rows.tolist(), starts.tolist(), ends.tolist()):
             out[y, a:b + 1] = True
     return out
