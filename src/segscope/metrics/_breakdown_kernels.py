@@ -158,6 +158,9 @@ def scan(p, g, k):
     open_e = np.full(k, -2, np.int64)
     touched = np.empty(k, np.int64)
     cuts = np.zeros(w + 1, np.int64)
+    nw = (w + 7) >> 3
+    chg = np.zeros(nw << 3, np.uint8)  # columns w.. and 0 never change
+    words = chg.view(np.uint64)
     for y in range(h):
         pptr[y] = npr
         gptr[y] = ngr
@@ -175,11 +178,16 @@ def scan(p, g, k):
         ns = np.int64(0)
         ne = np.int64(-2)
         ni = 0
-        # where the pair runs of the row start, found without a branch per pixel
-        nr = 1 if w > 0 else 0
+        # where the pair runs of the row start: the changes flagged in one vector pass, then
+        # stored from the 8-column words that hold one, without a branch per pixel
         for x in range(1, w):
-            cuts[nr] = x
-            nr += np.int64((prow[x] != prow[x - 1]) | (grow[x] != grow[x - 1]))
+            chg[x] = (prow[x] != prow[x - 1]) | (grow[x] != grow[x - 1])
+        nr = 1 if w > 0 else 0
+        for wi in range(nw):
+            if words[wi]:
+                for x in range(wi << 3, (wi << 3) + 8):
+                    cuts[nr] = x
+                    nr += np.int64(chg[x])
         cuts[nr] = w
         for t in range(nr):
             s = cuts[t]
