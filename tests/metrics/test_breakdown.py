@@ -488,3 +488,29 @@ def test_near_runs_answers_from_what_lies_beside_as_from_the_walk(seed, join):
             want |= (asked & ndi.binary_dilation((p == k) & (g == k), disk)
                      & ndi.binary_dilation((p != k) & (g != k), disk))
         np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 37), st.sampled_from([0.02, 0.2, 0.9]))
+def test_scan_cuts_rows_where_either_map_changes(seed, w, rate):
+    """The row scan starts a pair run at column 0 and wherever the prediction or the GT changes,
+    at any width (not only multiples of 8) and any density of changes; its prediction and GT runs
+    are the maximal runs of equal code of each map alone."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import to_codes
+
+    rng = np.random.default_rng(seed)
+    h, c = 5, 3
+    gt = rng.integers(0, c, (h, w)).astype(np.uint8)
+    gt = np.where(rng.random((h, w)) < rate, gt, np.repeat(gt[:, :1], w, 1))
+    gt[rng.random((h, w)) < 0.1] = IGN
+    pred = np.where(rng.random((h, w)) < rate, rng.integers(0, c, (h, w)), gt).astype(np.uint8)
+    p, g = to_codes(pred, gt, c, IGN, True)
+    (_, _, pptr, ps, pe, _), _, (_, _, gptr, gs, ge, _), _, xptr, xr = kern.scan(p, g, c)[:6]
+    for y in range(h):
+        cut = np.flatnonzero((p[y, 1:] != p[y, :-1]) | (g[y, 1:] != g[y, :-1])) + 1
+        np.testing.assert_array_equal(xr[0, xptr[y]:xptr[y + 1]], np.r_[0, cut])
+        for codes, ptr, s, e in ((p[y], pptr, ps, pe), (g[y], gptr, gs, ge)):
+            edges = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1, w]
+            want = [(a, b - 1) for a, b in zip(edges[:-1], edges[1:]) if codes[a] >= 0]
+            assert list(zip(s[ptr[y]:ptr[y + 1]], e[ptr[y]:ptr[y + 1]])) == want
