@@ -64,58 +64,116 @@ def dilate_row(a, b, w, r):
 
 
 @njit
+def change_row(gt, pred, y, row):
+    """row[x] = 2·[GT's 3×3 window at (y, x) is not constant] + [pred's is not constant], the
+    image frame counting as a change (3 on the first and last row and column)."""
+    h, w = gt.shape
+    if y == 0 or y == h - 1 or w <= 2:
+        for x in range(w):
+            row[x] = 3
+        return
+    b = gt[y]
+    a = gt[y - 1]
+    c = gt[y + 1]
+    bm = b[1:]
+    b2 = b[2:]
+    a1 = a[1:]
+    a2 = a[2:]
+    c1 = c[1:]
+    c2 = c[2:]
+    q = pred[y]
+    o = pred[y - 1]
+    s = pred[y + 1]
+    qm = q[1:]
+    q2 = q[2:]
+    o1 = o[1:]
+    o2 = o[2:]
+    s1 = s[1:]
+    s2 = s[2:]
+    inner = row[1:]
+    for x in range(w - 2):
+        v = bm[x]
+        u = qm[x]
+        inner[x] = (
+            ((a[x] != v) | (a1[x] != v) | (a2[x] != v) | (b[x] != v) | (b2[x] != v)
+             | (c[x] != v) | (c1[x] != v) | (c2[x] != v)) * np.uint8(2)
+            | ((o[x] != u) | (o1[x] != u) | (o2[x] != u) | (q[x] != u) | (q2[x] != u)
+               | (s[x] != u) | (s1[x] != u) | (s2[x] != u))
+        )
+    row[0] = 3
+    row[w - 1] = 3
+
+
+@njit
+def band_advance(gt, pred, i, r, change, pre, tmp):
+    """Row i of the change maps (:func:`change_row`) dilated horizontally by [-r, r] into
+    ``change[i]``, for the vertical dilation of :func:`band_row` (van Herk / Gil-Werman, blocks of
+    2r + 1 rows): ``pre`` becomes the OR of the block's rows up to i; at the block's last row the
+    block's rows become the ORs of themselves and the rows after them in the block. Call for
+    i = 0, 1, ... in order."""
+    h, w = gt.shape
+    row = change[i]
+    change_row(gt, pred, i, row)
+    if r > 0:
+        dilate_row(row, tmp, w, r)
+    bsize = 2 * r + 1
+    start = i - i % bsize
+    if i == start:
+        for x in range(w):
+            pre[x] = row[x]
+    else:
+        for x in range(w):
+            pre[x] |= row[x]
+    if i - start == bsize - 1 or i == h - 1:
+        for j in range(i - 1, start - 1, -1):
+            dst = change[j]
+            src = change[j + 1]
+            for x in range(w):
+                dst[x] |= src[x]
+
+
+@njit
+def band_row(change, pre, y, r, out):
+    """out = the OR of the dilated change rows y - r .. y + r (within the image), once
+    :func:`band_advance` has reached row min(y + r, h - 1): bit 1 the GT band, bit 0 the pred's."""
+    h, w = change.shape
+    bsize = 2 * r + 1
+    lo = y - r
+    hi = min(y + r, h - 1)
+    if lo < 0:
+        for x in range(w):
+            out[x] = pre[x]
+    elif hi // bsize > lo // bsize:
+        src = change[lo]
+        for x in range(w):
+            out[x] = src[x] | pre[x]
+    else:
+        src = change[lo]
+        for x in range(w):
+            out[x] = src[x]
+
+
+@njit
 def band_kernel(lab, k, r, out, change):
     """out[y, x] = 1 where lab[y, x] is a class (0..k-1) lying in its own class's band of width
     r + 1, else 0: the map of non-constant 3×3 windows (image frame included), dilated by the
-    (2r+1)² square -- horizontally per row, vertically by a sliding window count. ``change`` is
-    scratch space of lab's shape (uint8)."""
+    (2r+1)² square (:func:`band_advance`, :func:`band_row`). ``change`` is scratch space of lab's
+    shape (uint8)."""
     h, w = lab.shape
     tmp = np.empty(w, np.uint8)
-    for y in range(h):
-        row = change[y]
-        if y == 0 or y == h - 1 or w <= 2:
-            for x in range(w):
-                row[x] = 1
-        else:
-            b = lab[y]
-            a = lab[y - 1]
-            c = lab[y + 1]
-            bm = b[1:]
-            b2 = b[2:]
-            a1 = a[1:]
-            a2 = a[2:]
-            c1 = c[1:]
-            c2 = c[2:]
-            inner = row[1:]
-            for x in range(w - 2):
-                v = bm[x]
-                inner[x] = (
-                    (a[x] != v) | (a1[x] != v) | (a2[x] != v) | (b[x] != v) | (b2[x] != v)
-                    | (c[x] != v) | (c1[x] != v) | (c2[x] != v)
-                )
-            row[0] = 1
-            row[w - 1] = 1
-        if r > 0:
-            dilate_row(row, tmp, w, r)
-    cnt = np.zeros(w, np.int32)
-    for yy in range(min(r, h)):
-        src = change[yy]
-        for x in range(w):
-            cnt[x] += src[x]
+    pre = np.empty(w, np.uint8)
+    band = np.empty(w, np.uint8)
+    for i in range(min(r, h)):
+        band_advance(lab, lab, i, r, change, pre, tmp)
     for y in range(h):
         if y + r < h:
-            src = change[y + r]
-            for x in range(w):
-                cnt[x] += src[x]
-        if y - r - 1 >= 0:
-            src = change[y - r - 1]
-            for x in range(w):
-                cnt[x] -= src[x]
+            band_advance(lab, lab, y + r, r, change, pre, tmp)
+        band_row(change, pre, y, r, band)
         lr = lab[y]
         orow = out[y]
         for x in range(w):
             v = lr[x]
-            orow[x] = (cnt[x] > 0) & (v >= 0) & (v < k)
+            orow[x] = (band[x] & 1) & (v >= 0) & (v < k)
 
 
 @njit
@@ -754,23 +812,20 @@ def tally(c, n, k, nw, inter, gband, pband, valid, tri):
 
 
 @njit
-def boundary_kernel(pred, gt, k, r, widths_sq, bg, bp, change, inter, gband, pband, valid, tri):
-    """Band and trimap counts of one pair, in one pass over its pixels.
+def boundary_kernel(pred, gt, k, r, widths_sq, change, inter, gband, pband, valid, tri):
+    """Band and trimap counts of one pair, in one pass over its rows.
 
-    With r >= 0, bg and bp become the bands (width r + 1) of GT and prediction
-    (:func:`band_kernel`; ``change``: scratch), else they are taken as given (zeros: no bands).
-    Then per class: inter[c] += |band(G)∩band(P)∩valid|, gband[c] += |band(G)∩valid|,
-    pband[c] += |band(P)∩valid|, valid[0] += valid pixels; and tri[i, g, p] += pixels with GT
-    class g and prediction p (k: no class) whose squared distance d² to the nearest GT boundary
-    pixel satisfies widths_sq[i-1] <= d² < widths_sq[i] (ascending squared widths, maybe none;
-    i = 0 is d² < widths_sq[0]). Each row is packed into one code per pixel,
+    With r >= 0, the bands (width r + 1) of GT and prediction are formed row by row
+    (:func:`band_advance`, :func:`band_row`; ``change``: uint8 scratch of the masks' shape), else
+    there are none. Then per class: inter[c] += |band(G)∩band(P)∩valid|, gband[c] +=
+    |band(G)∩valid|, pband[c] += |band(P)∩valid|, valid[0] += valid pixels; and tri[i, g, p] +=
+    pixels with GT class g and prediction p (k: no class) whose squared distance d² to the nearest
+    GT boundary pixel satisfies widths_sq[i-1] <= d² < widths_sq[i] (ascending squared widths,
+    maybe none; i = 0 is d² < widths_sq[0]). Each row is packed into one code per pixel,
     code = (((i·(k+1) + g)·(k+1) + p)·4 + 2·inG + inP) with i = len(widths_sq) outside every
     trimap and k standing for "no class", then tallied (a histogram when the codes are few,
     else run by run)."""
     h, w = gt.shape
-    if r >= 0:
-        band_kernel(gt, k, r, bg, change)
-        band_kernel(pred, k, r, bp, change)
     nw = widths_sq.shape[0]
     cap = 1
     while nw and cap * cap < widths_sq[nw - 1]:
@@ -793,56 +848,79 @@ def boundary_kernel(pred, gt, k, r, widths_sq, bg, bp, change, inter, gband, pba
                 ringnear[yy % nring] = hd2_row(gt, yy, cap, e, fa, fb, ring[yy % nring])
         else:
             label_change_vdist(gt, cap, vd)
+    tmp = np.empty(w, np.uint8)
+    pre = np.empty(w, np.uint8)
+    band = np.zeros(w, np.uint8)
+    if r >= 0:
+        for i in range(min(r, h)):
+            band_advance(gt, pred, i, r, change, pre, tmp)
     kk = k + 1
     size = (nw + 1) * kk * kk * 4
     hsmall = size <= HIST_MAX
     hist = np.zeros((4 if hsmall else 0, size if hsmall else 0), np.int64)
-    code = np.empty(w, np.int64)
+    code = np.empty(w, np.int32)
+    bins = np.empty(w, np.uint8)
     for y in range(h):
         grow = gt[y]
         prow = pred[y]
-        arow = bg[y]
-        brow = bp[y]
-        near = False
-        # code = the trimap bin for now: the number of widths w with w² <= d²
+        if r >= 0:
+            if y + r < h:
+                band_advance(gt, pred, y + r, r, change, pre, tmp)
+            band_row(change, pre, y, r, band)
+        # the trimap bin: the number of widths w with w² <= d²
         if nw and small:  # compared in 16-bit lanes
             ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2s)
             for x in range(w):
-                code[x] = 0
+                bins[x] = 0
             for i in range(nw):
                 t = np.int16(widths_sq[i])
                 for x in range(w):
-                    code[x] += d2s[x] >= t
+                    bins[x] += d2s[x] >= t
         else:
+            near = False
             if nw:
                 near = envelope_d2_row(vd[y], cap, v, z, d2l)
             if near:
                 for x in range(w):
-                    code[x] = 0
+                    bins[x] = 0
                 for i in range(nw):
                     t = widths_sq[i]
                     for x in range(w):
-                        code[x] += d2l[x] >= t
+                        bins[x] += d2l[x] >= t
             else:
                 for x in range(w):
-                    code[x] = nw
-        for x in range(w):
-            g = np.int64(grow[x])
-            p = np.int64(prow[x])
-            gi = g if (g >= 0) & (g < k) else k
-            pi = p if (p >= 0) & (p < k) else k
-            code[x] = ((code[x] * kk + gi) * kk + pi) * 4 + np.int64(arow[x]) * 2 + np.int64(brow[x])
+                    bins[x] = nw
         if hsmall:
+            for x in range(w):
+                g = grow[x]
+                p = prow[x]
+                gin = (g >= 0) & (g < k)
+                pin = (p >= 0) & (p < k)
+                gi = np.int32(g) if gin else np.int32(k)
+                pi = np.int32(p) if pin else np.int32(k)
+                code[x] = np.int32(((np.int32(bins[x]) * kk + gi) * kk + pi) * 4
+                                   + (band[x] & (np.uint8(gin) * np.uint8(2) + np.uint8(pin))))
             hist_row(code, w, hist)
             continue
-        x = 0
-        while x < w:
-            c = code[x]
-            x0 = x
-            x += 1
-            while x < w and code[x] == c:
-                x += 1
-            tally(c, x - x0, k, nw, inter, gband, pband, valid, tri)
+        prev = np.int64(-1)
+        n = 0
+        for x in range(w):
+            g = grow[x]
+            p = prow[x]
+            gin = (g >= 0) & (g < k)
+            pin = (p >= 0) & (p < k)
+            gi = np.int64(g) if gin else np.int64(k)
+            pi = np.int64(p) if pin else np.int64(k)
+            c = ((np.int64(bins[x]) * kk + gi) * kk + pi) * 4 + np.int64(band[x] & (gin * 2 + pin))
+            if c == prev:
+                n += 1
+            else:
+                if n:
+                    tally(prev, n, k, nw, inter, gband, pband, valid, tri)
+                prev = c
+                n = 1
+        if n:
+            tally(prev, n, k, nw, inter, gband, pband, valid, tri)
     if hsmall:
         for c in range(size):
             n = hist[0, c] + hist[1, c] + hist[2, c] + hist[3, c]
