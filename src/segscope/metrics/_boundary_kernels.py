@@ -39,8 +39,8 @@ def or_bwd(dst, src, s, w):
 
 @njit
 def dilate_row(a, b, w, r):
-    """Dilate the 0/1 row ``a`` in place by the segment [-r, r] (b: scratch), by doubling:
-    ceil(log2(r + 1)) vectorized passes per direction."""
+    """Dilate the row ``a`` of bit flags in place by the segment [-r, r] (b: scratch), by doubling
+    (each bit on its own): ceil(log2(r + 1)) vectorized passes per direction."""
     flip = False
     for direction in range(2):
         cov = 1
