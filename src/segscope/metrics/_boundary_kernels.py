@@ -934,7 +934,7 @@ def boundary_kernel(pred, gt, k, r, widths_sq, change, inter, gband, pband, vali
                 rows = 0
             continue
         prev = np.int64(-1)
-        n = 0
+        x0 = 0
         for x in range(w):
             g = grow[x]
             p = prow[x]
@@ -943,15 +943,13 @@ def boundary_kernel(pred, gt, k, r, widths_sq, change, inter, gband, pband, vali
             gi = np.int64(g) if gin else np.int64(k)
             pi = np.int64(p) if pin else np.int64(k)
             c = ((np.int64(bins[x]) * kk + gi) * kk + pi) * 4 + np.int64(band[x] & (gin * 2 + pin))
-            if c == prev:
-                n += 1
-            else:
-                if n:
-                    tally(prev, n, k, nw, inter, gband, pband, valid, tri)
+            if c != prev:
+                if x > x0:
+                    tally(prev, x - x0, k, nw, inter, gband, pband, valid, tri)
                 prev = c
-                n = 1
-        if n:
-            tally(prev, n, k, nw, inter, gband, pband, valid, tri)
+                x0 = x
+        if w > x0:
+            tally(prev, w - x0, k, nw, inter, gband, pband, valid, tri)
     if hsmall:
         hist_flush(hist, total)
         for c in range(size):
