@@ -165,6 +165,36 @@ def test_large_map_bands_equal_recipe():
         assert (boundary_bands(lab, 19, d) == slow).all()
 
 
+def test_long_uniform_rows_and_bands_over_127_pixels():
+    """Rows of long uniform stretches (their codes tallied 8 pixels at a time) next to rows of
+    salt, and bands wider than 127 pixels, whose vertical pass works in blocks of 2d - 1 rows
+    that do not divide the image's height (or exceed it)."""
+    rng = np.random.default_rng(5)
+    gt = np.zeros((300, 1030), np.uint8)
+    gt[40:90, 100:700] = 1
+    gt[150:260, 500:1021] = 2
+    gt[200:230, 20:61] = 255
+    pred = gt.copy()
+    pred[60:121, 300:901] = 3
+    salt = rng.random(gt.shape) < 0.3
+    salt[:270] = False
+    pred[salt] = rng.integers(0, 5, salt.sum())
+    valid = _valid(gt, 4)
+    for d in (1, 9, 130, 151, 400):
+        inter, union = boundary_counts(pred, gt, 4, 255, d)
+        r_inter, r_union = ref_counts(pred, gt, 4, valid, d)
+        assert inter.tolist() == r_inter.tolist() and union.tolist() == r_union.tolist(), d
+    widths = (1, 2, 5, 16)
+    counts = trimap_counts(pred, gt, 4, widths, 255)
+    dist = ref_trimap_dist(gt)
+    pcol = np.where(pred < 4, pred, 4).astype(np.int64)
+    for i, wdt in enumerate(widths):
+        sel = valid & (dist < wdt)
+        ref = np.zeros((5, 6), np.int64)
+        np.add.at(ref, (gt[sel].astype(np.int64), pcol[sel]), 1)
+        assert counts[i].tolist() == ref.tolist()
+
+
 def test_band_hand_worked():
     # a 3-wide stripe of class 1 in a 5x7 image, d = 1: class 0 touches the frame or the stripe
     # everywhere; the stripe's centre column survives one erosion except next to the frame.

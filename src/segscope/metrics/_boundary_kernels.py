@@ -39,8 +39,8 @@ def or_bwd(dst, src, s, w):
 
 @njit
 def dilate_row(a, b, w, r):
-    """Dilate the 0/1 row ``a`` in place by the segment [-r, r] (b: scratch), by doubling:
-    ceil(log2(r + 1)) vectorized passes per direction."""
+    """Dilate the row ``a`` of bit flags in place by the segment [-r, r] (b: scratch), by doubling
+    (each bit on its own): ceil(log2(r + 1)) vectorized passes per direction."""
     flip = False
     for direction in range(2):
         cov = 1
@@ -64,58 +64,116 @@ def dilate_row(a, b, w, r):
 
 
 @njit
+def change_row(gt, pred, y, row):
+    """row[x] = 2·[GT's 3×3 window at (y, x) is not constant] + [pred's is not constant], the
+    image frame counting as a change (3 on the first and last row and column)."""
+    h, w = gt.shape
+    if y == 0 or y == h - 1 or w <= 2:
+        for x in range(w):
+            row[x] = 3
+        return
+    b = gt[y]
+    a = gt[y - 1]
+    c = gt[y + 1]
+    bm = b[1:]
+    b2 = b[2:]
+    a1 = a[1:]
+    a2 = a[2:]
+    c1 = c[1:]
+    c2 = c[2:]
+    q = pred[y]
+    o = pred[y - 1]
+    s = pred[y + 1]
+    qm = q[1:]
+    q2 = q[2:]
+    o1 = o[1:]
+    o2 = o[2:]
+    s1 = s[1:]
+    s2 = s[2:]
+    inner = row[1:]
+    for x in range(w - 2):
+        v = bm[x]
+        u = qm[x]
+        inner[x] = (
+            ((a[x] != v) | (a1[x] != v) | (a2[x] != v) | (b[x] != v) | (b2[x] != v)
+             | (c[x] != v) | (c1[x] != v) | (c2[x] != v)) * np.uint8(2)
+            | ((o[x] != u) | (o1[x] != u) | (o2[x] != u) | (q[x] != u) | (q2[x] != u)
+               | (s[x] != u) | (s1[x] != u) | (s2[x] != u))
+        )
+    row[0] = 3
+    row[w - 1] = 3
+
+
+@njit
+def band_advance(gt, pred, i, r, change, pre, tmp):
+    """Row i of the change maps (:func:`change_row`) dilated horizontally by [-r, r] into
+    ``change[i]``, for the vertical dilation of :func:`band_row` (van Herk / Gil-Werman, blocks of
+    2r + 1 rows): ``pre`` becomes the OR of the block's rows up to i; at the block's last row the
+    block's rows become the ORs of themselves and the rows after them in the block. Call for
+    i = 0, 1, ... in order."""
+    h, w = gt.shape
+    row = change[i]
+    change_row(gt, pred, i, row)
+    if r > 0:
+        dilate_row(row, tmp, w, r)
+    bsize = 2 * r + 1
+    start = i - i % bsize
+    if i == start:
+        for x in range(w):
+            pre[x] = row[x]
+    else:
+        for x in range(w):
+            pre[x] |= row[x]
+    if i - start == bsize - 1 or i == h - 1:
+        for j in range(i - 1, start - 1, -1):
+            dst = change[j]
+            src = change[j + 1]
+            for x in range(w):
+                dst[x] |= src[x]
+
+
+@njit
+def band_row(change, pre, y, r, out):
+    """out = the OR of the dilated change rows y - r .. y + r (within the image), once
+    :func:`band_advance` has reached row min(y + r, h - 1): bit 1 the GT band, bit 0 the pred's."""
+    h, w = change.shape
+    bsize = 2 * r + 1
+    lo = y - r
+    hi = min(y + r, h - 1)
+    if lo < 0:
+        for x in range(w):
+            out[x] = pre[x]
+    elif hi // bsize > lo // bsize:
+        src = change[lo]
+        for x in range(w):
+            out[x] = src[x] | pre[x]
+    else:
+        src = change[lo]
+        for x in range(w):
+            out[x] = src[x]
+
+
+@njit
 def band_kernel(lab, k, r, out, change):
     """out[y, x] = 1 where lab[y, x] is a class (0..k-1) lying in its own class's band of width
     r + 1, else 0: the map of non-constant 3×3 windows (image frame included), dilated by the
-    (2r+1)² square -- horizontally per row, vertically by a sliding window count. ``change`` is
-    scratch space of lab's shape (uint8)."""
+    (2r+1)² square (:func:`band_advance`, :func:`band_row`). ``change`` is scratch space of lab's
+    shape (uint8)."""
     h, w = lab.shape
     tmp = np.empty(w, np.uint8)
-    for y in range(h):
-        row = change[y]
-        if y == 0 or y == h - 1 or w <= 2:
-            for x in range(w):
-                row[x] = 1
-        else:
-            b = lab[y]
-            a = lab[y - 1]
-            c = lab[y + 1]
-            bm = b[1:]
-            b2 = b[2:]
-            a1 = a[1:]
-            a2 = a[2:]
-            c1 = c[1:]
-            c2 = c[2:]
-            inner = row[1:]
-            for x in range(w - 2):
-                v = bm[x]
-                inner[x] = (
-                    (a[x] != v) | (a1[x] != v) | (a2[x] != v) | (b[x] != v) | (b2[x] != v)
-                    | (c[x] != v) | (c1[x] != v) | (c2[x] != v)
-                )
-            row[0] = 1
-            row[w - 1] = 1
-        if r > 0:
-            dilate_row(row, tmp, w, r)
-    cnt = np.zeros(w, np.int32)
-    for yy in range(min(r, h)):
-        src = change[yy]
-        for x in range(w):
-            cnt[x] += src[x]
+    pre = np.empty(w, np.uint8)
+    band = np.empty(w, np.uint8)
+    for i in range(min(r, h)):
+        band_advance(lab, lab, i, r, change, pre, tmp)
     for y in range(h):
         if y + r < h:
-            src = change[y + r]
-            for x in range(w):
-                cnt[x] += src[x]
-        if y - r - 1 >= 0:
-            src = change[y - r - 1]
-            for x in range(w):
-                cnt[x] -= src[x]
+            band_advance(lab, lab, y + r, r, change, pre, tmp)
+        band_row(change, pre, y, r, band)
         lr = lab[y]
         orow = out[y]
         for x in range(w):
             v = lr[x]
-            orow[x] = (cnt[x] > 0) & (v >= 0) & (v < k)
+            orow[x] = (band[x] & 1) & (v >= 0) & (v < k)
 
 
 @njit
@@ -131,17 +189,44 @@ def count_unknown(gt, k, ignore):
 
 @njit
 def hist_row(code, w, hist):
-    """hist[x % 4, code[x]] += 1: four interleaved histograms, so that runs of equal codes do not
-    wait on each other's stores."""
-    n4 = w >> 2
-    for q in range(n4):
-        x = q << 2
+    """hist[j, code[x]] += 1 (int32 counts), j = x % 4 where the codes change often, so that
+    runs of equal codes do not wait on each other's stores; where the row's codes run 8 pixels
+    long on average, whole groups of 8 equal codes are added at once."""
+    nchange = 0
+    for x in range(1, w):
+        nchange += code[x] != code[x - 1]
+    x = 0
+    if nchange * 8 < w:
+        for q in range(w >> 3):
+            x = q << 3
+            c = code[x]
+            if ((code[x + 1] == c) & (code[x + 2] == c) & (code[x + 3] == c) & (code[x + 4] == c)
+                    & (code[x + 5] == c) & (code[x + 6] == c) & (code[x + 7] == c)):
+                hist[0, c] += 8
+            else:
+                for j in range(8):
+                    hist[j & 3, code[x + j]] += 1
+        x = (w >> 3) << 3
+    else:
+        for q in range(w >> 2):
+            x = q << 2
+            hist[0, code[x]] += 1
+            hist[1, code[x + 1]] += 1
+            hist[2, code[x + 2]] += 1
+            hist[3, code[x + 3]] += 1
+        x = (w >> 2) << 2
+    for x in range(x, w):
         hist[0, code[x]] += 1
-        hist[1, code[x + 1]] += 1
-        hist[2, code[x + 2]] += 1
-        hist[3, code[x + 3]] += 1
-    for x in range(n4 << 2, w):
-        hist[0, code[x]] += 1
+
+
+@njit
+def hist_flush(hist, total):
+    """total += the sum of hist's rows; hist = 0."""
+    for j in range(hist.shape[0]):
+        row = hist[j]
+        for c in range(row.shape[0]):
+            total[c] += row[c]
+            row[c] = 0
 
 
 @njit
@@ -507,82 +592,77 @@ def boundary_row(gt, y, e):
     """e[x] = 1 where GT pixel (y, x) has a 4-neighbour of another value (a boundary pixel)."""
     h, w = gt.shape
     b = gt[y]
-    for x in range(w):
-        e[x] = 0
-    if y > 0:
-        a = gt[y - 1]
-        for x in range(w):
-            e[x] |= a[x] != b[x]
-    if y < h - 1:
-        c = gt[y + 1]
-        for x in range(w):
-            e[x] |= c[x] != b[x]
-    if w > 1:
-        b1 = b[1:]
-        e1 = e[1:]
-        for x in range(w - 1):
-            e[x] |= b[x] != b1[x]
-        for x in range(w - 1):
-            e1[x] |= b[x] != b1[x]
+    a = gt[y - 1] if y > 0 else b
+    c = gt[y + 1] if y < h - 1 else b
+    if w == 1:
+        e[0] = (a[0] != b[0]) | (c[0] != b[0])
+        return
+    e[0] = (a[0] != b[0]) | (c[0] != b[0]) | (b[1] != b[0])
+    e[w - 1] = (a[w - 1] != b[w - 1]) | (c[w - 1] != b[w - 1]) | (b[w - 2] != b[w - 1])
+    a1 = a[1:]
+    b1 = b[1:]
+    b2 = b[2:]
+    c1 = c[1:]
+    e1 = e[1:]
+    for x in range(w - 2):
+        v = b1[x]
+        e1[x] = (a1[x] != v) | (c1[x] != v) | (b[x] != v) | (b2[x] != v)
 
 
 # Small integer types: numba promotes int16 arithmetic to int64, which defeats SIMD; the explicit
 # np.int16(...) casts and selects below keep the loops in 16-bit lanes (values stay < 2**15).
 @njit
-def hd2_row(gt, y, cap, e, fa, fb, out):
+def hd2_row(gt, y, cap, e, f, out):
     """out[x] = min(cap, horizontal distance from (y, x) to the nearest boundary pixel of row y)²
     as int16 (cap <= 127), by doubling: the nearest boundary pixel within [0, 2L) is the nearer
-    of those within [0, L) and [L, 2L). Returns whether any distance is < cap."""
+    of those within [0, L) and [L, 2L); both directions in the same passes (f: (4, w) int16
+    scratch). Returns whether any distance is < cap."""
     w = gt.shape[1]
     boundary_row(gt, y, e)
     ccap = np.int16(cap)
     zero = np.int16(0)
-    for direction in range(2):
-        for x in range(w):
-            fa[x] = zero if e[x] else ccap
-        src = fa
-        dst = fb
-        step = 1
-        while step < cap:
-            n = max(w - step, 0)
-            ll = np.int16(step)
-            if direction == 0:  # distance to the nearest boundary pixel at or left of x
-                for x in range(min(step, w)):
-                    dst[x] = src[x]
-                ds = dst[step:]
-                ss = src[step:]
-                for x in range(n):
-                    t = np.int16(src[x] + ll)
-                    t = t if t < ccap else ccap
-                    u = ss[x]
-                    ds[x] = t if t < u else u
-            else:  # ... at or right of x
-                for x in range(n, w):
-                    dst[x] = src[x]
-                sa = src[step:]
-                for x in range(n):
-                    t = np.int16(sa[x] + ll)
-                    t = t if t < ccap else ccap
-                    u = src[x]
-                    dst[x] = t if t < u else u
-            src, dst = dst, src
-            step *= 2
-        if direction == 0:
-            for x in range(w):
-                out[x] = src[x]
-        else:
-            near = False
-            for x in range(w):
-                a = out[x]
-                b = src[x]
-                v = a if a < b else b
-                near |= v < ccap
-                out[x] = np.int16(v * v)
+    sl, dl, sr, dr = f[0], f[1], f[2], f[3]
+    for x in range(w):
+        v = zero if e[x] else ccap
+        sl[x] = v
+        sr[x] = v
+    step = 1
+    while step < cap:
+        n = max(w - step, 0)
+        ll = np.int16(step)
+        for x in range(min(step, w)):
+            dl[x] = sl[x]
+        for x in range(n, w):
+            dr[x] = sr[x]
+        dls = dl[step:]
+        sls = sl[step:]
+        srs = sr[step:]
+        for x in range(n):
+            # at or left of x
+            t = np.int16(sl[x] + ll)
+            t = t if t < ccap else ccap
+            u = sls[x]
+            dls[x] = t if t < u else u
+            # at or right of x
+            t = np.int16(srs[x] + ll)
+            t = t if t < ccap else ccap
+            u = sr[x]
+            dr[x] = t if t < u else u
+        sl, dl = dl, sl
+        sr, dr = dr, sr
+        step *= 2
+    near = False
+    for x in range(w):
+        a = sl[x]
+        b = sr[x]
+        v = a if a < b else b
+        near |= v < ccap
+        out[x] = np.int16(v * v)
     return near
 
 
 @njit
-def ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2):
+def ring_d2_row(gt, y, cap, ring, ringnear, e, f, d2):
     """Row y of the squared distance to the nearest GT boundary pixel, capped at cap² (int16):
     min over |dy| < cap of hd²(y + dy) + dy², the horizontal distances hd² of rows y - cap + 1 ..
     y + cap - 1 kept in a ring buffer (row y + cap - 1 is computed here; call rows in order after
@@ -592,7 +672,7 @@ def ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2):
     nring = ring.shape[0]
     yy = y + cap - 1
     if yy < h:
-        ringnear[yy % nring] = hd2_row(gt, yy, cap, e, fa, fb, ring[yy % nring])
+        ringnear[yy % nring] = hd2_row(gt, yy, cap, e, f, ring[yy % nring])
     capsq = np.int16(cap * cap)
     near = ringnear[y % nring]
     src = ring[y % nring]
@@ -708,13 +788,12 @@ def trimap_dist_kernel(gt, cap, out):
         ring = np.empty((nring, w), np.int16)
         ringnear = np.zeros(nring, np.bool_)
         e = np.empty(w, np.uint8)
-        fa = np.empty(w, np.int16)
-        fb = np.empty(w, np.int16)
+        f = np.empty((4, w), np.int16)
         d2 = np.empty(w, np.int16)
         for yy in range(min(cap - 1, h)):
-            ringnear[yy % nring] = hd2_row(gt, yy, cap, e, fa, fb, ring[yy % nring])
+            ringnear[yy % nring] = hd2_row(gt, yy, cap, e, f, ring[yy % nring])
         for y in range(h):
-            ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2)
+            ring_d2_row(gt, y, cap, ring, ringnear, e, f, d2)
             orow = out[y]
             for x in range(w):
                 orow[x] = d2[x]
@@ -754,23 +833,20 @@ def tally(c, n, k, nw, inter, gband, pband, valid, tri):
 
 
 @njit
-def boundary_kernel(pred, gt, k, r, widths_sq, bg, bp, change, inter, gband, pband, valid, tri):
-    """Band and trimap counts of one pair, in one pass over its pixels.
+def boundary_kernel(pred, gt, k, r, widths_sq, change, inter, gband, pband, valid, tri):
+    """Band and trimap counts of one pair, in one pass over its rows.
 
-    With r >= 0, bg and bp become the bands (width r + 1) of GT and prediction
-    (:func:`band_kernel`; ``change``: scratch), else they are taken as given (zeros: no bands).
-    Then per class: inter[c] += |band(G)∩band(P)∩valid|, gband[c] += |band(G)∩valid|,
-    pband[c] += |band(P)∩valid|, valid[0] += valid pixels; and tri[i, g, p] += pixels with GT
-    class g and prediction p (k: no class) whose squared distance d² to the nearest GT boundary
-    pixel satisfies widths_sq[i-1] <= d² < widths_sq[i] (ascending squared widths, maybe none;
-    i = 0 is d² < widths_sq[0]). Each row is packed into one code per pixel,
+    With r >= 0, the bands (width r + 1) of GT and prediction are formed row by row
+    (:func:`band_advance`, :func:`band_row`; ``change``: uint8 scratch of the masks' shape), else
+    there are none. Then per class: inter[c] += |band(G)∩band(P)∩valid|, gband[c] +=
+    |band(G)∩valid|, pband[c] += |band(P)∩valid|, valid[0] += valid pixels; and tri[i, g, p] +=
+    pixels with GT class g and prediction p (k: no class) whose squared distance d² to the nearest
+    GT boundary pixel satisfies widths_sq[i-1] <= d² < widths_sq[i] (ascending squared widths,
+    maybe none; i = 0 is d² < widths_sq[0]). Each row is packed into one code per pixel,
     code = (((i·(k+1) + g)·(k+1) + p)·4 + 2·inG + inP) with i = len(widths_sq) outside every
     trimap and k standing for "no class", then tallied (a histogram when the codes are few,
     else run by run)."""
     h, w = gt.shape
-    if r >= 0:
-        band_kernel(gt, k, r, bg, change)
-        band_kernel(pred, k, r, bp, change)
     nw = widths_sq.shape[0]
     cap = 1
     while nw and cap * cap < widths_sq[nw - 1]:
@@ -780,8 +856,7 @@ def boundary_kernel(pred, gt, k, r, widths_sq, bg, bp, change, inter, gband, pba
     ring = np.empty((nring, w), np.int16)
     ringnear = np.zeros(nring, np.bool_)
     e = np.empty(w, np.uint8)
-    fa = np.empty(w, np.int16)
-    fb = np.empty(w, np.int16)
+    f = np.empty((4, w), np.int16)
     d2s = np.empty(w, np.int16)
     vd = np.empty((h if nw and not small else 0, w), np.int32)
     v = np.empty(w + 1, np.int64)
@@ -790,61 +865,94 @@ def boundary_kernel(pred, gt, k, r, widths_sq, bg, bp, change, inter, gband, pba
     if nw:
         if small:
             for yy in range(min(cap - 1, h)):
-                ringnear[yy % nring] = hd2_row(gt, yy, cap, e, fa, fb, ring[yy % nring])
+                ringnear[yy % nring] = hd2_row(gt, yy, cap, e, f, ring[yy % nring])
         else:
             label_change_vdist(gt, cap, vd)
+    tmp = np.empty(w, np.uint8)
+    pre = np.empty(w, np.uint8)
+    band = np.zeros(w, np.uint8)
+    if r >= 0:
+        for i in range(min(r, h)):
+            band_advance(gt, pred, i, r, change, pre, tmp)
     kk = k + 1
     size = (nw + 1) * kk * kk * 4
     hsmall = size <= HIST_MAX
-    hist = np.zeros((4 if hsmall else 0, size if hsmall else 0), np.int64)
-    code = np.empty(w, np.int64)
+    hist = np.zeros((4 if hsmall else 0, size if hsmall else 0), np.int32)
+    total = np.zeros(size if hsmall else 0, np.int64)
+    flush_rows = max(1, (1 << 30) // w)  # int32 counts flushed before they could overflow
+    rows = 0
+    kk32 = np.int32(kk)
+    k32 = np.int32(k)
+    code = np.empty(w, np.int32)
+    bins = np.empty(w, np.uint8)
     for y in range(h):
         grow = gt[y]
         prow = pred[y]
-        arow = bg[y]
-        brow = bp[y]
-        near = False
-        # code = the trimap bin for now: the number of widths w with w² <= d²
+        if r >= 0:
+            if y + r < h:
+                band_advance(gt, pred, y + r, r, change, pre, tmp)
+            band_row(change, pre, y, r, band)
+        # the trimap bin: the number of widths w with w² <= d²
         if nw and small:  # compared in 16-bit lanes
-            ring_d2_row(gt, y, cap, ring, ringnear, e, fa, fb, d2s)
+            ring_d2_row(gt, y, cap, ring, ringnear, e, f, d2s)
             for x in range(w):
-                code[x] = 0
+                bins[x] = 0
             for i in range(nw):
                 t = np.int16(widths_sq[i])
                 for x in range(w):
-                    code[x] += d2s[x] >= t
+                    bins[x] += d2s[x] >= t
         else:
+            near = False
             if nw:
                 near = envelope_d2_row(vd[y], cap, v, z, d2l)
             if near:
                 for x in range(w):
-                    code[x] = 0
+                    bins[x] = 0
                 for i in range(nw):
                     t = widths_sq[i]
                     for x in range(w):
-                        code[x] += d2l[x] >= t
+                        bins[x] += d2l[x] >= t
             else:
                 for x in range(w):
-                    code[x] = nw
-        for x in range(w):
-            g = np.int64(grow[x])
-            p = np.int64(prow[x])
-            gi = g if (g >= 0) & (g < k) else k
-            pi = p if (p >= 0) & (p < k) else k
-            code[x] = ((code[x] * kk + gi) * kk + pi) * 4 + np.int64(arow[x]) * 2 + np.int64(brow[x])
-        if hsmall:
+                    bins[x] = nw
+        if hsmall:  # codes < 2**18: packed in 32-bit lanes
+            for x in range(w):
+                g = grow[x]
+                p = prow[x]
+                gin = (g >= 0) & (g < k)
+                pin = (p >= 0) & (p < k)
+                gi = np.int32(g) if gin else k32
+                pi = np.int32(p) if pin else k32
+                c = np.int32(np.int32(bins[x]) * kk32)
+                c = np.int32(np.int32(c + gi) * kk32)
+                c = np.int32(np.int32(c + pi) << 2)
+                code[x] = c | np.int32(band[x] & (np.uint8(gin) * np.uint8(2) + np.uint8(pin)))
             hist_row(code, w, hist)
+            rows += 1
+            if rows == flush_rows:
+                hist_flush(hist, total)
+                rows = 0
             continue
-        x = 0
-        while x < w:
-            c = code[x]
-            x0 = x
-            x += 1
-            while x < w and code[x] == c:
-                x += 1
-            tally(c, x - x0, k, nw, inter, gband, pband, valid, tri)
+        prev = np.int64(-1)
+        x0 = 0
+        for x in range(w):
+            g = grow[x]
+            p = prow[x]
+            gin = (g >= 0) & (g < k)
+            pin = (p >= 0) & (p < k)
+            gi = np.int64(g) if gin else np.int64(k)
+            pi = np.int64(p) if pin else np.int64(k)
+            c = ((np.int64(bins[x]) * kk + gi) * kk + pi) * 4 + np.int64(band[x] & (gin * 2 + pin))
+            if c != prev:
+                if x > x0:
+                    tally(prev, x - x0, k, nw, inter, gband, pband, valid, tri)
+                prev = c
+                x0 = x
+        if w > x0:
+            tally(prev, w - x0, k, nw, inter, gband, pband, valid, tri)
     if hsmall:
+        hist_flush(hist, total)
         for c in range(size):
-            n = hist[0, c] + hist[1, c] + hist[2, c] + hist[3, c]
+            n = total[c]
             if n:
                 tally(c, n, k, nw, inter, gband, pband, valid, tri)

@@ -260,15 +260,13 @@ def boundary_counts(
 
 def boundary_raw(pred, gt, k, width, widths_sq, inter, gband, pband, valid, tri, scratch=None):
     """Add one pair's band counts (``width`` >= 1; 0: none) and trimap counts (ascending squared
-    widths ``widths_sq``, maybe none) to the arrays given, in one pass; ``scratch``: three uint8
-    arrays of the masks' shape to reuse (fresh ones when None)."""
+    widths ``widths_sq``, maybe none) to the arrays given, in one pass; ``scratch``: a uint8
+    array of the masks' shape to reuse (a fresh one when None)."""
     if gt.size == 0:
         return
     if scratch is None:
-        scratch = tuple((np.empty if width else np.zeros)(gt.shape, np.uint8) for _ in range(3))
-    bg, bp, change = scratch
-    _kernels.boundary_kernel(pred, gt, k, int(width) - 1, widths_sq, bg, bp, change, inter, gband, pband, valid,
-                             tri)
+        scratch = np.empty(gt.shape if width else (0, 0), np.uint8)
+    _kernels.boundary_kernel(pred, gt, k, int(width) - 1, widths_sq, scratch, inter, gband, pband, valid, tri)
 
 
 def boundary_iou(

@@ -113,8 +113,8 @@ class BoundaryAnalyzer:
         tri = np.zeros((nw + 1, k + 1, k + 2), np.int64)
         if gt.size:
             scratch = getattr(self._local, "masks", None)
-            if scratch is None or scratch[0].shape != gt.shape:
-                scratch = tuple(np.empty(gt.shape, np.uint8) for _ in range(3))
+            if scratch is None or scratch.shape != gt.shape:
+                scratch = np.empty(gt.shape, np.uint8)
                 # kept for the next image of this size, unless it is huge: then the later
                 # analyses of this image get the memory back
                 self._local.masks = scratch if gt.size <= _KEEP_SCRATCH_PIXELS else None
