@@ -189,8 +189,8 @@ def bf_kernel(pred, gt, k, half, theta, out):
     h, w = gt.shape
     t = half.shape[0]
     p = half[0] if t > 0 else 0
-    nwin = 2 * p + 1
-    reach = np.empty(nwin, np.int32)  # reach[p + dx]: the largest |dy| with half[|dy|] >= |dx|
+    nwin = (2 * p + 16) // 16 * 16  # the window, padded to whole vectors
+    reach = np.empty(nwin, np.int64)  # reach[p + dx]: the largest |dy| with half[|dy|] >= |dx|
     for dx in range(p + 1):
         v = 0
         while v + 1 < t and half[v + 1] >= dx:
@@ -198,7 +198,9 @@ def bf_kernel(pred, gt, k, half, theta, out):
         reach[p + dx] = v if t > 0 else -1
         reach[p - dx] = reach[p + dx]
     far = np.int32(1 << 30)
-    stride = w + 2 * p
+    lo = np.empty(nwin, np.int32)  # a hit at offset q: row >= lo[q] (first sweep), <= hi[q]
+    hi = np.empty(nwin, np.int32)
+    stride = w + nwin
     cmap = np.full(k, -1, np.int64)
     cls = np.empty(k, np.int64)
     nc = 0
@@ -289,6 +291,8 @@ def bf_kernel(pred, gt, k, half, theta, out):
             lastg = grow_last(lastg, ccap * stride, ncap * stride, -far)
             lastp = grow_last(lastp, ccap * stride, ncap * stride, -far)
             ccap = ncap
+        for q in range(nwin):
+            lo[q] = y - reach[q] if q <= 2 * p else far
         for i in range(g0, ng):
             lastg[gj[i] * stride + gx[i] + p] = y
         for i in range(p0, npx):
@@ -298,9 +302,9 @@ def bf_kernel(pred, gt, k, half, theta, out):
                 continue
             j = pj[i]
             a = lastg[j * stride + px[i]:]
-            hit = 0
+            hit = False
             for q in range(nwin):
-                hit |= (y - a[q]) <= reach[q]
+                hit |= a[q] >= lo[q]
             cnt[j, 0] += 1
             cnt[j, 1] += hit
             pmx[npm] = px[i]
@@ -309,9 +313,9 @@ def bf_kernel(pred, gt, k, half, theta, out):
         for i in range(g0, ng):  # GT -> pred
             j = gj[i]
             a = lastp[j * stride + gx[i]:]
-            hit = 0
+            hit = False
             for q in range(nwin):
-                hit |= (y - a[q]) <= reach[q]
+                hit |= a[q] >= lo[q]
             cnt[j, 2] += 1
             cnt[j, 3] += hit
             gmx[ngm] = gx[i]
@@ -325,6 +329,8 @@ def bf_kernel(pred, gt, k, half, theta, out):
         lastg[i] = far
         lastp[i] = far
     for y in range(h - 1, -1, -1):
+        for q in range(nwin):
+            hi[q] = y + reach[q] if q <= 2 * p else -far
         for i in range(goff[y], goff[y + 1]):
             lastg[gj[i] * stride + gx[i] + p] = y
         for i in range(poff[y], poff[y + 1]):
@@ -332,16 +338,16 @@ def bf_kernel(pred, gt, k, half, theta, out):
         for i in range(pmoff[y], pmoff[y + 1]):
             j = pmj[i]
             a = lastg[j * stride + pmx[i]:]
-            hit = 0
+            hit = False
             for q in range(nwin):
-                hit |= (a[q] - y) <= reach[q]
+                hit |= a[q] <= hi[q]
             cnt[j, 1] += hit
         for i in range(gmoff[y], gmoff[y + 1]):
             j = gmj[i]
             a = lastp[j * stride + gmx[i]:]
-            hit = 0
+            hit = False
             for q in range(nwin):
-                hit |= (a[q] - y) <= reach[q]
+                hit |= a[q] <= hi[q]
             cnt[j, 3] += hit
     for j in range(nc):
         for m in range(4):
@@ -511,6 +517,8 @@ def label_change_vdist(gt, cap, vd):
             vrow[x] = u
     dn = np.full(w, cap, np.int32)
     for y in range(h - 1, -1, -1):
+        for q in range(nwin):
+            hi[q] = y + reach[q] if q <= 2 * p else -far
         vrow = vd[y]
         for x in range(w):
             vv = vrow[x]
