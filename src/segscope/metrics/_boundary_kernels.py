@@ -207,9 +207,11 @@ def bf_kernel(pred, gt, k, half, theta, out):
     ccap = min(k, 4)
     lastg = np.full(ccap * stride, -far, np.int32)  # class j, column x at j * stride + x + p
     lastp = np.full(ccap * stride, -far, np.int32)
-    nwords = (w + 7) // 8
-    grow = np.zeros(nwords * 8, np.uint8)
-    prow = np.zeros(nwords * 8, np.uint8)
+    nblocks = (w + 63) // 64
+    grow = np.zeros(nblocks * 64, np.uint8)
+    prow = np.zeros(nblocks * 64, np.uint8)
+    pack = np.uint64(0x0102040810204080)
+    s56 = np.uint64(56)
     gwords = grow.view(np.uint64)
     pwords = prow.view(np.uint64)
     one = np.uint64(1)
@@ -255,10 +257,12 @@ def bf_kernel(pred, gt, k, half, theta, out):
         plab = pred[y]
         g0 = ng
         p0 = npx
-        for i in range(nwords):
-            wd = gwords[i]
+        for i in range(nblocks):
+            wd = np.uint64(0)
+            for b in range(8):  # one bit per pixel: 0/1 bytes packed by a multiply
+                wd |= ((gwords[8 * i + b] * pack) >> s56) << np.uint64(8 * b)
             while wd:
-                x = i * 8 + np.int64(trailing_zeros(wd) >> 3)
+                x = i * 64 + np.int64(trailing_zeros(wd))
                 wd &= wd - one
                 c = glab[x]
                 j = cmap[c]
@@ -270,9 +274,11 @@ def bf_kernel(pred, gt, k, half, theta, out):
                 gx[ng] = x
                 gj[ng] = j
                 ng += 1
-            wd = pwords[i]
+            wd = np.uint64(0)
+            for b in range(8):
+                wd |= ((pwords[8 * i + b] * pack) >> s56) << np.uint64(8 * b)
             while wd:
-                x = i * 8 + np.int64(trailing_zeros(wd) >> 3)
+                x = i * 64 + np.int64(trailing_zeros(wd))
                 wd &= wd - one
                 c = plab[x]
                 j = cmap[c]
