@@ -337,10 +337,13 @@ def bf_kernel(pred, gt, k, half, theta, out):
     for y in range(h - 1, -1, -1):
         for q in range(nwin):
             hi[q] = y + reach[q] if q <= 2 * p else -far
-        for i in range(goff[y], goff[y + 1]):
-            lastg[gj[i] * stride + gx[i] + p] = y
-        for i in range(poff[y], poff[y + 1]):
-            lastp[pj[i] * stride + px[i] + p] = y
+        top = max(y - t + 1, 0)  # contour rows at y serve unmatched queries of rows top..y
+        if pmoff[y + 1] > pmoff[top]:
+            for i in range(goff[y], goff[y + 1]):
+                lastg[gj[i] * stride + gx[i] + p] = y
+        if gmoff[y + 1] > gmoff[top]:
+            for i in range(poff[y], poff[y + 1]):
+                lastp[pj[i] * stride + px[i] + p] = y
         for i in range(pmoff[y], pmoff[y + 1]):
             j = pmj[i]
             a = lastg[j * stride + pmx[i]:]
