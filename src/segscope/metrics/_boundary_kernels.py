@@ -177,15 +177,18 @@ def contour_map(lab, k, out):
 @njit
 def bf_kernel(pred, gt, k, half, theta, out):
     """out[c] += (pred contour pixels at valid pixels, of them within θ of the GT contour, GT
-    contour pixels, of them within θ of the predicted contour).
+    contour pixels, of them within θ of the predicted contour); ``half`` (of θ, see
+    ``disk_half_widths``) holds all of θ that counts.
 
     Within θ of a contour pixel (y', x') means |x - x'| <= half[|y - y'|], so a column x' holds
-    a match for (y, x) when its nearest contour pixel above (or below) lies within
+    a match for (y, x) when its nearest contour pixel of the class above (or below) lies within
     reach[|x - x'|] rows, the vertical reach at that horizontal offset. Rows are swept down,
-    keeping per class and column the last contour row seen in either map, and every query pixel
-    is tested against the 2 * half[0] + 1 columns around it; the sweep back up tests those not
-    yet matched against the contour rows below them. Contour pixels are found by
-    :func:`contour_row` and read 8 at a time; the second sweep reads the lists of the first."""
+    keeping per class and column the last contour row seen in each map, and every query pixel
+    is tested against the 2 * half[0] + 1 columns around it at once; the sweep back up tests
+    the pixels not yet matched against the nearest contour rows below, reading only rows that
+    lie within reach of one. Contour pixels (:func:`contour_row`) are found 64 at a time and
+    listed row by row (column, class) for the second sweep; a predicted contour pixel at an
+    ignored GT pixel is no query but still a target."""
     h, w = gt.shape
     t = half.shape[0]
     p = half[0] if t > 0 else 0
