@@ -529,8 +529,6 @@ def label_change_vdist(gt, cap, vd):
             vrow[x] = u
     dn = np.full(w, cap, np.int32)
     for y in range(h - 1, -1, -1):
-        for q in range(nwin):
-            hi[q] = y + reach[q] if q <= 2 * p else -far
         vrow = vd[y]
         for x in range(w):
             vv = vrow[x]
