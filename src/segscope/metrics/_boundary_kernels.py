@@ -242,18 +242,18 @@ def bf_kernel(pred, gt, k, half, theta, out):
     for y in range(h):
         if max(ng, npx) + w > cap:
             cap = 2 * cap + w
-            gx = grow_i32(gx, ng, cap)
-            gj = grow_i32(gj, ng, cap)
-            px = grow_i32(px, npx, cap)
-            pj = grow_i32(pj, npx, cap)
+            gx = grow_i32(gx, np.int64(ng), cap)
+            gj = grow_i32(gj, np.int64(ng), cap)
+            px = grow_i32(px, np.int64(npx), cap)
+            pj = grow_i32(pj, np.int64(npx), cap)
             pv2 = np.empty(cap, np.uint8)
             for i in range(npx):
                 pv2[i] = pv[i]
             pv = pv2
-            gmx = grow_i32(gmx, ngm, cap)
-            gmj = grow_i32(gmj, ngm, cap)
-            pmx = grow_i32(pmx, npm, cap)
-            pmj = grow_i32(pmj, npm, cap)
+            gmx = grow_i32(gmx, np.int64(ngm), cap)
+            gmj = grow_i32(gmj, np.int64(ngm), cap)
+            pmx = grow_i32(pmx, np.int64(npm), cap)
+            pmj = grow_i32(pmj, np.int64(npm), cap)
         contour_row(gt, y, k, grow)
         contour_row(pred, y, k, prow)
         glab = gt[y]
