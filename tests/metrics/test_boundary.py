@@ -491,6 +491,33 @@ def test_odd_inputs():
         boundary_bands(np.zeros((2, 2), int), 2, 0)
 
 
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), k=st.integers(1, 9), salt=st.floats(0.2, 0.8),
+       seed=st.integers(0, 2**32 - 1), theta=st.floats(0.0, 40.0))
+def test_bf_counts_with_dense_ignore_equal_reference(h, w, k, salt, seed, theta):
+    """GT salted with ignore (every class pixel next to one is contour) and predictions holding
+    unknown values: predicted contour pixels at ignored GT pixels are no query but still a target;
+    tolerances up to wider than the map."""
+    rng = np.random.default_rng(seed)
+    gt = random_map(rng, h, w, k, None, 2).astype(np.int32)
+    gt[rng.random((h, w)) < salt] = 255
+    pred = random_map(rng, h, w, k, None, int(rng.integers(0, 3))).astype(np.int32)
+    pred[rng.random((h, w)) < 0.1] = k + 3  # not a class: a contour edge for its neighbours
+    fast = bf_counts(pred, gt, k, 255, tolerance=theta)
+    assert fast.tolist() == ref_bf_counts(pred, gt, k, _valid(gt, k), theta).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(**map_args)
+def test_contours_equal_erosion_reference(h, w, k, ignore, style, seed):
+    rng = np.random.default_rng(seed)
+    lab = random_map(rng, h, w, k, ignore, style)
+    ref = np.zeros(lab.shape, bool)
+    for c in range(k):
+        ref |= ref_contour(lab == c)
+    assert (contours(lab, k) == ref).all()
+
+
 def test_bf_counts_on_larger_maps():
     """Long continuous contours, where matches and misses are carried from pixel to pixel."""
     rng = np.random.default_rng(17)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
@@ -255,336 +253,222 @@ def contour_row(lab, y, k, row):
 
 
 @njit
-def contour_buckets(lab, k, gt, check):
-    """Contour pixels of every class (4-neighbour test, zero padding: :func:`contour_row`) as runs
-    of consecutive pixels of one class, grouped by class and row:
-    (cmap, beg, end, starts, ends, valid, cbits, shift). cmap[c] = j, the class's bucket index, or
-    -1 for a class with no contour pixel; bucket (j, y), the runs of class c in row y (ascending),
-    is starts/ends[beg[j*h + y] : end[j*h + y]], class after class. cbits[j*h + y] has bit i set
-    when a run of the bucket reaches into the pixels i << shift .. ((i + 1) << shift) - 1 of the
-    row (64 cells per row). valid[i] = 0 when ``check`` and a pixel of run i holds no class
-    (0..k-1) in ``gt``, else 1. The run flags of a row are read 8 pixels at a time, one set bit
-    per run start or end; the runs are then counted per bucket and placed by one scatter."""
-    h, w = lab.shape
-    nwords = (w + 7) // 8
-    row = np.zeros(nwords * 8, np.uint8)
-    flag = np.zeros(nwords * 8, np.uint8)  # 1: a run starts here, 2: a run ends here
-    words = flag.view(np.uint64)
-    lows = np.uint64(0x0101010101010101)
-    shift = 0
-    while (np.int64(64) << shift) < w:
-        shift += 1
-    one = np.uint64(1)
-    cmap = np.full(k, -1, np.int64)
-    nc = 0
-    ccap = min(k, 4)
-    cnt = np.zeros(ccap * h, np.int64)  # runs per bucket, then where the bucket begins
-    cbits = np.zeros(ccap * h, np.uint64)
-    cap = max(h * w // 16, 2 * w + 16)
-    starts = np.empty(cap, np.int32)  # row after row, in order
-    ends = np.empty(cap, np.int32)
-    bks = np.empty(cap, np.int64)  # the run's bucket
-    oks = np.empty(cap, np.uint8)
-    bad = np.zeros(w, np.uint8)
-    n = 0
-    for y in range(h):
-        if w == 0:
-            break
-        if n + w + 8 > cap:
-            cap *= 2
-            s2 = np.empty(cap, np.int32)
-            e2 = np.empty(cap, np.int32)
-            j2 = np.empty(cap, np.int64)
-            v2 = np.empty(cap, np.uint8)
-            for i in range(n):
-                s2[i] = starts[i]
-                e2[i] = ends[i]
-                j2[i] = bks[i]
-                v2[i] = oks[i]
-            starts, ends, bks, oks = s2, e2, j2, v2
-        contour_row(lab, y, k, row)
-        b = lab[y]
-        r1 = row[1:]
-        b1 = b[1:]
-        f1 = flag[1:]
-        flag[0] = row[0]
-        for x in range(w - 1):  # starts: the previous pixel is not the same run
-            f1[x] = r1[x] & ((row[x] == 0) | (b[x] != b1[x]))
-        for x in range(w - 1):  # ends: the next pixel is not the same run
-            flag[x] |= (row[x] & ((r1[x] == 0) | (b[x] != b1[x]))) << 1
-        flag[w - 1] |= row[w - 1] << 1
-        n0 = n
-        me = n
-        for i in range(nwords):
-            wd = words[i]
-            if wd == 0:
-                continue
-            x0 = i * 8
-            sb = wd & lows
-            eb = (wd >> one) & lows
-            while sb:
-                starts[n] = x0 + np.int64(trailing_zeros(sb) >> 3)
-                sb &= sb - one
-                n += 1
-            while eb:
-                ends[me] = x0 + np.int64(trailing_zeros(eb) >> 3)
-                eb &= eb - one
-                me += 1
-        for i in range(n0, n):
-            c = b[starts[i]]
-            j = cmap[c]
-            if j < 0:
-                j = nc
-                cmap[c] = j
-                nc += 1
-            bks[i] = j * h + y
-        if nc > ccap:
-            ccap = min(max(2 * ccap, nc), k)
-            cnt2 = np.zeros(ccap * h, np.int64)
-            cbits2 = np.zeros(ccap * h, np.uint64)
-            for q in range(cbits.shape[0]):
-                cnt2[q] = cnt[q]
-                cbits2[q] = cbits[q]
-            cnt, cbits = cnt2, cbits2
-        for i in range(n0, n):
-            bk = bks[i]
-            cnt[bk] += 1
-            lo = starts[i] >> shift
-            hi = ends[i] >> shift
-            bits = ((one << np.uint64(hi - lo + 1)) - one) if hi - lo < 63 else ~np.uint64(0)
-            cbits[bk] |= bits << np.uint64(lo)
-        nbad = 0
-        if check:
-            grow = gt[y]
-            for x in range(w):
-                v = grow[x]
-                bad[x] = (v < 0) | (v >= k)
-                nbad += bad[x]
-        for i in range(n0, n):
-            ok = 1
-            if nbad:
-                for x in range(starts[i], ends[i] + 1):
-                    ok &= 1 - bad[x]
-            oks[i] = ok
-    nb = nc * h
-    beg = np.empty(nb, np.int64)
-    end = np.empty(nb, np.int64)
-    o = 0
-    for bk in range(nb):
-        beg[bk] = o
-        o += cnt[bk]
-        end[bk] = o
-        cnt[bk] = beg[bk]
-    cst = np.empty(n, np.int32)
-    cen = np.empty(n, np.int32)
-    cok = np.empty(n, np.uint8)
-    for i in range(n):
-        bk = bks[i]
-        o = cnt[bk]
-        cnt[bk] = o + 1
-        cst[o] = starts[i]
-        cen[o] = ends[i]
-        cok[o] = oks[i]
-    return cmap, beg, end, cst, cen, cok, cbits[:nb], shift
-
-
-@njit
-def search(beg, end, starts, ends, cbits, shift, base, y, x, half, reach, h, w):
-    """Look for a contour run of the class whose buckets start at ``base`` within Euclidean
-    distance < θ of (y, x), rows nearest first: a run in row y + dy at horizontal gap g matches
-    when |dy| < len(half) and g <= half[|dy|]. Returns (run, row, 0.0) for a match, else
-    (-1, -1, bound) with ``bound`` a lower bound of the distance to the nearest run (exact within
-    ``reach`` rows, which is at least len(half)). Rows whose cell bits show no run within
-    ``reach`` columns of x are skipped unsearched."""
-    best = (reach + 1) * (reach + 1)
-    t = half.shape[0]
-    one = np.uint64(1)
-    lo_c = max(x - reach, 0) >> shift
-    hi_c = min(x + reach, w - 1) >> shift
-    near = (((one << np.uint64(hi_c - lo_c + 1)) - one) if hi_c - lo_c < 63 else ~np.uint64(0)) << np.uint64(lo_c)
-    for dd in range(reach + 1):
-        dd2 = dd * dd
-        if dd2 >= best:
-            break
-        for sgn in (1, -1):
-            if dd == 0 and sgn == -1:
-                continue
-            yy = y + sgn * dd
-            if yy < 0 or yy >= h:
-                continue
-            if (cbits[base + yy] & near) == 0:
-                continue
-            first = beg[base + yy]
-            n = end[base + yy] - first
-            lo = first
-            while n > 1:  # branch-free search for the first run ending at or after x
-                m = n >> 1
-                lo = lo + m if ends[lo + m - 1] < x else lo
-                n -= m
-            gap = reach + 1
-            r = -1
-            if ends[lo] >= x:  # the run at or right of x
-                gap = starts[lo] - x if starts[lo] > x else 0
-                r = lo
-            if lo > first or ends[lo] < x:  # the run left of x
-                left = lo if ends[lo] < x else lo - 1
-                if x - ends[left] < gap:
-                    gap = x - ends[left]
-                    r = left
-            if r < 0:
-                continue
-            if dd < t and gap <= half[dd]:
-                return r, yy, 0.0
-            g2 = dd2 + gap * gap
-            if g2 < best:
-                best = g2
-    return -1, -1, math.sqrt(best)
-
-
-@njit
-def match_side(q, tg, gt, k, half, theta, out, col):
-    """For every query contour pixel (class-major, rows ascending): out[c, col] += 1, and
-    out[c, col + 1] += 1 when a target contour pixel of class c lies within θ. ``q`` and ``tg``
-    are :func:`contour_buckets` tuples (query runs not wholly at valid GT pixels are checked
-    pixel by pixel). Contours are continuous, so neighbouring queries (columns
-    x - 1 .. x + 1 of this row or earlier ones) are used first: the run that matched a neighbour
-    is tried (an exact test), and a neighbour known to be at least L from every target rules
-    this query out when L minus their distance is still >= θ (the triangle inequality); then the
-    target runs of the query's own row, then :func:`search`. A target run that matches a pixel
-    matches every later pixel of its row up to the run's reach, and a pixel at least L from
-    every target rules out the pixels of its row up to L - θ to its right: later query runs of
-    the row within those stretches are answered without a look."""
-    qmap, qbeg, qend, qst, qen, qok = q[0], q[1], q[2], q[3], q[4], q[5]
-    tmap, tbeg, tend, tst, ten, tbits, shift = tg[0], tg[1], tg[2], tg[3], tg[4], tg[6], tg[7]
-    h, w = gt.shape
-    t = half.shape[0]
-    reach = t + 3  # search a little beyond θ, so that a miss leaves a useful lower bound
-    floor = theta + 1e-9
-    hitrow = np.zeros(w, np.int64)
-    hitrun = np.zeros(w, np.int64)
-    stamp = np.full(w, -1, np.int64)
-    missrow = np.zeros(w, np.int64)
-    missbound = np.zeros(w, np.float64)
-    mstamp = np.full(w, -1, np.int64)
-    for c in range(k):
-        jq = qmap[c]
-        if jq < 0:
-            continue
-        jt = tmap[c]
-        qbase = jq * h
-        tbase = jt * h
-        n = 0
-        matched = 0
-        for y in range(h):
-            grow = gt[y]
-            hcov = -1  # this row's pixels from the last match up to hcov: within θ of run hr
-            hr = -1
-            hry = -1
-            mcov = -1  # ... from the last miss at mx (bound mb) up to mcov: ruled out
-            mx = -1
-            mb = 0.0
-            for r in range(qbeg[qbase + y], qend[qbase + y]):
-                x1 = np.int64(qen[r])
-                x = np.int64(qst[r])
-                check_valid = qok[r] == 0
-                while x <= x1:
-                    if check_valid:
-                        g = grow[x]
-                        if g < 0 or g >= k:
-                            x += 1
-                            continue
-                    n += 1
-                    if jt < 0:
-                        x += 1
-                        continue
-                    if x > hcov:
-                        if x <= mcov:
-                            missrow[x] = y
-                            missbound[x] = mb - (x - mx)
-                            mstamp[x] = c
-                            x += 1
-                            continue
-                        found = False
-                        ruled_out = False
-                        rr = -1
-                        hy = -1
-                        bound = 0.0
-                        for xc in range(max(x - 1, 0), min(x + 2, w)):
-                            if stamp[xc] == c:
-                                dd = abs(hitrow[xc] - y)
-                                if dd < t:
-                                    rc = hitrun[xc]
-                                    hw = half[dd]
-                                    if ten[rc] >= x - hw and tst[rc] <= x + hw:
-                                        found = True
-                                        rr = rc
-                                        hy = hitrow[xc]
-                                        break
-                            if mstamp[xc] == c:
-                                dy = missrow[xc] - y
-                                bound = missbound[xc] - math.sqrt(dy * dy + (xc - x) * (xc - x))
-                                if bound >= floor:
-                                    ruled_out = True
-                                    break
-                        if not found and not ruled_out and t > 0:  # row y first: most matches are there
-                            first = tbeg[tbase + y]
-                            m = tend[tbase + y] - first
-                            lo = first
-                            while m > 1:  # the first run ending at or after x, as in search
-                                hm = m >> 1
-                                lo = lo + hm if ten[lo + hm - 1] < x else lo
-                                m -= hm
-                            if m > 0:
-                                if ten[lo] >= x and tst[lo] <= x + half[0]:
-                                    found = True
-                                    rr = lo
-                                elif lo > first or ten[lo] < x:
-                                    left = lo if ten[lo] < x else lo - 1
-                                    if x - ten[left] <= half[0]:
-                                        found = True
-                                        rr = left
-                            hy = y
-                        if not found and not ruled_out:
-                            rr, hy, bound = search(tbeg, tend, tst, ten, tbits, shift, tbase, y, x, half, reach, h, w)
-                            found = rr >= 0
-                        if not found:
-                            missrow[x] = y
-                            missbound[x] = bound
-                            mstamp[x] = c
-                            mx = x
-                            mb = bound
-                            mcov = x + np.int64(bound - floor) if bound >= floor else x
-                            x += 1
-                            continue
-                        hr = rr
-                        hry = hy
-                        hcov = ten[rr] + half[abs(hy - y)]
-                    # run hr matches every pixel of row y up to hcov
-                    last = min(x1, hcov)
-                    for xx in range(x, last + 1):
-                        if check_valid:
-                            g = grow[xx]
-                            if g < 0 or g >= k:
-                                continue
-                        hitrow[xx] = hry
-                        hitrun[xx] = hr
-                        stamp[xx] = c
-                        matched += 1
-                        n += xx > x
-                    x = last + 1
-        out[c, col] += n
-        out[c, col + 1] += matched
+def contour_map(lab, k, out):
+    """out[y, x] = 1 where (y, x) is a contour pixel of its class (:func:`contour_row`)."""
+    for y in range(lab.shape[0]):
+        contour_row(lab, y, k, out[y])
 
 
 @njit
 def bf_kernel(pred, gt, k, half, theta, out):
     """out[c] += (pred contour pixels at valid pixels, of them within θ of the GT contour, GT
-    contour pixels, of them within θ of the predicted contour)."""
-    gc = contour_buckets(gt, k, gt, np.bool_(False))
-    pc = contour_buckets(pred, k, gt, np.bool_(True))
-    # a typed column, not a literal: both calls share one compiled match_side
-    match_side(pc, gc, gt, k, half, theta, out, np.int64(0))
-    match_side(gc, pc, gt, k, half, theta, out, np.int64(2))
+    contour pixels, of them within θ of the predicted contour); ``half`` (of θ, see
+    ``disk_half_widths``) holds all of θ that counts.
+
+    Within θ of a contour pixel (y', x') means |x - x'| <= half[|y - y'|], so a column x' holds
+    a match for (y, x) when its nearest contour pixel of the class above (or below) lies within
+    reach[|x - x'|] rows, the vertical reach at that horizontal offset. Rows are swept down,
+    keeping per class and column the last contour row seen in each map, and every query pixel
+    is tested against the 2 * half[0] + 1 columns around it at once; the sweep back up tests
+    the pixels not yet matched against the nearest contour rows below, reading only rows that
+    lie within reach of one. Contour pixels (:func:`contour_row`) are found 64 at a time and
+    listed row by row (column, class) for the second sweep; a predicted contour pixel at an
+    ignored GT pixel is no query but still a target."""
+    h, w = gt.shape
+    t = half.shape[0]
+    p = half[0] if t > 0 else 0
+    nwin = (2 * p + 16) // 16 * 16  # the window, padded to whole vectors
+    reach = np.empty(nwin, np.int64)  # reach[p + dx]: the largest |dy| with half[|dy|] >= |dx|
+    for dx in range(p + 1):
+        v = 0
+        while v + 1 < t and half[v + 1] >= dx:
+            v += 1
+        reach[p + dx] = v if t > 0 else -1
+        reach[p - dx] = reach[p + dx]
+    far = np.int32(1 << 30)
+    lo = np.empty(nwin, np.int32)  # a hit at offset q: row >= lo[q] (first sweep), <= hi[q]
+    hi = np.empty(nwin, np.int32)
+    stride = w + nwin
+    cmap = np.full(k, -1, np.int64)
+    cls = np.empty(k, np.int64)
+    nc = 0
+    ccap = min(k, 4)
+    lastg = np.full(ccap * stride, -far, np.int32)  # class j, column x at j * stride + x + p
+    lastp = np.full(ccap * stride, -far, np.int32)
+    nblocks = (w + 63) // 64
+    grow = np.zeros(nblocks * 64, np.uint8)
+    prow = np.zeros(nblocks * 64, np.uint8)
+    pack = np.uint64(0x0102040810204080)
+    s56 = np.uint64(56)
+    gwords = grow.view(np.uint64)
+    pwords = prow.view(np.uint64)
+    one = np.uint64(1)
+    cap = 2 * w + 16
+    # the contour pixels of both maps, row after row: column, class slot (GT; pred with a flag
+    # for a valid GT pixel), and the query pixels the first sweep left unmatched
+    gx = np.empty(cap, np.int32)
+    gj = np.empty(cap, np.int32)
+    px = np.empty(cap, np.int32)
+    pj = np.empty(cap, np.int32)
+    pv = np.empty(cap, np.uint8)
+    gmx = np.empty(cap, np.int32)
+    gmj = np.empty(cap, np.int32)
+    pmx = np.empty(cap, np.int32)
+    pmj = np.empty(cap, np.int32)
+    goff = np.zeros(h + 1, np.int64)
+    poff = np.zeros(h + 1, np.int64)
+    gmoff = np.zeros(h + 1, np.int64)
+    pmoff = np.zeros(h + 1, np.int64)
+    cnt = np.zeros((k, 4), np.int64)  # per class slot
+    ng = 0
+    npx = 0
+    ngm = 0
+    npm = 0
+    for y in range(h):
+        if max(ng, npx) + w > cap:
+            cap = 2 * cap + w
+            gx = grow_i32(gx, np.int64(ng), cap)
+            gj = grow_i32(gj, np.int64(ng), cap)
+            px = grow_i32(px, np.int64(npx), cap)
+            pj = grow_i32(pj, np.int64(npx), cap)
+            pv2 = np.empty(cap, np.uint8)
+            for i in range(npx):
+                pv2[i] = pv[i]
+            pv = pv2
+            gmx = grow_i32(gmx, np.int64(ngm), cap)
+            gmj = grow_i32(gmj, np.int64(ngm), cap)
+            pmx = grow_i32(pmx, np.int64(npm), cap)
+            pmj = grow_i32(pmj, np.int64(npm), cap)
+        contour_row(gt, y, k, grow)
+        contour_row(pred, y, k, prow)
+        glab = gt[y]
+        plab = pred[y]
+        g0 = ng
+        p0 = npx
+        for i in range(nblocks):
+            wd = np.uint64(0)
+            for b in range(8):  # one bit per pixel: 0/1 bytes packed by a multiply
+                wd |= ((gwords[8 * i + b] * pack) >> s56) << np.uint64(8 * b)
+            while wd:
+                x = i * 64 + np.int64(trailing_zeros(wd))
+                wd &= wd - one
+                c = glab[x]
+                j = cmap[c]
+                if j < 0:
+                    j = nc
+                    cmap[c] = j
+                    cls[j] = c
+                    nc += 1
+                gx[ng] = x
+                gj[ng] = j
+                ng += 1
+            wd = np.uint64(0)
+            for b in range(8):
+                wd |= ((pwords[8 * i + b] * pack) >> s56) << np.uint64(8 * b)
+            while wd:
+                x = i * 64 + np.int64(trailing_zeros(wd))
+                wd &= wd - one
+                c = plab[x]
+                j = cmap[c]
+                if j < 0:
+                    j = nc
+                    cmap[c] = j
+                    cls[j] = c
+                    nc += 1
+                g = glab[x]
+                px[npx] = x
+                pj[npx] = j
+                pv[npx] = (g >= 0) & (g < k)
+                npx += 1
+        if nc > ccap:
+            ncap = min(max(2 * ccap, nc), k)
+            lastg = grow_last(lastg, ccap * stride, ncap * stride, -far)
+            lastp = grow_last(lastp, ccap * stride, ncap * stride, -far)
+            ccap = ncap
+        for q in range(nwin):
+            lo[q] = y - reach[q] if q <= 2 * p else far
+        for i in range(g0, ng):
+            lastg[gj[i] * stride + gx[i] + p] = y
+        for i in range(p0, npx):
+            lastp[pj[i] * stride + px[i] + p] = y
+        for i in range(p0, npx):  # pred -> GT, pixels at valid GT pixels only
+            if pv[i] == 0:
+                continue
+            j = pj[i]
+            a = lastg[j * stride + px[i]:]
+            hit = False
+            for q in range(nwin):
+                hit |= a[q] >= lo[q]
+            cnt[j, 0] += 1
+            cnt[j, 1] += hit
+            pmx[npm] = px[i]
+            pmj[npm] = j
+            npm += 1 - hit
+        for i in range(g0, ng):  # GT -> pred
+            j = gj[i]
+            a = lastp[j * stride + gx[i]:]
+            hit = False
+            for q in range(nwin):
+                hit |= a[q] >= lo[q]
+            cnt[j, 2] += 1
+            cnt[j, 3] += hit
+            gmx[ngm] = gx[i]
+            gmj[ngm] = j
+            ngm += 1 - hit
+        goff[y + 1] = ng
+        poff[y + 1] = npx
+        gmoff[y + 1] = ngm
+        pmoff[y + 1] = npm
+    for i in range(lastg.shape[0]):
+        lastg[i] = far
+        lastp[i] = far
+    for y in range(h - 1, -1, -1):
+        for q in range(nwin):
+            hi[q] = y + reach[q] if q <= 2 * p else -far
+        top = max(y - t + 1, 0)  # contour rows at y serve unmatched queries of rows top..y
+        if pmoff[y + 1] > pmoff[top]:
+            for i in range(goff[y], goff[y + 1]):
+                lastg[gj[i] * stride + gx[i] + p] = y
+        if gmoff[y + 1] > gmoff[top]:
+            for i in range(poff[y], poff[y + 1]):
+                lastp[pj[i] * stride + px[i] + p] = y
+        for i in range(pmoff[y], pmoff[y + 1]):
+            j = pmj[i]
+            a = lastg[j * stride + pmx[i]:]
+            hit = False
+            for q in range(nwin):
+                hit |= a[q] <= hi[q]
+            cnt[j, 1] += hit
+        for i in range(gmoff[y], gmoff[y + 1]):
+            j = gmj[i]
+            a = lastp[j * stride + gmx[i]:]
+            hit = False
+            for q in range(nwin):
+                hit |= a[q] <= hi[q]
+            cnt[j, 3] += hit
+    for j in range(nc):
+        for m in range(4):
+            out[cls[j], m] += cnt[j, m]
+
+
+@njit
+def grow_i32(a, n, cap):
+    """A copy of a[:n] in a new int32 array of ``cap`` elements."""
+    b = np.empty(cap, np.int32)
+    for i in range(n):
+        b[i] = a[i]
+    return b
+
+
+@njit
+def grow_last(a, n, cap, fill):
+    """A copy of a[:n] in a new int32 array of ``cap`` elements, the rest ``fill``."""
+    b = np.empty(cap, np.int32)
+    for i in range(n):
+        b[i] = a[i]
+    for i in range(n, cap):
+        b[i] = fill
+    return b
 
 
 @njit

@@ -318,13 +318,10 @@ def contours(labels, num_classes: int) -> np.ndarray:
            [1, 1, 1]])
     """
     lab = as_labels(labels, "labels")
-    out = np.zeros(lab.shape, bool)
+    out = np.zeros(lab.shape, np.uint8)
     if lab.size:
-        _, beg, end, starts, ends = _kernels.contour_buckets(lab, int(num_classes), lab, np.bool_(False))[:5]
-        rows = np.repeat(np.arange(beg.size) % lab.shape[0], end - beg)  # bucket j*h + y: row y
-        for y, a, b in zip(rows.tolist(), starts.tolist(), ends.tolist()):
-            out[y, a:b + 1] = True
-    return out
+        _kernels.contour_map(lab, int(num_classes), out)
+    return out.view(bool)
 
 
 def bf_counts(
