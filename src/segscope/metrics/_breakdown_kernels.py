@@ -786,6 +786,13 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
         pbox[i, 1] = w
         pbox[i, 2] = 0
         pbox[i, 3] = 0
+    if maps:  # only error runs are drawn
+        for y in range(h):
+            fprow = fp_type[y]
+            fnrow = fn_type[y]
+            for x in range(w):
+                fprow[x] = 0
+                fnrow[x] = 0
     nl = 0
     last_s = -1
     last_q = -1
@@ -799,10 +806,6 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
             n = x1 - x0
             gi = xr[2, j]
             if gi < 0:
-                if maps:
-                    for xx in range(x0, x1):
-                        fp_type[y, xx] = 0
-                        fn_type[y, xx] = 0
                 continue
             s = np.int64(glab[gi])
             gv = gcls[s]
@@ -831,10 +834,6 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
                     links[0, nl] = s
                     links[1, nl] = q
                     nl += 1
-                if maps:
-                    for xx in range(x0, x1):
-                        fp_type[y, xx] = 0
-                        fn_type[y, xx] = 0
                 continue
             gh = ghp[s]
             ph = pv >= 0 and php[q]
@@ -866,9 +865,13 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
                     counts[pv, 2 * tp_ - 1] += m
                     conf_fp[tp_ - 1, gv, pv] += m
                 if maps:
+                    fnrow = fn_type[y]
                     for xx in range(xa, x):
-                        fn_type[y, xx] = tn
-                        fp_type[y, xx] = tp_
+                        fnrow[xx] = tn
+                    if tp_:
+                        fprow = fp_type[y]
+                        for xx in range(xa, x):
+                            fprow[xx] = tp_
                 # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp)
                 if tn == 1 or tp_ == 1:
                     fixed_gt[0, gv] += m
