@@ -325,6 +325,34 @@ def test_salted_maps_match_reference(seed):
     np.testing.assert_array_equal(error_counts(pred, gt, c, IGN, band_px=d), reference_error_counts(pred, gt, c, IGN, band_px=d))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_type_maps_are_drawn_whole_whatever_their_buffers_held(seed, monkeypatch):
+    """The final pass clears the two type maps itself and draws only the error runs into them:
+    buffers full of another value give the same maps, 0 on every TP and ignored pixel."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import analyze_image, to_codes
+
+    pred, gt, c, d = salted_case(seed)
+    p, g = to_codes(pred, gt, c, IGN, False)
+    want = analyze_image(p, g, c, d)
+    real = kern.assign
+
+    def dirty(*args):
+        args[12].fill(0xAB)
+        args[13].fill(0xAB)
+        return real(*args)
+
+    monkeypatch.setattr(kern, "assign", dirty)
+    got = analyze_image(p, g, c, d)
+    np.testing.assert_array_equal(got.counts, reference_error_counts(pred, gt, c, IGN, band_px=d))
+    np.testing.assert_array_equal(got.fp_type, want.fp_type)
+    np.testing.assert_array_equal(got.fn_type, want.fn_type)
+    quiet = (p == g) | (g < 0)
+    assert not got.fp_type[quiet].any() and not got.fn_type[quiet].any()
+    assert ((got.fn_type > 0) == ((p != g) & (g >= 0))).all()
+    assert ((got.fp_type > 0) == ((p != g) & (g >= 0) & (p >= 0))).all()
+
+
 def boundary_step_case(seed):
     """A salted case as the boundary step gets it: codes, classes, band, the (FP, FN) query runs
     and the TP and cover runs indexed by (class, row)."""
