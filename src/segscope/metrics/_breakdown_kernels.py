@@ -641,15 +641,20 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
 def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
     """Component filter (§5.3-4) on candidate runs of one side: 8-connected components of equal
     class; keep those touching a TP and a TN* of their class (read off the maps ``p`` and ``g``);
-    mark their pixels with ``keep_bit``. Tallies sliver pixels (kept components at most
-    ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP) per class.
+    mark their pixels with ``keep_bit`` (clear there on entry). Tallies sliver pixels (kept
+    components at most ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP)
+    per class.
 
-    One pass joins each run to those of the row above (union-find, the smallest run the root)
-    and ORs what it touches into its root, unread once the root touches both; a second counts,
-    for the runs of kept components only, their valid pixels and those beside a TP."""
+    One pass joins each run to those of the row above (union-find, the smallest run the root),
+    marks it, counts its valid pixels and those beside a TP (the run touches the TP when one is)
+    and, until its root touches a TN*, looks for one around it: every run reads its rows once,
+    while the rows of its neighbours are fresh. A second sums the counts into the roots and
+    unmarks the runs of dropped components (few)."""
     nc = cr.shape[1]
     parent = np.arange(nc)
     touch = np.zeros(nc, np.uint8)
+    area = np.zeros(nc, np.int64)
+    contact = np.zeros(nc, np.int64)
     row_y = np.int64(-1)
     row0 = 0
     p0 = 0  # the runs of the row above: p0:p1
@@ -688,43 +693,8 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
                     parent[rk] = ri
                     touch[ri] |= touch[rk]
             kk += 1
-        if touch[ri] == 3:
-            continue
-        lo = s - 1 if s > 0 else s
-        hi = e + 1 if e < w - 1 else e
-        r0 = y - 1 if y > 0 else y  # a repeated row changes nothing
-        r2 = y + 1 if y < h - 1 else y
-        q0 = p[r0]
-        q1 = p[y]
-        q2 = p[r2]
-        g0 = g[r0]
-        g1 = g[y]
-        g2 = g[r2]
-        any_tp = False
-        any_tn = False
-        for x in range(lo, hi + 1):
-            any_tp |= ((q0[x] == c) & (g0[x] == c)) | ((q1[x] == c) & (g1[x] == c)) | ((q2[x] == c) & (g2[x] == c))
-            any_tn |= ((q0[x] != c) & (g0[x] != c)) | ((q1[x] != c) & (g1[x] != c)) | ((q2[x] != c) & (g2[x] != c))
-        touch[ri] |= (1 if any_tp else 0) | (2 if any_tn else 0)
-    area = np.zeros(nc, np.int64)
-    contact = np.zeros(nc, np.int64)
-    for i in range(nc):
-        root = parent[parent[i]]  # parent[i] < i already points at its root
-        parent[i] = root
-        if touch[root] != 3:
-            continue
-        y = np.int64(cr[0, i])
-        s = np.int64(cr[1, i])
-        e = np.int64(cr[2, i])
-        c = np.int64(cr[3, i])
         row = mark[y]
         grow = g[y]
-        nvalid = 0
-        for x in range(s, e + 1):
-            row[x] |= keep_bit
-            if grow[x] >= 0:
-                nvalid += 1
-        area[root] += nvalid
         r0 = y - 1 if y > 0 else y
         r2 = y + 1 if y < h - 1 else y
         q0 = p[r0]
@@ -732,14 +702,18 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
         q2 = p[r2]
         g0 = g[r0]
         g2 = g[r2]
-        # a pixel is beside a TP when its column, or the one before or after, holds one
+        # a pixel is beside a TP when its column, or the one before or after, holds one (the
+        # run's own pixels are none; a repeated row, at the image's edge, changes nothing)
         before = False
         if s > 0:
             x = s - 1
             before = ((q0[x] == c) & (g0[x] == c)) | ((q1[x] == c) & (grow[x] == c)) | ((q2[x] == c) & (g2[x] == c))
         here = ((q0[s] == c) & (g0[s] == c)) | ((q2[s] == c) & (g2[s] == c))
         ncontact = 0
+        nvalid = 0
         for x in range(s, e + 1):
+            row[x] |= keep_bit  # marked now: nearly every component is kept
+            nvalid += grow[x] >= 0
             after = False
             if x < w - 1:
                 xa = x + 1
@@ -748,7 +722,30 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
             ncontact += before | here | after
             before = here
             here = after
-        contact[root] += ncontact
+        contact[i] = ncontact
+        area[i] = nvalid
+        if ncontact:
+            touch[ri] |= 1
+        if touch[ri] & 2:
+            continue
+        lo = s - 1 if s > 0 else s
+        hi = e + 1 if e < w - 1 else e
+        any_tn = False
+        for x in range(lo, hi + 1):
+            any_tn |= ((q0[x] != c) & (g0[x] != c)) | ((q1[x] != c) & (grow[x] != c)) | ((q2[x] != c) & (g2[x] != c))
+        if any_tn:
+            touch[ri] |= 2
+    drop = ~np.uint8(keep_bit)
+    for i in range(nc):
+        root = parent[parent[i]]  # parent[i] <= i already points at its root
+        parent[i] = root
+        if root != i:
+            area[root] += area[i]
+            contact[root] += contact[i]
+        if touch[root] != 3:
+            row = mark[cr[0, i]]
+            for x in range(cr[1, i], cr[2, i] + 1):
+                row[x] &= drop
     for i in range(nc):
         if parent[i] == i and touch[i] == 3 and area[i] > 0 and area[i] <= sliver_width * contact[i]:
             sliver[cr[3, i]] += area[i]
