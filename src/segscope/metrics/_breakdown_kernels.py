@@ -646,9 +646,9 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
     per class.
 
     One pass joins each run to those of the row above (union-find, the smallest run the root),
-    marks it, counts its valid pixels and those beside a TP (the run touches the TP when one is)
-    and, until its root touches a TN*, looks for one around it: every run reads its rows once,
-    while the rows of its neighbours are fresh. A second sums the counts into the roots and
+    marks it, counts its valid pixels and those beside a TP (it touches the TP when any is) and,
+    while its root touches no TN*, looks for one around it: each run's rows are read once, just
+    after its neighbours' (still in cache). A second pass sums the counts into the roots and
     unmarks the runs of dropped components (few)."""
     nc = cr.shape[1]
     parent = np.arange(nc)
