@@ -325,6 +325,86 @@ def test_salted_maps_match_reference(seed):
     np.testing.assert_array_equal(error_counts(pred, gt, c, IGN, band_px=d), reference_error_counts(pred, gt, c, IGN, band_px=d))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_type_maps_are_drawn_whole_whatever_their_buffers_held(seed, monkeypatch):
+    """The final pass clears the two type maps itself and draws only the error runs into them:
+    buffers full of another value give the same maps, 0 on every TP and ignored pixel."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import analyze_image, to_codes
+
+    pred, gt, c, d = salted_case(seed)
+    p, g = to_codes(pred, gt, c, IGN, False)
+    want = analyze_image(p, g, c, d)
+    real = kern.assign
+
+    def dirty(*args):
+        args[12].fill(0xAB)
+        args[13].fill(0xAB)
+        return real(*args)
+
+    monkeypatch.setattr(kern, "assign", dirty)
+    got = analyze_image(p, g, c, d)
+    np.testing.assert_array_equal(got.counts, reference_error_counts(pred, gt, c, IGN, band_px=d))
+    np.testing.assert_array_equal(got.fp_type, want.fp_type)
+    np.testing.assert_array_equal(got.fn_type, want.fn_type)
+    quiet = (p == g) | (g < 0)
+    assert not got.fp_type[quiet].any() and not got.fn_type[quiet].any()
+    assert ((got.fn_type > 0) == ((p != g) & (g >= 0))).all()
+    assert ((got.fp_type > 0) == ((p != g) & (g >= 0) & (p >= 0))).all()
+
+
+def reference_sliver_px(pred, gt, c, d):
+    """Sliver pixels per class by the text: the kept boundary components of both sides (§5,
+    ignore pixels included), each a sliver when its valid pixels number at most min(2, d) times
+    its pixels touching the TP, and more than none."""
+    from segscope.metrics.breakdown import SLIVER_MAX_WIDTH, to_codes
+
+    p, g = to_codes(pred, gt, c, IGN, False)
+    eight = np.ones((3, 3), bool)
+    sw = min(SLIVER_MAX_WIDTH, d)
+
+    def within(s):
+        if not s.any():
+            return np.zeros_like(s)
+        dist = ndi.distance_transform_edt(~s)
+        return np.rint(dist * dist) <= d * (d + 1)
+
+    out = np.zeros(c, np.int64)
+    for k in range(c):
+        tp = (p == k) & (g == k)
+        tn = (p != k) & (g != k)
+        if d == 0 or not tp.any() or not tn.any():
+            continue
+        near_tp = ndi.binary_dilation(tp, eight)
+        near_tn = ndi.binary_dilation(tn, eight)
+        for err in ((p == k) & (g != k), (p != k) & (g == k)):
+            cand = err & within(err & within(tp) & within(tn))
+            lab, n = ndi.label(cand, structure=eight)
+            kept = (np.bincount(lab[cand & near_tp], minlength=n + 1) > 0) & (
+                np.bincount(lab[cand & near_tn], minlength=n + 1) > 0)
+            area = np.bincount(lab[cand & (g >= 0)], minlength=n + 1)
+            contact = np.bincount(lab[cand & near_tp], minlength=n + 1)
+            thin = kept & (area > 0) & (area <= sw * contact)
+            thin[0] = False
+            out[k] += area[thin].sum()
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10**6))
+def test_sliver_pixels_match_the_components_of_the_text(seed):
+    """The component filter's sliver tally (valid pixels and pixels beside the TP, summed over
+    each kept component's runs) equals the one of the labelled boundary components, and the
+    dropped components leave no mark."""
+    from segscope.metrics.breakdown import analyze_image, to_codes
+
+    pred, gt, c, d = salted_case(seed)
+    p, g = to_codes(pred, gt, c, IGN, False)
+    res = analyze_image(p, g, c, d, maps=False)
+    np.testing.assert_array_equal(res.sliver_px, reference_sliver_px(pred, gt, c, d))
+    np.testing.assert_array_equal(res.counts, reference_error_counts(pred, gt, c, IGN, band_px=d))
+
+
 def boundary_step_case(seed):
     """A salted case as the boundary step gets it: codes, classes, band, the (FP, FN) query runs
     and the TP and cover runs indexed by (class, row)."""

@@ -649,15 +649,20 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
 def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
     """Component filter (§5.3-4) on candidate runs of one side: 8-connected components of equal
     class; keep those touching a TP and a TN* of their class (read off the maps ``p`` and ``g``);
-    mark their pixels with ``keep_bit``. Tallies sliver pixels (kept components at most
-    ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP) per class.
+    mark their pixels with ``keep_bit`` (clear there on entry). Tallies sliver pixels (kept
+    components at most ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP)
+    per class.
 
-    One pass joins each run to those of the row above (union-find, the smallest run the root)
-    and ORs what it touches into its root, unread once the root touches both; a second counts,
-    for the runs of kept components only, their valid pixels and those beside a TP."""
+    One pass joins each run to those of the row above (union-find, the smallest run the root),
+    marks it, counts its valid pixels and those beside a TP (it touches the TP when any is) and,
+    while its root touches no TN*, looks for one around it: each run's rows are read once, just
+    after its neighbours' (still in cache). A second pass sums the counts into the roots and
+    unmarks the runs of dropped components (few)."""
     nc = cr.shape[1]
     parent = np.arange(nc)
     touch = np.zeros(nc, np.uint8)
+    area = np.zeros(nc, np.int64)
+    contact = np.zeros(nc, np.int64)
     row_y = np.int64(-1)
     row0 = 0
     p0 = 0  # the runs of the row above: p0:p1
@@ -696,43 +701,8 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
                     parent[rk] = ri
                     touch[ri] |= touch[rk]
             kk += 1
-        if touch[ri] == 3:
-            continue
-        lo = s - 1 if s > 0 else s
-        hi = e + 1 if e < w - 1 else e
-        r0 = y - 1 if y > 0 else y  # a repeated row changes nothing
-        r2 = y + 1 if y < h - 1 else y
-        q0 = p[r0]
-        q1 = p[y]
-        q2 = p[r2]
-        g0 = g[r0]
-        g1 = g[y]
-        g2 = g[r2]
-        any_tp = False
-        any_tn = False
-        for x in range(lo, hi + 1):
-            any_tp |= ((q0[x] == c) & (g0[x] == c)) | ((q1[x] == c) & (g1[x] == c)) | ((q2[x] == c) & (g2[x] == c))
-            any_tn |= ((q0[x] != c) & (g0[x] != c)) | ((q1[x] != c) & (g1[x] != c)) | ((q2[x] != c) & (g2[x] != c))
-        touch[ri] |= (1 if any_tp else 0) | (2 if any_tn else 0)
-    area = np.zeros(nc, np.int64)
-    contact = np.zeros(nc, np.int64)
-    for i in range(nc):
-        root = parent[parent[i]]  # parent[i] < i already points at its root
-        parent[i] = root
-        if touch[root] != 3:
-            continue
-        y = np.int64(cr[0, i])
-        s = np.int64(cr[1, i])
-        e = np.int64(cr[2, i])
-        c = np.int64(cr[3, i])
         row = mark[y]
         grow = g[y]
-        nvalid = 0
-        for x in range(s, e + 1):
-            row[x] |= keep_bit
-            if grow[x] >= 0:
-                nvalid += 1
-        area[root] += nvalid
         r0 = y - 1 if y > 0 else y
         r2 = y + 1 if y < h - 1 else y
         q0 = p[r0]
@@ -740,14 +710,18 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
         q2 = p[r2]
         g0 = g[r0]
         g2 = g[r2]
-        # a pixel is beside a TP when its column, or the one before or after, holds one
+        # a pixel is beside a TP when its column, or the one before or after, holds one (the
+        # run's own pixels are none; a repeated row, at the image's edge, changes nothing)
         before = False
         if s > 0:
             x = s - 1
             before = ((q0[x] == c) & (g0[x] == c)) | ((q1[x] == c) & (grow[x] == c)) | ((q2[x] == c) & (g2[x] == c))
         here = ((q0[s] == c) & (g0[s] == c)) | ((q2[s] == c) & (g2[s] == c))
         ncontact = 0
+        nvalid = 0
         for x in range(s, e + 1):
+            row[x] |= keep_bit  # marked now: nearly every component is kept
+            nvalid += grow[x] >= 0
             after = False
             if x < w - 1:
                 xa = x + 1
@@ -756,7 +730,30 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
             ncontact += before | here | after
             before = here
             here = after
-        contact[root] += ncontact
+        contact[i] = ncontact
+        area[i] = nvalid
+        if ncontact:
+            touch[ri] |= 1
+        if touch[ri] & 2:
+            continue
+        lo = s - 1 if s > 0 else s
+        hi = e + 1 if e < w - 1 else e
+        any_tn = False
+        for x in range(lo, hi + 1):
+            any_tn |= ((q0[x] != c) & (g0[x] != c)) | ((q1[x] != c) & (grow[x] != c)) | ((q2[x] != c) & (g2[x] != c))
+        if any_tn:
+            touch[ri] |= 2
+    drop = ~np.uint8(keep_bit)
+    for i in range(nc):
+        root = parent[parent[i]]  # parent[i] <= i already points at its root
+        parent[i] = root
+        if root != i:
+            area[root] += area[i]
+            contact[root] += contact[i]
+        if touch[root] != 3:
+            row = mark[cr[0, i]]
+            for x in range(cr[1, i], cr[2, i] + 1):
+                row[x] &= drop
     for i in range(nc):
         if parent[i] == i and touch[i] == 3 and area[i] > 0 and area[i] <= sliver_width * contact[i]:
             sliver[cr[3, i]] += area[i]
@@ -794,6 +791,13 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
         pbox[i, 1] = w
         pbox[i, 2] = 0
         pbox[i, 3] = 0
+    if maps:  # only error runs are drawn
+        for y in range(h):
+            fprow = fp_type[y]
+            fnrow = fn_type[y]
+            for x in range(w):
+                fprow[x] = 0
+                fnrow[x] = 0
     nl = 0
     last_s = -1
     last_q = -1
@@ -807,10 +811,6 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
             n = x1 - x0
             gi = xr[2, j]
             if gi < 0:
-                if maps:
-                    for xx in range(x0, x1):
-                        fp_type[y, xx] = 0
-                        fn_type[y, xx] = 0
                 continue
             s = np.int64(glab[gi])
             gv = gcls[s]
@@ -839,13 +839,9 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
                     links[0, nl] = s
                     links[1, nl] = q
                     nl += 1
-                if maps:
-                    for xx in range(x0, x1):
-                        fp_type[y, xx] = 0
-                        fn_type[y, xx] = 0
                 continue
-            gh = ghp[s]
-            ph = pv >= 0 and php[q]
+            gh = np.int64(ghp[s])
+            ph = np.int64(php[q]) if pv >= 0 else np.int64(0)
             pj = pv if pv >= 0 else k
             x = x0
             while x < x1:
@@ -855,41 +851,36 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
                 while x < x1 and mrow[x] == cb:
                     x += 1
                 m = x - xa
-                if cb & 8:
-                    tn = 1
-                elif gh:
-                    tn = 2
-                else:
-                    tn = 3
+                tn = 1 if cb & 8 else 3 - gh  # boundary, else extent (the component has a TP) or segment
                 counts[gv, 2 * tn] += m
                 conf_fn[tn - 1, gv, pj] += m
                 tp_ = 0
                 if pv >= 0:
-                    if cb & 4:
-                        tp_ = 1
-                    elif ph:
-                        tp_ = 2
-                    else:
-                        tp_ = 3
+                    tp_ = 1 if cb & 4 else 3 - ph
                     counts[pv, 2 * tp_ - 1] += m
                     conf_fp[tp_ - 1, gv, pv] += m
                 if maps:
+                    fnrow = fn_type[y]
                     for xx in range(xa, x):
-                        fn_type[y, xx] = tn
-                        fp_type[y, xx] = tp_
-                # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp)
-                if tn == 1 or tp_ == 1:
-                    fixed_gt[0, gv] += m
-                    fixed_pred[0, pj] += m
-                if tn == 2 or tp_ == 2:
-                    fixed_gt[1, gv] += m
-                    fixed_pred[1, pj] += m
-                if tn == 3:
-                    fixed_gt[2, gv] += m
-                    fixed_pred[2, pj] += m
-                if tp_ == 3:
-                    fixed_gt[3, gv] += m
-                    fixed_pred[3, pj] += m
+                        fnrow[xx] = tn
+                    if tp_:
+                        fprow = fp_type[y]
+                        for xx in range(xa, x):
+                            fprow[xx] = tp_
+                # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp); added
+                # unconditionally, without a branch per scenario
+                f0 = m * ((tn == 1) | (tp_ == 1))
+                f1 = m * ((tn == 2) | (tp_ == 2))
+                f2 = m * (tn == 3)
+                f3 = m * (tp_ == 3)
+                fixed_gt[0, gv] += f0
+                fixed_pred[0, pj] += f0
+                fixed_gt[1, gv] += f1
+                fixed_pred[1, pj] += f1
+                fixed_gt[2, gv] += f2
+                fixed_pred[2, pj] += f2
+                fixed_gt[3, gv] += f3
+                fixed_pred[3, pj] += f3
     # each pair once: the links bucketed by GT component, a predicted one kept once per bucket
     ng = gbox.shape[0]
     off = np.zeros(ng + 1, np.int64)
