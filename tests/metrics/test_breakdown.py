@@ -449,6 +449,63 @@ def test_near_runs_spans_match_dilation(seed, join):
         np.testing.assert_array_equal(got, want)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([0, 1, 2, 5, 300]))
+def test_seeds_and_candidates_match_dilation_from_no_band_to_wider_than_the_map(seed, d):
+    """The boundary step as the evaluation runs it: seeds (query pixels within d of a TP and of a
+    TN* of their class) and candidates (query pixels of a component with a TP pixel, within d of
+    a seed) are the dilations of the method's text, for d = 0 (no boundary error at all) up to
+    a disk wider than the map."""
+    from segscope.metrics import _breakdown_kernels as kern
+    from segscope.metrics.breakdown import _JOIN, _row_widths, analyze_image, to_codes
+
+    rng = np.random.default_rng(seed)
+    h, w, c = int(rng.integers(1, 24)), int(rng.integers(1, 24)), int(rng.integers(2, 5))
+    gt = blobs(rng, h, w, c, 4)
+    pred = np.roll(gt, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3))), (0, 1)).copy()
+    pred[rng.random((h, w)) < 0.05] = rng.integers(0, c)
+    gt[rng.random((h, w)) < 0.1] = IGN
+    p, g = to_codes(pred, gt, c, IGN, False)
+    if d == 0:
+        assert not analyze_image(p, g, c, d, maps=False).counts[:, 1:3].any()
+        return
+    (_, _, *p_runs), php, (_, _, *g_runs), ghp, *_, tp_runs, cv_runs, fp_runs, fn_runs = kern.scan(p, g, c)
+    dys, wds = _row_widths(d)
+    tp_csr = kern.csr(tp_runs, c, h)
+    cv_csr = kern.csr(cv_runs, c, h)
+    r = min(d, h + w)  # the part of the disk that can reach inside the map
+    disk = np.zeros((2 * r + 1, 2 * r + 1), bool)
+    off = disk_offsets(d)
+    off = off[(np.abs(off) <= r).all(axis=1)]
+    disk[tuple((off + r).T)] = True
+
+    def drawn(runs):
+        m = np.zeros((h, w), bool)
+        for y, s, e in runs[:3].T:
+            assert not m[y, s:e + 1].any()
+            m[y, s:e + 1] = True
+        return m
+
+    for q, lab, has, side in ((fp_runs, p_runs[3], php, pred), (fn_runs, g_runs[3], ghp, gt)):
+        ask = np.ones(q.shape[1], np.uint8)
+        seeds = kern.near_runs(q, ask, *tp_csr, *cv_csr, True, h, w, dys, wds, _JOIN)
+        ask *= has[lab[q[4]]]
+        sd_csr = kern.csr(seeds, c, h)
+        cand = kern.near_runs(q, ask, *sd_csr, *sd_csr, False, h, w, dys, wds, _JOIN)
+        want_seeds = np.zeros((h, w), bool)
+        want_cand = np.zeros((h, w), bool)
+        for k in range(c):
+            tp = (pred == k) & (gt == k)
+            query = (side == k) & ~tp
+            sk = query & ndi.binary_dilation(tp, disk) & ndi.binary_dilation((pred != k) & (gt != k), disk)
+            comp, _ = ndi.label(side == k, np.ones((3, 3), bool))
+            found = np.isin(comp, np.unique(comp[tp]))
+            want_seeds |= sk
+            want_cand |= query & found & ndi.binary_dilation(sk, disk)
+        np.testing.assert_array_equal(drawn(seeds), want_seeds)
+        np.testing.assert_array_equal(drawn(cand), want_cand)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_noise_maps_outgrow_the_first_run_lists(seed):
     """Pixel noise: about one run per pixel, the most the row scan's lists (sized from a first
