@@ -93,23 +93,30 @@ def paint(rowptr, rs, re, lab, labels):
 
 
 @njit
-def beside(prow, grow, s, e, c):
-    """What lies beside the query run [s, e] of class c in its row: bit 0 a TP of c at s - 1, bit
-    1 a TN* of c there, bits 2 and 3 the same at e + 1 (none outside the row)."""
-    f = 0
-    if s > 0:
-        if prow[s - 1] == c:
-            if grow[s - 1] == c:
-                f = 1
-        elif grow[s - 1] != c:
-            f = 2
-    if e + 1 < prow.size:
-        if prow[e + 1] == c:
-            if grow[e + 1] == c:
-                f |= 4
-        elif grow[e + 1] != c:
-            f |= 8
-    return f
+def beside(prow, grow, q, i0, i1):
+    """What lies beside each query run ``q[:, i]`` (row, first column, last column, class c, ...)
+    of ``i0 <= i < i1``, all in the row ``prow`` / ``grow``, into ``q[5, i]``: bit 0 a TP of c
+    just before the run, bit 1 a TN* of c there, bits 2 and 3 the same just after it (none
+    outside the row)."""
+    w = prow.size
+    for i in range(i0, i1):
+        s = np.int64(q[1, i])
+        e = np.int64(q[2, i])
+        c = np.int64(q[3, i])
+        f = 0
+        if s > 0:
+            if prow[s - 1] == c:
+                if grow[s - 1] == c:
+                    f = 1
+            elif grow[s - 1] != c:
+                f = 2
+        if e + 1 < w:
+            if prow[e + 1] == c:
+                if grow[e + 1] == c:
+                    f |= 4
+            elif grow[e + 1] != c:
+                f |= 8
+        q[5, i] = f
 
 
 @njit
@@ -178,6 +185,8 @@ def scan(p, g, k):
         ns = np.int64(0)
         ne = np.int64(-2)
         ni = 0
+        f0 = nfp  # the row's query runs start here
+        n0 = nfn
         # where the pair runs of the row start: the changes flagged in one vector pass, then
         # stored from the 8-column words that hold one, without a branch per pixel
         for x in range(1, w):
@@ -235,7 +244,6 @@ def scan(p, g, k):
                             fp[2, nfp] = fe
                             fp[3, nfp] = fc
                             fp[4, nfp] = fi
-                            fp[5, nfp] = beside(prow, grow, fs, fe, fc)
                             nfp += 1
                         fc = pv
                         fs = s
@@ -251,7 +259,6 @@ def scan(p, g, k):
                             fn[2, nfn] = ne
                             fn[3, nfn] = nc_
                             fn[4, nfn] = ni
-                            fn[5, nfn] = beside(prow, grow, ns, ne, nc_)
                             nfn += 1
                         nc_ = gv
                         ns = s
@@ -282,7 +289,6 @@ def scan(p, g, k):
             fp[2, nfp] = fe
             fp[3, nfp] = fc
             fp[4, nfp] = fi
-            fp[5, nfp] = beside(prow, grow, fs, fe, fc)
             nfp += 1
         if nc_ >= 0:
             fn[0, nfn] = y
@@ -290,8 +296,9 @@ def scan(p, g, k):
             fn[2, nfn] = ne
             fn[3, nfn] = nc_
             fn[4, nfn] = ni
-            fn[5, nfn] = beside(prow, grow, ns, ne, nc_)
             nfn += 1
+        beside(prow, grow, fp, f0, nfp)
+        beside(prow, grow, fn, n0, nfn)
         for t in range(nt):
             c = touched[t]
             cv[0, ncv] = y
