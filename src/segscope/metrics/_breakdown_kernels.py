@@ -195,43 +195,43 @@ def scan(p, g, k):
         for wi in range(nw):
             if words[wi]:
                 for x in range(wi << 3, (wi << 3) + 8):
-                    cuts[nr] = x
-                    nr += np.int64(chg[x])
+                    cuts[np.uint64(nr)] = x
+                    nr += np.int64(chg[np.uint64(x)])
         cuts[nr] = w
         for t in range(nr):
             s = cuts[t]
             x = cuts[t + 1]
             e = x - 1
-            pv = prow[s]
-            gv = grow[s]
+            pv = prow[np.uint64(s)]
+            gv = grow[np.uint64(s)]
             pi = npr if pv >= 0 else -1  # the run of pv open here is the next one stored
             gi = ngr if gv >= 0 else -1
-            xr[0, nxr] = s
-            xr[1, nxr] = pi
-            xr[2, nxr] = gi
+            xr[0, np.uint64(nxr)] = s
+            xr[1, np.uint64(nxr)] = pi
+            xr[2, np.uint64(nxr)] = gi
             nxr += 1
-            if x == w or prow[x] != pv:
+            if x == w or prow[np.uint64(x)] != pv:
                 if pv >= 0:
-                    pr[0, npr] = ps
-                    pr[1, npr] = e
-                    pr[2, npr] = pv
+                    pr[0, np.uint64(npr)] = ps
+                    pr[1, np.uint64(npr)] = e
+                    pr[2, np.uint64(npr)] = pv
                     npr += 1
                 ps = x
-            if x == w or grow[x] != gv:
+            if x == w or grow[np.uint64(x)] != gv:
                 if gv >= 0:
-                    gr[0, ngr] = gs
-                    gr[1, ngr] = e
-                    gr[2, ngr] = gv
+                    gr[0, np.uint64(ngr)] = gs
+                    gr[1, np.uint64(ngr)] = e
+                    gr[2, np.uint64(ngr)] = gv
                     ngr += 1
                 gs = x
             if pv == gv:
                 if pv >= 0:
-                    tp[0, ntp] = y
-                    tp[1, ntp] = s
-                    tp[2, ntp] = e
-                    tp[3, ntp] = pv
-                    tp[4, ntp] = pi
-                    tp[5, ntp] = gi
+                    tp[0, np.uint64(ntp)] = y
+                    tp[1, np.uint64(ntp)] = s
+                    tp[2, np.uint64(ntp)] = e
+                    tp[3, np.uint64(ntp)] = pv
+                    tp[4, np.uint64(ntp)] = pi
+                    tp[5, np.uint64(ntp)] = gi
                     ntp += 1
             else:
                 if pv >= 0:
@@ -239,11 +239,11 @@ def scan(p, g, k):
                         fe = e
                     else:
                         if fc >= 0:
-                            fp[0, nfp] = y
-                            fp[1, nfp] = fs
-                            fp[2, nfp] = fe
-                            fp[3, nfp] = fc
-                            fp[4, nfp] = fi
+                            fp[0, np.uint64(nfp)] = y
+                            fp[1, np.uint64(nfp)] = fs
+                            fp[2, np.uint64(nfp)] = fe
+                            fp[3, np.uint64(nfp)] = fc
+                            fp[4, np.uint64(nfp)] = fi
                             nfp += 1
                         fc = pv
                         fs = s
@@ -254,11 +254,11 @@ def scan(p, g, k):
                         ne = e
                     else:
                         if nc_ >= 0:
-                            fn[0, nfn] = y
-                            fn[1, nfn] = ns
-                            fn[2, nfn] = ne
-                            fn[3, nfn] = nc_
-                            fn[4, nfn] = ni
+                            fn[0, np.uint64(nfn)] = y
+                            fn[1, np.uint64(nfn)] = ns
+                            fn[2, np.uint64(nfn)] = ne
+                            fn[3, np.uint64(nfn)] = nc_
+                            fn[4, np.uint64(nfn)] = ni
                             nfn += 1
                         nc_ = gv
                         ns = s
@@ -267,46 +267,46 @@ def scan(p, g, k):
             for c in (pv, gv):
                 if c < 0:
                     continue
-                if open_e[c] == -2:
-                    touched[nt] = c
+                if open_e[np.uint64(c)] == -2:
+                    touched[np.uint64(nt)] = c
                     nt += 1
-                    open_s[c] = s
-                    open_e[c] = e
-                elif open_e[c] >= s - 1:
-                    if e > open_e[c]:
-                        open_e[c] = e
+                    open_s[np.uint64(c)] = s
+                    open_e[np.uint64(c)] = e
+                elif open_e[np.uint64(c)] >= s - 1:
+                    if e > open_e[np.uint64(c)]:
+                        open_e[np.uint64(c)] = e
                 else:
-                    cv[0, ncv] = y
-                    cv[1, ncv] = open_s[c]
-                    cv[2, ncv] = open_e[c]
-                    cv[3, ncv] = c
+                    cv[0, np.uint64(ncv)] = y
+                    cv[1, np.uint64(ncv)] = open_s[np.uint64(c)]
+                    cv[2, np.uint64(ncv)] = open_e[np.uint64(c)]
+                    cv[3, np.uint64(ncv)] = c
                     ncv += 1
-                    open_s[c] = s
-                    open_e[c] = e
+                    open_s[np.uint64(c)] = s
+                    open_e[np.uint64(c)] = e
         if fc >= 0:
-            fp[0, nfp] = y
-            fp[1, nfp] = fs
-            fp[2, nfp] = fe
-            fp[3, nfp] = fc
-            fp[4, nfp] = fi
+            fp[0, np.uint64(nfp)] = y
+            fp[1, np.uint64(nfp)] = fs
+            fp[2, np.uint64(nfp)] = fe
+            fp[3, np.uint64(nfp)] = fc
+            fp[4, np.uint64(nfp)] = fi
             nfp += 1
         if nc_ >= 0:
-            fn[0, nfn] = y
-            fn[1, nfn] = ns
-            fn[2, nfn] = ne
-            fn[3, nfn] = nc_
-            fn[4, nfn] = ni
+            fn[0, np.uint64(nfn)] = y
+            fn[1, np.uint64(nfn)] = ns
+            fn[2, np.uint64(nfn)] = ne
+            fn[3, np.uint64(nfn)] = nc_
+            fn[4, np.uint64(nfn)] = ni
             nfn += 1
         beside(prow, grow, fp, f0, nfp)
         beside(prow, grow, fn, n0, nfn)
         for t in range(nt):
             c = touched[t]
-            cv[0, ncv] = y
-            cv[1, ncv] = open_s[c]
-            cv[2, ncv] = open_e[c]
-            cv[3, ncv] = c
+            cv[0, np.uint64(ncv)] = y
+            cv[1, np.uint64(ncv)] = open_s[np.uint64(c)]
+            cv[2, np.uint64(ncv)] = open_e[np.uint64(c)]
+            cv[3, np.uint64(ncv)] = c
             ncv += 1
-            open_e[c] = -2
+            open_e[np.uint64(c)] = -2
     pptr[h] = npr
     gptr[h] = ngr
     xptr[h] = nxr
