@@ -40,41 +40,44 @@ def components(rowptr, r):
     h = rowptr.size - 1
     n = rowptr[h]
     parent = np.arange(n)
+    # indices are non-negative: unsigned, they need no wraparound code
     for y in range(1, h):
         j = rowptr[y - 1]
         jend = rowptr[y]
         for i in range(rowptr[y], rowptr[y + 1]):
-            s = r[0, i]
-            e = r[1, i]
-            v = r[2, i]
-            while j < jend and r[1, j] < s - 1:
+            ui = np.uint64(i)
+            s = r[0, ui]
+            e = r[1, ui]
+            v = r[2, ui]
+            while j < jend and r[1, np.uint64(j)] < s - 1:
                 j += 1
             kk = j
             ri = i  # the root of i's set; a root is the smallest run of its set
-            while kk < jend and r[0, kk] <= e + 1:
-                if r[2, kk] == v:
+            while kk < jend and r[0, np.uint64(kk)] <= e + 1:
+                if r[2, np.uint64(kk)] == v:
                     rk = find(parent, kk)
                     if ri == i:
-                        parent[i] = rk
+                        parent[ui] = rk
                         ri = rk
                     elif rk < ri:
-                        parent[ri] = rk
+                        parent[np.uint64(ri)] = rk
                         ri = rk
                     elif rk > ri:
-                        parent[rk] = ri
+                        parent[np.uint64(rk)] = ri
                 kk += 1
     lab = np.empty(n, np.int32)
     val = np.empty(n, np.int64)
     ncomp = 0
     for i in range(n):
-        root = parent[parent[i]]  # parent[i] <= i already points at its root
-        parent[i] = root
+        ui = np.uint64(i)
+        root = parent[np.uint64(parent[ui])]  # parent[i] <= i already points at its root
+        parent[ui] = root
         if root == i:
-            lab[i] = ncomp
-            val[ncomp] = r[2, i]
+            lab[ui] = ncomp
+            val[np.uint64(ncomp)] = r[2, ui]
             ncomp += 1
         else:
-            lab[i] = lab[root]
+            lab[ui] = lab[np.uint64(root)]
     return ncomp, val[:ncomp].copy(), lab
 
 
