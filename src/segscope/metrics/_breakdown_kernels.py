@@ -40,41 +40,44 @@ def components(rowptr, r):
     h = rowptr.size - 1
     n = rowptr[h]
     parent = np.arange(n)
+    # indices are non-negative: unsigned, they need no wraparound code
     for y in range(1, h):
         j = rowptr[y - 1]
         jend = rowptr[y]
         for i in range(rowptr[y], rowptr[y + 1]):
-            s = r[0, i]
-            e = r[1, i]
-            v = r[2, i]
-            while j < jend and r[1, j] < s - 1:
+            ui = np.uint64(i)
+            s = r[0, ui]
+            e = r[1, ui]
+            v = r[2, ui]
+            while j < jend and r[1, np.uint64(j)] < s - 1:
                 j += 1
             kk = j
             ri = i  # the root of i's set; a root is the smallest run of its set
-            while kk < jend and r[0, kk] <= e + 1:
-                if r[2, kk] == v:
+            while kk < jend and r[0, np.uint64(kk)] <= e + 1:
+                if r[2, np.uint64(kk)] == v:
                     rk = find(parent, kk)
                     if ri == i:
-                        parent[i] = rk
+                        parent[ui] = rk
                         ri = rk
                     elif rk < ri:
-                        parent[ri] = rk
+                        parent[np.uint64(ri)] = rk
                         ri = rk
                     elif rk > ri:
-                        parent[rk] = ri
+                        parent[np.uint64(rk)] = ri
                 kk += 1
     lab = np.empty(n, np.int32)
     val = np.empty(n, np.int64)
     ncomp = 0
     for i in range(n):
-        root = parent[parent[i]]  # parent[i] <= i already points at its root
-        parent[i] = root
+        ui = np.uint64(i)
+        root = parent[np.uint64(parent[ui])]  # parent[i] <= i already points at its root
+        parent[ui] = root
         if root == i:
-            lab[i] = ncomp
-            val[ncomp] = r[2, i]
+            lab[ui] = ncomp
+            val[np.uint64(ncomp)] = r[2, ui]
             ncomp += 1
         else:
-            lab[i] = lab[root]
+            lab[ui] = lab[np.uint64(root)]
     return ncomp, val[:ncomp].copy(), lab
 
 
@@ -93,23 +96,30 @@ def paint(rowptr, rs, re, lab, labels):
 
 
 @njit
-def beside(prow, grow, s, e, c):
-    """What lies beside the query run [s, e] of class c in its row: bit 0 a TP of c at s - 1, bit
-    1 a TN* of c there, bits 2 and 3 the same at e + 1 (none outside the row)."""
-    f = 0
-    if s > 0:
-        if prow[s - 1] == c:
-            if grow[s - 1] == c:
-                f = 1
-        elif grow[s - 1] != c:
-            f = 2
-    if e + 1 < prow.size:
-        if prow[e + 1] == c:
-            if grow[e + 1] == c:
-                f |= 4
-        elif grow[e + 1] != c:
-            f |= 8
-    return f
+def beside(prow, grow, q, i0, i1):
+    """What lies beside each query run ``q[:, i]`` (row, first column, last column, class c, ...)
+    of ``i0 <= i < i1``, all in the row ``prow`` / ``grow``, into ``q[5, i]``: bit 0 a TP of c
+    just before the run, bit 1 a TN* of c there, bits 2 and 3 the same just after it (none
+    outside the row)."""
+    w = prow.size
+    for i in range(i0, i1):
+        s = np.int64(q[1, i])
+        e = np.int64(q[2, i])
+        c = np.int64(q[3, i])
+        f = 0
+        if s > 0:
+            if prow[s - 1] == c:
+                if grow[s - 1] == c:
+                    f = 1
+            elif grow[s - 1] != c:
+                f = 2
+        if e + 1 < w:
+            if prow[e + 1] == c:
+                if grow[e + 1] == c:
+                    f |= 4
+            elif grow[e + 1] != c:
+                f |= 8
+        q[5, i] = f
 
 
 @njit
@@ -178,6 +188,8 @@ def scan(p, g, k):
         ns = np.int64(0)
         ne = np.int64(-2)
         ni = 0
+        f0 = nfp  # the row's query runs start here
+        n0 = nfn
         # where the pair runs of the row start: the changes flagged in one vector pass, then
         # stored from the 8-column words that hold one, without a branch per pixel
         for x in range(1, w):
@@ -186,43 +198,43 @@ def scan(p, g, k):
         for wi in range(nw):
             if words[wi]:
                 for x in range(wi << 3, (wi << 3) + 8):
-                    cuts[nr] = x
-                    nr += np.int64(chg[x])
+                    cuts[np.uint64(nr)] = x
+                    nr += np.int64(chg[np.uint64(x)])
         cuts[nr] = w
         for t in range(nr):
             s = cuts[t]
             x = cuts[t + 1]
             e = x - 1
-            pv = prow[s]
-            gv = grow[s]
+            pv = prow[np.uint64(s)]
+            gv = grow[np.uint64(s)]
             pi = npr if pv >= 0 else -1  # the run of pv open here is the next one stored
             gi = ngr if gv >= 0 else -1
-            xr[0, nxr] = s
-            xr[1, nxr] = pi
-            xr[2, nxr] = gi
+            xr[0, np.uint64(nxr)] = s
+            xr[1, np.uint64(nxr)] = pi
+            xr[2, np.uint64(nxr)] = gi
             nxr += 1
-            if x == w or prow[x] != pv:
+            if x == w or prow[np.uint64(x)] != pv:
                 if pv >= 0:
-                    pr[0, npr] = ps
-                    pr[1, npr] = e
-                    pr[2, npr] = pv
+                    pr[0, np.uint64(npr)] = ps
+                    pr[1, np.uint64(npr)] = e
+                    pr[2, np.uint64(npr)] = pv
                     npr += 1
                 ps = x
-            if x == w or grow[x] != gv:
+            if x == w or grow[np.uint64(x)] != gv:
                 if gv >= 0:
-                    gr[0, ngr] = gs
-                    gr[1, ngr] = e
-                    gr[2, ngr] = gv
+                    gr[0, np.uint64(ngr)] = gs
+                    gr[1, np.uint64(ngr)] = e
+                    gr[2, np.uint64(ngr)] = gv
                     ngr += 1
                 gs = x
             if pv == gv:
                 if pv >= 0:
-                    tp[0, ntp] = y
-                    tp[1, ntp] = s
-                    tp[2, ntp] = e
-                    tp[3, ntp] = pv
-                    tp[4, ntp] = pi
-                    tp[5, ntp] = gi
+                    tp[0, np.uint64(ntp)] = y
+                    tp[1, np.uint64(ntp)] = s
+                    tp[2, np.uint64(ntp)] = e
+                    tp[3, np.uint64(ntp)] = pv
+                    tp[4, np.uint64(ntp)] = pi
+                    tp[5, np.uint64(ntp)] = gi
                     ntp += 1
             else:
                 if pv >= 0:
@@ -230,12 +242,11 @@ def scan(p, g, k):
                         fe = e
                     else:
                         if fc >= 0:
-                            fp[0, nfp] = y
-                            fp[1, nfp] = fs
-                            fp[2, nfp] = fe
-                            fp[3, nfp] = fc
-                            fp[4, nfp] = fi
-                            fp[5, nfp] = beside(prow, grow, fs, fe, fc)
+                            fp[0, np.uint64(nfp)] = y
+                            fp[1, np.uint64(nfp)] = fs
+                            fp[2, np.uint64(nfp)] = fe
+                            fp[3, np.uint64(nfp)] = fc
+                            fp[4, np.uint64(nfp)] = fi
                             nfp += 1
                         fc = pv
                         fs = s
@@ -246,12 +257,11 @@ def scan(p, g, k):
                         ne = e
                     else:
                         if nc_ >= 0:
-                            fn[0, nfn] = y
-                            fn[1, nfn] = ns
-                            fn[2, nfn] = ne
-                            fn[3, nfn] = nc_
-                            fn[4, nfn] = ni
-                            fn[5, nfn] = beside(prow, grow, ns, ne, nc_)
+                            fn[0, np.uint64(nfn)] = y
+                            fn[1, np.uint64(nfn)] = ns
+                            fn[2, np.uint64(nfn)] = ne
+                            fn[3, np.uint64(nfn)] = nc_
+                            fn[4, np.uint64(nfn)] = ni
                             nfn += 1
                         nc_ = gv
                         ns = s
@@ -260,46 +270,46 @@ def scan(p, g, k):
             for c in (pv, gv):
                 if c < 0:
                     continue
-                if open_e[c] == -2:
-                    touched[nt] = c
+                if open_e[np.uint64(c)] == -2:
+                    touched[np.uint64(nt)] = c
                     nt += 1
-                    open_s[c] = s
-                    open_e[c] = e
-                elif open_e[c] >= s - 1:
-                    if e > open_e[c]:
-                        open_e[c] = e
+                    open_s[np.uint64(c)] = s
+                    open_e[np.uint64(c)] = e
+                elif open_e[np.uint64(c)] >= s - 1:
+                    if e > open_e[np.uint64(c)]:
+                        open_e[np.uint64(c)] = e
                 else:
-                    cv[0, ncv] = y
-                    cv[1, ncv] = open_s[c]
-                    cv[2, ncv] = open_e[c]
-                    cv[3, ncv] = c
+                    cv[0, np.uint64(ncv)] = y
+                    cv[1, np.uint64(ncv)] = open_s[np.uint64(c)]
+                    cv[2, np.uint64(ncv)] = open_e[np.uint64(c)]
+                    cv[3, np.uint64(ncv)] = c
                     ncv += 1
-                    open_s[c] = s
-                    open_e[c] = e
+                    open_s[np.uint64(c)] = s
+                    open_e[np.uint64(c)] = e
         if fc >= 0:
-            fp[0, nfp] = y
-            fp[1, nfp] = fs
-            fp[2, nfp] = fe
-            fp[3, nfp] = fc
-            fp[4, nfp] = fi
-            fp[5, nfp] = beside(prow, grow, fs, fe, fc)
+            fp[0, np.uint64(nfp)] = y
+            fp[1, np.uint64(nfp)] = fs
+            fp[2, np.uint64(nfp)] = fe
+            fp[3, np.uint64(nfp)] = fc
+            fp[4, np.uint64(nfp)] = fi
             nfp += 1
         if nc_ >= 0:
-            fn[0, nfn] = y
-            fn[1, nfn] = ns
-            fn[2, nfn] = ne
-            fn[3, nfn] = nc_
-            fn[4, nfn] = ni
-            fn[5, nfn] = beside(prow, grow, ns, ne, nc_)
+            fn[0, np.uint64(nfn)] = y
+            fn[1, np.uint64(nfn)] = ns
+            fn[2, np.uint64(nfn)] = ne
+            fn[3, np.uint64(nfn)] = nc_
+            fn[4, np.uint64(nfn)] = ni
             nfn += 1
+        beside(prow, grow, fp, f0, nfp)
+        beside(prow, grow, fn, n0, nfn)
         for t in range(nt):
             c = touched[t]
-            cv[0, ncv] = y
-            cv[1, ncv] = open_s[c]
-            cv[2, ncv] = open_e[c]
-            cv[3, ncv] = c
+            cv[0, np.uint64(ncv)] = y
+            cv[1, np.uint64(ncv)] = open_s[np.uint64(c)]
+            cv[2, np.uint64(ncv)] = open_e[np.uint64(c)]
+            cv[3, np.uint64(ncv)] = c
             ncv += 1
-            open_e[c] = -2
+            open_e[np.uint64(c)] = -2
     pptr[h] = npr
     gptr[h] = ngr
     xptr[h] = nxr
