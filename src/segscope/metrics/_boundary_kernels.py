@@ -495,21 +495,18 @@ def boundary_row(gt, y, e):
         e1[x] = (a1[x] != v) | (c1[x] != v) | (b[x] != v) | (b2[x] != v)
 
 
-# Small integer types: numba promotes small-integer arithmetic to int64, which defeats SIMD; the
-# casts to T (the dtype of the rows: int16, or uint8 with values saturating at ``top`` <= 255)
-# and the selects below keep the loops in narrow lanes.
+# Small integer types: numba promotes int16 arithmetic to int64, which defeats SIMD; the explicit
+# np.int16(...) casts and selects below keep the loops in 16-bit lanes (values stay < 2**15).
 @njit
-def hd2_row(gt, y, cap, top, e, f, out):
-    """out[x] = min(top, min(cap, horizontal distance from (y, x) to the nearest boundary pixel
-    of row y)²) in out's dtype (int16 with cap <= 127 and top = cap², or uint8 with cap <= 16
-    and top = min(cap², 255)), by doubling: the nearest boundary pixel within [0, 2L) is the
-    nearer of those within [0, L) and [L, 2L); both directions in the same passes (f: (4, w)
-    scratch of out's dtype). Returns whether any distance is < cap."""
+def hd2_row(gt, y, cap, e, f, out):
+    """out[x] = min(cap, horizontal distance from (y, x) to the nearest boundary pixel of row y)²
+    as int16 (cap <= 127), by doubling: the nearest boundary pixel within [0, 2L) is the nearer
+    of those within [0, L) and [L, 2L); both directions in the same passes (f: (4, w) int16
+    scratch). Returns whether any distance is < cap."""
     w = gt.shape[1]
-    T = out.dtype.type
     boundary_row(gt, y, e)
-    ccap = T(cap)
-    zero = T(0)
+    ccap = np.int16(cap)
+    zero = np.int16(0)
     sl, dl, sr, dr = f[0], f[1], f[2], f[3]
     for x in range(w):
         v = zero if e[x] else ccap
@@ -518,7 +515,7 @@ def hd2_row(gt, y, cap, top, e, f, out):
     step = 1
     while step < cap:
         n = max(w - step, 0)
-        ll = T(step)
+        ll = np.int16(step)
         for x in range(min(step, w)):
             dl[x] = sl[x]
         for x in range(n, w):
@@ -528,12 +525,12 @@ def hd2_row(gt, y, cap, top, e, f, out):
         srs = sr[step:]
         for x in range(n):
             # at or left of x
-            t = T(sl[x] + ll)
+            t = np.int16(sl[x] + ll)
             t = t if t < ccap else ccap
             u = sls[x]
             dls[x] = t if t < u else u
             # at or right of x
-            t = T(srs[x] + ll)
+            t = np.int16(srs[x] + ll)
             t = t if t < ccap else ccap
             u = sr[x]
             dr[x] = t if t < u else u
@@ -541,39 +538,28 @@ def hd2_row(gt, y, cap, top, e, f, out):
         sr, dr = dr, sr
         step *= 2
     near = False
-    ttop = T(top)
-    vmax = 0
-    while (vmax + 1) * (vmax + 1) <= top:
-        vmax += 1
-    tmax = T(vmax)  # v² fits (<= top) for v <= tmax
     for x in range(w):
         a = sl[x]
         b = sr[x]
         v = a if a < b else b
         near |= v < ccap
-        out[x] = T(v * v) if v <= tmax else ttop
+        out[x] = np.int16(v * v)
     return near
 
 
 @njit
-def ring_d2_row(gt, y, cap, top, ring, ringnear, e, f, d2):
-    """Row y of min(top, the squared distance to the nearest GT boundary pixel capped at cap²)
-    (the dtypes and ``top`` of :func:`hd2_row`): min over |dy| < cap of hd²(y + dy) + dy², the
-    horizontal distances hd² of rows y - cap + 1 .. y + cap - 1 kept in a ring buffer (row
-    y + cap - 1 is computed here; call rows in order after priming rows 0 .. cap - 2). Returns
-    whether any value is < top.
-
-    With uint8 rows (cap <= 16) the values are exact below 255, and 255 stands for 255 and
-    more: no square distance dx² + dy² is 255 (3 · 5 · 17), so d² >= t <=> value >= min(t, 255)
-    for every t <= 256."""
+def ring_d2_row(gt, y, cap, ring, ringnear, e, f, d2):
+    """Row y of the squared distance to the nearest GT boundary pixel, capped at cap² (int16):
+    min over |dy| < cap of hd²(y + dy) + dy², the horizontal distances hd² of rows y - cap + 1 ..
+    y + cap - 1 kept in a ring buffer (row y + cap - 1 is computed here; call rows in order after
+    priming rows 0 .. cap - 2). Returns whether any value is < cap²."""
     h = gt.shape[0]
     w = gt.shape[1]
-    T = d2.dtype.type
     nring = ring.shape[0]
     yy = y + cap - 1
     if yy < h:
-        ringnear[yy % nring] = hd2_row(gt, yy, cap, top, e, f, ring[yy % nring])
-    ttop = T(top)
+        ringnear[yy % nring] = hd2_row(gt, yy, cap, e, f, ring[yy % nring])
+    capsq = np.int16(cap * cap)
     near = ringnear[y % nring]
     src = ring[y % nring]
     if near:
@@ -581,7 +567,7 @@ def ring_d2_row(gt, y, cap, top, ring, ringnear, e, f, d2):
             d2[x] = src[x]
     else:
         for x in range(w):
-            d2[x] = ttop
+            d2[x] = capsq
     for dy in range(1, cap):  # rows y - dy and y + dy share dy²: their minimum is added once
         ya = y - dy
         yb = y + dy
@@ -590,49 +576,23 @@ def ring_d2_row(gt, y, cap, top, ring, ringnear, e, f, d2):
         if not (na or nb):
             continue
         near = True
-        dy2 = T(dy * dy)
-        lim = T(top - dy * dy)  # a + dy² saturates at top: min(a, top - dy²) + dy²
+        dy2 = np.int16(dy * dy)
         if na and nb:
             sa = ring[ya % nring]
             sb = ring[yb % nring]
             for x in range(w):
                 a = sa[x]
                 b = sb[x]
-                m = a if a < b else b
-                t = T((m if m < lim else lim) + dy2)
+                t = np.int16((a if a < b else b) + dy2)
                 u = d2[x]
                 d2[x] = t if t < u else u
         else:
             src = ring[(ya if na else yb) % nring]
             for x in range(w):
-                m = src[x]
-                t = T((m if m < lim else lim) + dy2)
+                t = np.int16(src[x] + dy2)
                 u = d2[x]
                 d2[x] = t if t < u else u
     return near
-
-
-@njit
-def ring_prime(gt, cap, top, ring, ringnear, e, f):
-    """Rows 0 .. cap - 2 of the ring of :func:`ring_d2_row`."""
-    nring = ring.shape[0]
-    for yy in range(min(cap - 1, gt.shape[0])):
-        ringnear[yy % nring] = hd2_row(gt, yy, cap, top, e, f, ring[yy % nring])
-
-
-@njit
-def ring_bins_row(gt, y, cap, top, widths_sq, ring, ringnear, e, f, d2, bins):
-    """bins[x] = the number of widths w with w² <= d² at (y, x) (:func:`ring_d2_row`; ascending
-    squared widths up to cap²), compared in the lanes of the ring's dtype."""
-    T = d2.dtype.type
-    w = bins.shape[0]
-    ring_d2_row(gt, y, cap, top, ring, ringnear, e, f, d2)
-    for x in range(w):
-        bins[x] = 0
-    for i in range(widths_sq.shape[0]):
-        t = T(min(widths_sq[i], top))
-        for x in range(w):
-            bins[x] += d2[x] >= t
 
 
 @njit
@@ -716,9 +676,10 @@ def trimap_dist_kernel(gt, cap, out):
         e = np.empty(w, np.uint8)
         f = np.empty((4, w), np.int16)
         d2 = np.empty(w, np.int16)
-        ring_prime(gt, cap, cap * cap, ring, ringnear, e, f)
+        for yy in range(min(cap - 1, h)):
+            ringnear[yy % nring] = hd2_row(gt, yy, cap, e, f, ring[yy % nring])
         for y in range(h):
-            ring_d2_row(gt, y, cap, cap * cap, ring, ringnear, e, f, d2)
+            ring_d2_row(gt, y, cap, ring, ringnear, e, f, d2)
             orow = out[y]
             for x in range(w):
                 orow[x] = d2[x]
@@ -777,28 +738,20 @@ def boundary_kernel(pred, gt, k, r, widths_sq, change, inter, gband, pband, vali
     while nw and cap * cap < widths_sq[nw - 1]:
         cap += 1
     small = cap <= 127
-    byte = cap <= 16  # the ring in uint8 lanes (saturating at 255), else int16
     nring = 2 * cap - 1 if small and nw else 1
-    n8 = nring if byte else 0
-    n16 = 0 if byte else nring
-    ring8 = np.empty((n8, w), np.uint8)
-    f8 = np.empty((4 if byte else 0, w), np.uint8)
-    d28 = np.empty(w if byte else 0, np.uint8)
-    ring16 = np.empty((n16, w), np.int16)
-    f16 = np.empty((0 if byte else 4, w), np.int16)
-    d216 = np.empty(0 if byte else w, np.int16)
-    top = min(cap * cap, 255) if byte else cap * cap
+    ring = np.empty((nring, w), np.int16)
     ringnear = np.zeros(nring, np.bool_)
     e = np.empty(w, np.uint8)
+    f = np.empty((4, w), np.int16)
+    d2s = np.empty(w, np.int16)
     vd = np.empty((h if nw and not small else 0, w), np.int32)
     v = np.empty(w + 1, np.int64)
     z = np.empty(w + 2, np.float64)
     d2l = np.empty(w, np.int64)
     if nw:
-        if byte:
-            ring_prime(gt, cap, top, ring8, ringnear, e, f8)
-        elif small:
-            ring_prime(gt, cap, top, ring16, ringnear, e, f16)
+        if small:
+            for yy in range(min(cap - 1, h)):
+                ringnear[yy % nring] = hd2_row(gt, yy, cap, e, f, ring[yy % nring])
         else:
             label_change_vdist(gt, cap, vd)
     tmp = np.empty(w, np.uint8)
@@ -826,10 +779,14 @@ def boundary_kernel(pred, gt, k, r, widths_sq, change, inter, gband, pband, vali
                 band_advance(gt, pred, y + r, r, change, pre, tmp)
             band_row(change, pre, y, r, band)
         # the trimap bin: the number of widths w with w² <= d²
-        if nw and byte:
-            ring_bins_row(gt, y, cap, top, widths_sq, ring8, ringnear, e, f8, d28, bins)
-        elif nw and small:
-            ring_bins_row(gt, y, cap, top, widths_sq, ring16, ringnear, e, f16, d216, bins)
+        if nw and small:  # compared in 16-bit lanes
+            ring_d2_row(gt, y, cap, ring, ringnear, e, f, d2s)
+            for x in range(w):
+                bins[x] = 0
+            for i in range(nw):
+                t = np.int16(widths_sq[i])
+                for x in range(w):
+                    bins[x] += d2s[x] >= t
         else:
             near = False
             if nw:
