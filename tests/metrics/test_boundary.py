@@ -529,3 +529,23 @@ def test_bf_counts_on_larger_maps():
         for theta in (1.5, 3.5, 7.0, 12.3):
             fast = bf_counts(pred, gt, 6, 255, tolerance=theta)
             assert fast.tolist() == ref_bf_counts(pred, gt, 6, _valid(gt, 6), theta).tolist()
+
+
+@pytest.mark.parametrize("widths", [(16,), (1, 4, 15, 16), (3, 16, 17), (5, 127)])
+def test_trimap_counts_around_the_widest_band(widths):
+    # one small blob in a wide field: squared distances up to and past 16² = 256 occur, where
+    # the uint8 rows of widths <= 16 saturate at 255 and wider widths use int16 rows
+    gt = np.zeros((70, 90), np.uint8)
+    gt[30:33, 40:42] = 1
+    gt[60:, 80:] = 255
+    pred = np.zeros_like(gt)
+    pred[::3, ::4] = 1
+    counts = trimap_counts(pred, gt, 2, widths, 255)
+    dist = ref_trimap_dist(gt)
+    valid = _valid(gt, 2)
+    for i, wdt in enumerate(widths):
+        sel = valid & (dist < wdt)
+        ref = np.zeros((3, 4), np.int64)
+        np.add.at(ref, (gt[sel].astype(np.int64), pred[sel].astype(np.int64)), 1)
+        assert counts[i].tolist() == ref.tolist(), wdt
+        assert 0 < counts[i].sum() < valid.sum() or wdt == 127

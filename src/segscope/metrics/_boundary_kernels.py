@@ -400,10 +400,10 @@ def bf_kernel(pred, gt, k, half, theta, out):
             for q in range(nwin):
                 hit |= a[q] >= lo[q]
             cnt[j, 0] += 1
-            cnt[j, 1] += hit
-            pmx[npm] = px[i]
-            pmj[npm] = j
-            npm += 1 - hit
+            if not hit:  # a branch, not a select: the next query need not wait on this one
+                pmx[npm] = px[i]
+                pmj[npm] = j
+                npm += 1
         for i in range(g0, ng):  # GT -> pred
             j = gj[i]
             a = lastp[j * stride + gx[i]:]
@@ -411,10 +411,10 @@ def bf_kernel(pred, gt, k, half, theta, out):
             for q in range(nwin):
                 hit |= a[q] >= lo[q]
             cnt[j, 2] += 1
-            cnt[j, 3] += hit
-            gmx[ngm] = gx[i]
-            gmj[ngm] = j
-            ngm += 1 - hit
+            if not hit:
+                gmx[ngm] = gx[i]
+                gmj[ngm] = j
+                ngm += 1
         goff[y + 1] = ng
         poff[y + 1] = npx
         gmoff[y + 1] = ngm
@@ -438,15 +438,17 @@ def bf_kernel(pred, gt, k, half, theta, out):
             hit = False
             for q in range(nwin):
                 hit |= a[q] <= hi[q]
-            cnt[j, 1] += hit
+            cnt[j, 1] -= 1 - hit  # matched: the queries less those matched in neither sweep
         for i in range(gmoff[y], gmoff[y + 1]):
             j = gmj[i]
             a = lastp[j * stride + gmx[i]:]
             hit = False
             for q in range(nwin):
                 hit |= a[q] <= hi[q]
-            cnt[j, 3] += hit
+            cnt[j, 3] -= 1 - hit
     for j in range(nc):
+        cnt[j, 1] += cnt[j, 0]
+        cnt[j, 3] += cnt[j, 2]
         for m in range(4):
             out[cls[j], m] += cnt[j, m]
 
