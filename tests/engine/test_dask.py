@@ -152,6 +152,28 @@ def test_client_memory_is_flat_in_the_number_of_images(tmp_path):
 
 
 # ---------------------------------------------------------------------- --resume
+# the command line, with short shards, waiting to be killed once its first shard is kept: the kill
+# lands after that shard however fast the machine runs the images
+_STOP_AFTER_FIRST_SHARD = """
+import sys, time
+from segscope.engine import runners, shards
+from segscope.cli import main
+
+runners.SHARD_S = 0.05
+keep = shards.ShardStore.put
+
+
+def put(self, shard):
+    keep(self, shard)
+    time.sleep(600)
+
+
+shards.ShardStore.put = put
+sys.argv[0] = "segscope"
+main()
+"""
+
+
 def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path, monkeypatch):
     from segscope.engine import runners
     from segscope.io.results import RESUME_DIR
@@ -161,7 +183,9 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path, monkeypatc
     whole = tmp_path / "whole"
     evaluate_folders(data["pred"], data["gt"], data["classes"], out=whole, jobs=1)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "segscope", "evaluate", str(data["pred"]), str(data["gt"]), "--classes",
+    script = tmp_path / "stop_after_first_shard.py"
+    script.write_text(_STOP_AFTER_FIRST_SHARD)
+    cmd = [sys.executable, str(script), "evaluate", str(data["pred"]), str(data["gt"]), "--classes",
            str(data["classes"]), "--out", str(out), "--quiet", "--jobs", "1", "--resume"]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
