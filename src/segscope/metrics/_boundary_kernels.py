@@ -260,7 +260,7 @@ def contour_map(lab, k, out):
 
 
 @njit
-def bf_kernel(pred, gt, k, half, theta, out):
+def bf_kernel(pred, gt, k, half, out):
     """out[c] += (pred contour pixels at valid pixels, of them within θ of the GT contour, GT
     contour pixels, of them within θ of the predicted contour); ``half`` (of θ, see
     ``disk_half_widths``) holds all of θ that counts.

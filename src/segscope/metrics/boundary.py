@@ -341,7 +341,7 @@ def bf_counts(
     theta = float(tolerance) if tolerance is not None else bf_tolerance(gt.shape, ratio)
     out = np.zeros((int(num_classes), 4), np.int64)
     if gt.size:
-        _kernels.bf_kernel(pred, gt, int(num_classes), disk_half_widths(theta), theta, out)
+        _kernels.bf_kernel(pred, gt, int(num_classes), disk_half_widths(theta), out)
     return out
 
 

@@ -119,7 +119,7 @@ class BoundaryAnalyzer:
                 # analyses of this image get the memory back
                 self._local.masks = scratch if gt.size <= _KEEP_SCRATCH_PIXELS else None
             boundary_raw(pred, gt, k, d, self.widths * self.widths, inter, gband, pband, valid, tri, scratch)
-            _kernels.bf_kernel(pred, gt, k, self._half(theta), theta, bf)
+            _kernels.bf_kernel(pred, gt, k, self._half(theta), bf)
         union = gband + pband - inter
         bf_image = bf_from_counts(bf)
         defined = np.isfinite(bf_image)
