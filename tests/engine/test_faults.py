@@ -194,6 +194,61 @@ def test_sigterm_and_ctrl_c_end_the_run_with_one_line(data, previous, tmp_path, 
     assert _snapshot(out) == before and _leftovers(out) == []
 
 
+_HALF_BUILT = """
+import atexit, os, signal, sys, time, weakref
+import segscope.cli as cli
+
+class Owner:
+    pass
+
+class Finalizer:  # like multiprocessing.util.Finalize: the weak reference comes before the key
+    def __init__(self, obj):
+        self._ref = weakref.ref(obj, self)
+        os.kill(os.getpid(), signal.{sig})
+        time.sleep(30)  # the signal's exception leaves the constructor here
+        self._key = 1
+
+    def __call__(self, ref):
+        del {{}}[self._key]
+
+kept = []
+
+def run(**kwargs):
+    owner = Owner()
+    kept.append(owner)
+    try:
+        Finalizer(owner)
+    finally:
+        if {during}:
+            kept.clear()  # collected while the run unwinds
+
+atexit.register(kept.clear)  # or collected as the process ends
+cli.app = run
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("during", [True, False])
+@pytest.mark.parametrize(("sig", "code", "line"), [("SIGTERM", 143, "segscope: terminated"),
+                                                   ("SIGINT", 130, "segscope: interrupted")])
+def test_what_a_signal_left_half_built_stays_silent(sig, code, line, during):
+    proc = subprocess.run([sys.executable, "-c", _HALF_BUILT.format(sig=sig, during=during)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.splitlines() == [line], proc.stderr
+
+
+def test_unraisable_errors_of_a_run_not_stopped_are_still_shown():
+    script = _HALF_BUILT.replace("os.kill(os.getpid(), signal.{sig})", "raise ValueError('cut')")
+    script = script.replace("cli.app = run", "def quiet(**kwargs):\n"
+                            "    try:\n        run()\n    except ValueError:\n        return 0\n"
+                            "cli.app = quiet")
+    proc = subprocess.run([sys.executable, "-c", script.format(sig="SIGTERM", during=False)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "AttributeError: 'Finalizer' object has no attribute '_key'" in proc.stderr
+
+
 def _sleep_in_orphan(ready) -> None:
     pool.watch_parent(death_signal=False)  # the polling thread alone, as where prctl is missing
     ready.set()

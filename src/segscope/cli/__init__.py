@@ -85,27 +85,37 @@ class _Unwinding:
     A signal's exception raised where Python cannot pass it on (an at-fork hook, a ``__del__``)
     is only printed as "Exception ignored"; ``sys.unraisablehook`` catches those of
     :class:`Terminated` and :class:`KeyboardInterrupt` and delivers the signal again, so that the
-    run still stops (silently)."""
+    run still stops (silently).
+
+    A signal's exception can also cut a constructor short (a ``multiprocessing`` finalizer
+    whose weak reference exists but whose key does not); once a signal has stopped the run, what
+    such objects raise as they are collected is dropped, as it says nothing about the run."""
 
     def __init__(self) -> None:
         self.raised = False
         self.again = False
+        self.stopping = False
 
     def on_sigterm(self, signum, frame) -> None:
         if self.raised and not self.again:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
-        self.raised, self.again = True, False
+        self.raised, self.again, self.stopping = True, False, True
         raise Terminated()
+
+    def on_sigint(self, signum, frame) -> None:
+        self.stopping = True
+        signal.default_int_handler(signum, frame)
 
     def unraisable(self, hook, args) -> None:
         if isinstance(args.exc_value, Terminated):
             self.again = True
             self._deliver(signal.SIGTERM)
         elif isinstance(args.exc_value, KeyboardInterrupt):
+            self.stopping = True
             self._deliver(signal.SIGINT)
-        else:
+        elif not self.stopping:
             hook(args)
 
     @staticmethod
@@ -122,21 +132,32 @@ class _Unwinding:
 
 
 @contextlib.contextmanager
-def _sigterm_unwinds():
+def _sigterm_unwinds(ending: bool = False):
     """:class:`_Unwinding` for the duration (nothing outside the main thread, where signal
-    handlers cannot be set)."""
+    handlers cannot be set). ``ending``: the process ends after the command, so once a signal
+    stopped it, unraisable errors stay dropped to the end (the signal's traceback can keep
+    half-built objects alive beyond the ``with``)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     state = _Unwinding()
     hook = sys.unraisablehook
     previous = signal.signal(signal.SIGTERM, state.on_sigterm)
-    sys.unraisablehook = functools.partial(state.unraisable, hook)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, state.on_sigint)
     try:
+        sys.unraisablehook = functools.partial(state.unraisable, hook)
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-        sys.unraisablehook = hook
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
+        sys.unraisablehook = _drop_unraisable if ending and state.stopping else hook
+
+
+def _drop_unraisable(args) -> None:
+    """The unraisable hook of a process that a signal is ending (see :class:`_Unwinding`)."""
 
 
 def _show_notice(text: str) -> None:
@@ -149,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     set_notice_handler(_show_notice)
     try:
-        with _sigterm_unwinds():
+        with _sigterm_unwinds(ending=argv is None):
             result = app(args=argv, prog_name="segscope", standalone_mode=False)
     except SegscopeError as exc:
         print(f"segscope: error: {exc}", file=sys.stderr)
