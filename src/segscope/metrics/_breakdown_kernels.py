@@ -656,12 +656,13 @@ def near_runs(q, qok, a_off, a_s, a_e, b_off, b_s, b_e, use_b, h, w, dys, wds, j
 
 
 @njit
-def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
+def filter_runs(cr, h, w, p, g, tpm, filled, mark, keep_bit, sliver_width, sliver):
     """Component filter (§5.3-4) on candidate runs of one side: 8-connected components of equal
-    class; keep those touching a TP and a TN* of their class (read off the maps ``p`` and ``g``);
-    mark their pixels with ``keep_bit`` (clear there on entry). Tallies sliver pixels (kept
-    components at most ``sliver_width`` thick, thickness = valid pixels / pixels touching the TP)
-    per class.
+    class; keep those touching a TP and a TN* of their class (read off the maps ``p`` and ``g``
+    and off ``tpm``, the class where p == g, else -1, in the rows flagged in ``filled``; rows are
+    written and flagged as needed); mark their pixels with ``keep_bit`` (clear there on entry).
+    Tallies sliver pixels (kept components at most ``sliver_width`` thick, thickness = valid
+    pixels / pixels touching the TP) per class.
 
     One pass joins each run to those of the row above (union-find, the smallest run the root),
     marks it, counts its valid pixels and those beside a TP (it touches the TP when any is) and,
@@ -678,6 +679,16 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
     p0 = 0  # the runs of the row above: p0:p1
     p1 = 0
     j = 0
+    row = mark[0]
+    q0 = p[0]
+    q1 = p[0]
+    q2 = p[0]
+    g0 = g[0]
+    g1 = g[0]
+    g2 = g[0]
+    t0 = tpm[0]
+    t1 = tpm[0]
+    t2 = tpm[0]
     for i in range(nc):
         y = np.int64(cr[0, i])
         s = np.int64(cr[1, i])
@@ -693,6 +704,27 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
             j = p0
             row0 = i
             row_y = y
+            # the rows around y (a repeated row, at the image's edge, changes nothing)
+            r0 = y - 1 if y > 0 else y
+            r2 = y + 1 if y < h - 1 else y
+            for r in range(r0, r2 + 1):
+                if not filled[r]:
+                    filled[r] = 1
+                    prow = p[r]
+                    grow = g[r]
+                    trow = tpm[r]
+                    for x in range(w):
+                        trow[x] = prow[x] if prow[x] == grow[x] else -1
+            row = mark[y]
+            q0 = p[r0]
+            q1 = p[y]
+            q2 = p[r2]
+            g0 = g[r0]
+            g1 = g[y]
+            g2 = g[r2]
+            t0 = tpm[r0]
+            t1 = tpm[y]
+            t2 = tpm[r2]
         while j < p1 and cr[2, j] < s - 1:
             j += 1
         kk = j
@@ -711,35 +743,36 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
                     parent[rk] = ri
                     touch[ri] |= touch[rk]
             kk += 1
-        row = mark[y]
-        grow = g[y]
-        r0 = y - 1 if y > 0 else y
-        r2 = y + 1 if y < h - 1 else y
-        q0 = p[r0]
-        q1 = p[y]
-        q2 = p[r2]
-        g0 = g[r0]
-        g2 = g[r2]
         # a pixel is beside a TP when its column, or the one before or after, holds one (the
-        # run's own pixels are none; a repeated row, at the image's edge, changes nothing)
+        # run's own pixels are none)
         before = False
         if s > 0:
             x = s - 1
-            before = ((q0[x] == c) & (g0[x] == c)) | ((q1[x] == c) & (grow[x] == c)) | ((q2[x] == c) & (g2[x] == c))
-        here = ((q0[s] == c) & (g0[s] == c)) | ((q2[s] == c) & (g2[s] == c))
-        ncontact = 0
-        nvalid = 0
-        for x in range(s, e + 1):
-            row[x] |= keep_bit  # marked now: nearly every component is kept
-            nvalid += grow[x] >= 0
-            after = False
-            if x < w - 1:
-                xa = x + 1
-                after = (((q0[xa] == c) & (g0[xa] == c)) | ((q1[xa] == c) & (grow[xa] == c))
-                         | ((q2[xa] == c) & (g2[xa] == c)))
-            ncontact += before | here | after
-            before = here
-            here = after
+            before = (t0[x] == c) | (t1[x] == c) | (t2[x] == c)
+        here = (t0[s] == c) | (t2[s] == c)
+        if e - s <= 1:  # one or two pixels (most runs of salted rows): no loop
+            two = e - s
+            x1 = s + 1 if s + 1 < w else s
+            x2 = s + 2 if s + 2 < w else s
+            v1 = ((t0[x1] == c) | (t1[x1] == c) | (t2[x1] == c)) & (s + 1 < w)
+            v2 = ((t0[x2] == c) | (t1[x2] == c) | (t2[x2] == c)) & (s + 2 < w)
+            row[s] |= keep_bit
+            row[x1] |= keep_bit * two
+            nvalid = np.int64(g1[s] >= 0) + two * np.int64(g1[x1] >= 0)
+            ncontact = np.int64(before | here | v1) + two * np.int64(here | v1 | v2)
+        else:
+            ncontact = 0
+            nvalid = 0
+            for x in range(s, e + 1):
+                row[x] |= keep_bit  # marked now: nearly every component is kept
+                nvalid += g1[x] >= 0
+                after = False
+                if x < w - 1:
+                    xa = x + 1
+                    after = (t0[xa] == c) | (t1[xa] == c) | (t2[xa] == c)
+                ncontact += before | here | after
+                before = here
+                here = after
         contact[i] = ncontact
         area[i] = nvalid
         if ncontact:
@@ -748,11 +781,10 @@ def filter_runs(cr, h, w, p, g, mark, keep_bit, sliver_width, sliver):
             continue
         lo = s - 1 if s > 0 else s
         hi = e + 1 if e < w - 1 else e
-        any_tn = False
         for x in range(lo, hi + 1):
-            any_tn |= ((q0[x] != c) & (g0[x] != c)) | ((q1[x] != c) & (grow[x] != c)) | ((q2[x] != c) & (g2[x] != c))
-        if any_tn:
-            touch[ri] |= 2
+            if ((q0[x] != c) & (g0[x] != c)) | ((q1[x] != c) & (g1[x] != c)) | ((q2[x] != c) & (g2[x] != c)):
+                touch[ri] |= 2
+                break
     drop = ~np.uint8(keep_bit)
     for i in range(nc):
         root = parent[parent[i]]  # parent[i] <= i already points at its root

@@ -227,6 +227,8 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
         tp_off, tp_s, tp_e = _kernels.csr(tp_runs, k, h)
         cv_off, cv_s, cv_e = _kernels.csr(cv_runs, k, h)
         sw = min(SLIVER_MAX_WIDTH, d)
+        tpm = np.empty((h, w), p.dtype)  # the class where prediction == GT, else -1 (rows as needed)
+        filled = np.zeros(h, np.uint8)
         for q, lab, has, bit in ((fp_runs, p_runs[3], php, 4), (fn_runs, g_runs[3], ghp, 8)):
             if not q.shape[1]:
                 continue
@@ -239,7 +241,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
             ask *= has[lab[q[4]]]
             cand = _kernels.near_runs(q, ask, sd_off, sd_s, sd_e, sd_off, sd_s, sd_e, False, h, w, dys, wds, _JOIN)
             if cand.shape[1]:
-                _kernels.filter_runs(cand, h, w, p, g, mark, bit, sw, sliver)
+                _kernels.filter_runs(cand, h, w, p, g, tpm, filled, mark, bit, sw, sliver)
     counts = np.zeros((k, 7), np.int64)
     shape = (h, w) if maps else (0, 0)
     fp_type = np.empty(shape, np.uint8)
