@@ -843,11 +843,38 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
     nl = 0
     last_s = -1
     last_q = -1
+    fnrow = np.empty(0, np.uint8)
+    fprow = fnrow
     for y in range(h):
         mrow = mark[y]
+        if maps:
+            fnrow = fn_type[y]
+            fprow = fp_type[y]
         j1 = xptr[y + 1]
+        # the facts of a component are gathered over the pair runs that follow in a row (sx0:sx1,
+        # sn valid and stp TP pixels; the same for the predicted component cq) and stored once
+        cs = np.int64(-1)
+        sx0 = np.int64(0)
+        sx1 = np.int64(0)
+        sn = np.int64(0)
+        stp = np.int64(0)
+        cq = np.int64(-1)
+        qx0 = np.int64(0)
+        qx1 = np.int64(0)
+        qn = np.int64(0)
+        qtp = np.int64(0)
         # a pair run lies in one component of each map; marks split only error runs
-        for j in range(xptr[y], j1):
+        for j in range(xptr[y], j1 + 1):
+            if j == j1:  # the row's last facts
+                if cs >= 0:
+                    gfacts[cs, 0] += sn
+                    gfacts[cs, 1] += stp
+                    grow_box(gbox, cs, y, sx0, sx1)
+                if cq >= 0:
+                    pfacts[cq, 0] += qn
+                    pfacts[cq, 1] += qtp
+                    grow_box(pbox, cq, y, qx0, qx1)
+                break
             x0 = np.int64(xr[0, j])
             x1 = np.int64(xr[0, j + 1]) if j + 1 < j1 else np.int64(w)
             n = x1 - x0
@@ -856,19 +883,37 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
                 continue
             s = np.int64(glab[gi])
             gv = gcls[s]
-            gfacts[s, 0] += n
-            grow_box(gbox, s, y, x0, x1)
+            if s != cs:
+                if cs >= 0:
+                    gfacts[cs, 0] += sn
+                    gfacts[cs, 1] += stp
+                    grow_box(gbox, cs, y, sx0, sx1)
+                cs = s
+                sx0 = x0
+                sn = 0
+                stp = 0
+            sx1 = x1
+            sn += n
             q = np.int64(-1)
             pv = np.int64(-1)
             if xr[1, j] >= 0:
                 q = np.int64(plab[xr[1, j]])
                 pv = pcls[q]
-                pfacts[q, 0] += n
-                grow_box(pbox, q, y, x0, x1)
+                if q != cq:
+                    if cq >= 0:
+                        pfacts[cq, 0] += qn
+                        pfacts[cq, 1] += qtp
+                        grow_box(pbox, cq, y, qx0, qx1)
+                    cq = q
+                    qx0 = x0
+                    qn = 0
+                    qtp = 0
+                qx1 = x1
+                qn += n
             if pv == gv:
                 counts[gv, 0] += n
-                gfacts[s, 1] += n
-                pfacts[q, 1] += n
+                stp += n
+                qtp += n
                 if s != last_s or q != last_q:
                     last_s = s
                     last_q = q
@@ -888,27 +933,28 @@ def assign(xptr, xr, plab, pcls, glab, gcls, php, ghp, mark, k, counts, maps, fp
             x = x0
             while x < x1:
                 cb = mrow[x]
-                xa = x
-                x += 1
-                while x < x1 and mrow[x] == cb:
-                    x += 1
-                m = x - xa
                 tn = 1 if cb & 8 else 3 - gh  # boundary, else extent (the component has a TP) or segment
-                counts[gv, 2 * tn] += m
-                conf_fn[tn - 1, gv, pj] += m
                 tp_ = 0
                 if pv >= 0:
                     tp_ = 1 if cb & 4 else 3 - ph
+                xa = x
+                if maps:  # drawn while the run of equal marks is found
+                    while True:
+                        fnrow[x] = tn
+                        fprow[x] = tp_
+                        x += 1
+                        if x == x1 or mrow[x] != cb:
+                            break
+                else:
+                    x += 1
+                    while x < x1 and mrow[x] == cb:
+                        x += 1
+                m = x - xa
+                counts[gv, 2 * tn] += m
+                conf_fn[tn - 1, gv, pj] += m
+                if pv >= 0:
                     counts[pv, 2 * tp_ - 1] += m
                     conf_fp[tp_ - 1, gv, pv] += m
-                if maps:
-                    fnrow = fn_type[y]
-                    for xx in range(xa, x):
-                        fnrow[xx] = tn
-                    if tp_:
-                        fprow = fp_type[y]
-                        for xx in range(xa, x):
-                            fprow[xx] = tp_
                 # scenarios: 0 boundary, 1 extent, 2 missed segments (fn), 3 invented segments (fp); added
                 # unconditionally, without a branch per scenario
                 f0 = m * ((tn == 1) | (tp_ == 1))
