@@ -750,29 +750,18 @@ def filter_runs(cr, h, w, p, g, tpm, filled, mark, keep_bit, sliver_width, slive
             x = s - 1
             before = (t0[x] == c) | (t1[x] == c) | (t2[x] == c)
         here = (t0[s] == c) | (t2[s] == c)
-        if e - s <= 1:  # one or two pixels (most runs of salted rows): no loop
-            two = e - s
-            x1 = s + 1 if s + 1 < w else s
-            x2 = s + 2 if s + 2 < w else s
-            v1 = ((t0[x1] == c) | (t1[x1] == c) | (t2[x1] == c)) & (s + 1 < w)
-            v2 = ((t0[x2] == c) | (t1[x2] == c) | (t2[x2] == c)) & (s + 2 < w)
-            row[s] |= keep_bit
-            row[x1] |= keep_bit * two
-            nvalid = np.int64(g1[s] >= 0) + two * np.int64(g1[x1] >= 0)
-            ncontact = np.int64(before | here | v1) + two * np.int64(here | v1 | v2)
-        else:
-            ncontact = 0
-            nvalid = 0
-            for x in range(s, e + 1):
-                row[x] |= keep_bit  # marked now: nearly every component is kept
-                nvalid += g1[x] >= 0
-                after = False
-                if x < w - 1:
-                    xa = x + 1
-                    after = (t0[xa] == c) | (t1[xa] == c) | (t2[xa] == c)
-                ncontact += before | here | after
-                before = here
-                here = after
+        ncontact = 0
+        nvalid = 0
+        for x in range(s, e + 1):
+            row[x] |= keep_bit  # marked now: nearly every component is kept
+            nvalid += g1[x] >= 0
+            after = False
+            if x < w - 1:
+                xa = x + 1
+                after = (t0[xa] == c) | (t1[xa] == c) | (t2[xa] == c)
+            ncontact += before | here | after
+            before = here
+            here = after
         contact[i] = ncontact
         area[i] = nvalid
         if ncontact:
