@@ -308,3 +308,25 @@ def test_evaluation_csvs_escape_hostile_names(tmp_path):
         for row in csv.reader(f.open()):
             for cell in row:
                 assert not cell.startswith(("=", "+", "@")), (f.name, cell)
+
+
+# ---------------------------------------------------------------------- bands wider than the image
+def test_bands_wider_than_the_image_reach_no_further():
+    """A band or tolerance beyond H + W pixels covers the image from any pixel: the same numbers as
+    one just beyond it, computed as fast (no disk of a billion rows)."""
+    from segscope.metrics.boundary import bf_counts
+    from segscope.metrics.breakdown import error_counts
+
+    rng = np.random.default_rng(3)
+    gt = rng.integers(0, 3, (9, 14))
+    pred = gt.copy()
+    pred[2:6, 3:10] = 1
+    wide = 3 * (9 + 14)
+    assert error_counts(pred, gt, 3, band_px=10**9).tolist() == error_counts(pred, gt, 3, band_px=wide).tolist()
+    assert bf_counts(pred, gt, 3, tolerance=1e300).tolist() == bf_counts(pred, gt, 3, tolerance=wide + 0.5).tolist()
+    config = dict(analyses=("boundary", "errors"), trimap=())
+    huge = evaluate_arrays([pred], [gt], 3, EvalConfig(bf_ratio=1e6, error_band_px=10**9, **config))
+    near = evaluate_arrays([pred], [gt], 3, EvalConfig(bf_ratio=10.0, error_band_px=wide, **config))
+    assert huge["error_breakdown"].pop("band_px") == 10**9 and near["error_breakdown"].pop("band_px") == wide
+    for key in ("mbf_score", "per_class", "error_breakdown"):
+        assert repr(huge[key]) == repr(near[key]), key
