@@ -4,6 +4,7 @@ the file and the problem (or, for a negative ignore label, the right numbers).""
 from __future__ import annotations
 
 import csv
+import re
 import time
 import warnings
 
@@ -330,3 +331,69 @@ def test_bands_wider_than_the_image_reach_no_further():
     assert huge["error_breakdown"].pop("band_px") == 10**9 and near["error_breakdown"].pop("band_px") == wide
     for key in ("mbf_score", "per_class", "error_breakdown"):
         assert repr(huge[key]) == repr(near[key]), key
+
+
+# ---------------------------------------------------------------------- outputs that cannot be written
+@pytest.fixture
+def tiny_run(tmp_path):
+    """A prediction and GT folder of one 8×8 mask each, and a results folder of them."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+    g = np.zeros((8, 8), np.uint8)
+    g[2:6, 2:6] = 1
+    write_mask(gt / "a.png", g)
+    write_mask(pred / "a.png", np.roll(g, 1, axis=1))
+    argv = ["evaluate", str(pred), str(gt), "-n", "2", "-q", "-j", "1", "--skip", "boundary", "--skip", "errors",
+            "--skip", "conventions", "-o"]
+    assert main(argv + [str(tmp_path / "run")]) == 0
+    return argv, tmp_path / "run"
+
+
+def test_outputs_that_cannot_be_written_are_one_line(tiny_run, tmp_path, capsys):
+    argv, run = tiny_run
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    capsys.readouterr()
+    cases = [
+        (argv + [str(taken / "out")], f"{taken / 'out'}: cannot write the results folder: {taken} is a file, not a folder"),
+        (["stats", str(run.parent / "gt"), "-n", "2", "--json", str(taken / "s.json")],
+         f"{taken / 's.json'}: cannot write the file: {taken} is a file, not a folder"),
+        (["stats", str(run.parent / "gt"), "-n", "2", "--json", str(run)],
+         f"{run}: cannot write the file: a folder stands where the file goes"),
+        (["compare", str(run), str(run), "-o", str(taken), "-j", "1", "--n-boot", "10"],
+         f"{taken}: cannot write the comparison folder: it is a file, not a folder"),
+        (["report", str(run), "-o", str(taken / "r"), "-j", "1"],
+         f"{taken / 'r'}: cannot write the report folder: {taken} is a file, not a folder"),
+    ]
+    for args, line in cases:
+        assert main(args) == 1, args[0]
+        assert capsys.readouterr().err.splitlines()[-1:] == [f"segscope: error: {line}"], args[0]
+    assert taken.read_text() == "a file"
+    assert not [p for p in tmp_path.rglob(".*") if p.name.endswith(".tmp") or "staging" in p.name]
+
+
+def test_other_os_errors_and_failed_allocations_are_one_line(tiny_run, monkeypatch, capsys):
+    import errno
+    import tempfile
+
+    argv, run = tiny_run
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", "/dev/sdz")
+
+    monkeypatch.setattr(tempfile, "mkstemp", broken)
+    capsys.readouterr()
+    assert main(["stats", str(run.parent / "gt"), "-n", "2", "--json", str(run.parent / "s.json")]) == 1
+    assert capsys.readouterr().err.splitlines() == ["segscope: error: /dev/sdz: Input/output error"]
+    monkeypatch.undo()
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 745. GiB for an array")
+
+    import segscope.analysis.compare as compare
+
+    monkeypatch.setattr(compare, "bootstrap_weights", no_memory)
+    assert main(["compare", str(run), str(run), "-o", str(run.parent / "cmp"), "-j", "1", "--n-boot", "10"]) == 1
+    assert capsys.readouterr().err.splitlines() == ["segscope: error: out of memory: Unable to allocate 745. GiB for an array"]
+

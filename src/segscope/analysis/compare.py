@@ -26,7 +26,7 @@ import numpy as np
 
 from .._numbers import finite_or_none, is_number, nanmean
 from ..exceptions import SegscopeError
-from ..io.results import write_json
+from ..io.results import make_folder, write_json
 from ..io.tables import round_repr, write_csv
 
 __all__ = [
@@ -247,8 +247,7 @@ def compare_runs(
 
 def write_comparison(result: dict, out_dir: str | Path) -> list[Path]:
     """Write ``compare.json``, ``per_class_deltas.csv`` and ``per_image_deltas.csv``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir, "comparison folder")
     write_json(out_dir / "compare.json", result)
     metrics = []
     for row in result["per_class"].values():

@@ -190,10 +190,24 @@ def main(argv: list[str] | None = None) -> int:
         return _exit(TERMINATED, argv)
     except BrokenPipeError:
         return _exit(0, argv)
+    except (OSError, MemoryError) as exc:  # what no reader or writer turned into its own line
+        print(f"segscope: error: {_environment_error(exc)}", file=sys.stderr)
+        return _exit(1, argv)
     code = result if isinstance(result, int) else 0
     if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
         print("segscope: interrupted", file=sys.stderr)
     return _exit(code, argv)
+
+
+def _environment_error(exc: BaseException) -> str:
+    """One line for an operating-system error or a failed allocation."""
+    if isinstance(exc, MemoryError):
+        return f"out of memory: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'an allocation failed'}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return f"{where}{exc.strerror}"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _exit(code: int, argv) -> int:
