@@ -397,3 +397,15 @@ def test_other_os_errors_and_failed_allocations_are_one_line(tiny_run, monkeypat
     assert main(["compare", str(run), str(run), "-o", str(run.parent / "cmp"), "-j", "1", "--n-boot", "10"]) == 1
     assert capsys.readouterr().err.splitlines() == ["segscope: error: out of memory: Unable to allocate 745. GiB for an array"]
 
+
+@pytest.mark.parametrize("option, message", [
+    (["--n-boot", "100000000000"], r"the number of resamples \(--n-boot\) must lie in 1..1,000,000, got 100000000000"),
+    (["--seed", "-5"], r"the random seed \(--seed\) must be an integer >= 0, got -5"),
+])
+def test_compare_refuses_resamples_it_cannot_hold_and_negative_seeds(tiny_run, tmp_path, capsys, option, message):
+    _, run = tiny_run
+    capsys.readouterr()
+    assert main(["compare", str(run), str(run), "-o", str(tmp_path / "cmp"), "-j", "1"] + option) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err)
+    assert not (tmp_path / "cmp").exists()
