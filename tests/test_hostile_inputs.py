@@ -409,3 +409,24 @@ def test_compare_refuses_resamples_it_cannot_hold_and_negative_seeds(tiny_run, t
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and re.search(message, err)
     assert not (tmp_path / "cmp").exists()
+
+
+def test_file_names_that_are_not_utf8_are_refused_when_listed(tmp_path, capsys):
+    import os
+
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+        for name in (os.fsdecode(b"bad\xff\xfe.png"), "ok.png"):
+            write_mask(d / name, np.zeros((4, 4), np.uint8))
+    (gt / os.fsdecode(b"notes\xff.txt")).write_text("not a mask: not listed, not refused")
+    with pytest.raises(SegscopeError, match=r"pred: the file name 'bad\\xff\\xfe.png' is not valid UTF-8"):
+        pair_masks(pred, gt)
+    out = tmp_path / "out"
+    assert main(["evaluate", str(pred), str(gt), "-n", "2", "-o", str(out), "-q", "-j", "1"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"segscope: error: {pred}: the file name 'bad\\xff\\xfe.png' is not valid UTF-8; rename the file"]
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+    os.unlink(gt / os.fsdecode(b"bad\xff\xfe.png"))
+    os.unlink(pred / os.fsdecode(b"bad\xff\xfe.png"))
+    assert main(["stats", str(gt), "-n", "2"]) == 0
