@@ -573,7 +573,8 @@ def _load_spec_file(path: Path | str) -> ClassSpec:
             f"no such class spec file (presets are {', '.join(PRESETS)})", path
         )
     try:
-        text = read_bytes(path).decode("utf-8") if url else path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is not part of the text
+        text = read_bytes(path).decode("utf-8-sig") if url else path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SegscopeError(f"no such class spec file (presets are {', '.join(PRESETS)})", path) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -116,7 +116,7 @@ def load_mapping(source: str | Path | Mapping, spec: ClassSpec | None = None) ->
         if path.exists():
             where = path
             try:
-                raw = path.read_text(encoding="utf-8")
+                raw = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no part of the text
                 if path.suffix.lower() == ".json":
                     data = json.loads(raw)
                 else:
