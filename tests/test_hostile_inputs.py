@@ -176,6 +176,15 @@ def test_bad_float_npy_names_the_value_kind(tmp_path, values, kind):
     assert "-9223372036854775808" not in str(info.value)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.longdouble])
+def test_whole_float_npy_of_any_width_reads_without_warnings(tmp_path, dtype):
+    path = tmp_path / "f.npy"
+    np.save(path, np.array([[0, 3], [7, 2]], dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float16 cannot hold the int32 bounds: no overflow warning
+        assert read_mask(path).tolist() == [[0, 3], [7, 2]]
+
+
 def test_empty_npy_is_refused_and_convert_writes_nothing(tmp_path, capsys):
     path = tmp_path / "empty.npy"
     np.save(path, np.zeros((0, 5), np.uint8))
