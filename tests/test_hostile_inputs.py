@@ -439,3 +439,22 @@ def test_file_names_that_are_not_utf8_are_refused_when_listed(tmp_path, capsys):
     os.unlink(gt / os.fsdecode(b"bad\xff\xfe.png"))
     os.unlink(pred / os.fsdecode(b"bad\xff\xfe.png"))
     assert main(["stats", str(gt), "-n", "2"]) == 0
+
+
+# ---------------------------------------------------------------------- mappings that say two things
+def test_a_value_mapped_twice_is_refused(tmp_path):
+    from segscope.classes import parse_label_map
+    from segscope.convert import load_mapping
+
+    with pytest.raises(SegscopeError, match="--label-map: label_map maps raw value 0 twice: to 1 and to 2"):
+        parse_label_map("0:1,0:2", "--label-map")
+    assert parse_label_map("0:1,0:1,1:0") == {0: 1, 1: 0}  # said twice the same way
+    with pytest.raises(SegscopeError, match="maps raw value 3 twice"):
+        parse_label_map({"3": 0, 3: 1}, "spec.yaml")
+    with pytest.raises(SegscopeError, match=r"mapping: '255' is mapped twice, to '1' and to 'ignore'"):
+        load_mapping("255:1,255:ignore")
+    path = tmp_path / "m.yaml"
+    path.write_text("'7': ignore\n7: 2\n")
+    with pytest.raises(SegscopeError, match=f"{path}: mapping: id 7 is mapped twice, to ignore and to 2"):
+        load_mapping(path)
+    assert load_mapping("255:ignore,255:ignore,3:1") == {255: None, 3: 1}

@@ -403,6 +403,8 @@ def parse_label_map(value, where: str = "") -> dict[int, int] | None:
                                 "(e.g. 0:1,1:0)", where) from None
         if not 0 <= r <= MAX_ID:
             raise SegscopeError(f"label_map key {r} must lie in 0..{MAX_ID}", where)
+        if out.get(r, c) != c:
+            raise SegscopeError(f"label_map maps raw value {r} twice: to {out[r]} and to {c}", where)
         out[r] = c
     return out
 
