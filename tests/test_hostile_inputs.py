@@ -458,3 +458,28 @@ def test_a_value_mapped_twice_is_refused(tmp_path):
     with pytest.raises(SegscopeError, match=f"{path}: mapping: id 7 is mapped twice, to ignore and to 2"):
         load_mapping(path)
     assert load_mapping("255:ignore,255:ignore,3:1") == {255: None, 3: 1}
+
+
+# ---------------------------------------------------------------------- damaged results folders
+def test_damaged_per_image_counts_are_one_line_in_every_reader(tiny_run, capsys):
+    _, run = tiny_run
+    counts = run / "per_image_counts.npz"
+    capsys.readouterr()
+    assert main(["explain", str(run)]) == 0
+    capsys.readouterr()
+    whole = counts.read_bytes()
+    damages = {
+        "cannot read per-image counts: ": lambda: counts.write_bytes(whole[: len(whole) // 2]),
+        "cannot read per-image counts: This file contains pickled": lambda: counts.write_bytes(b"garbage"),
+        "'tp' has shape (1, 9), expected (2, K)": lambda: np.savez(
+            counts, image_ids=np.array(["a", "b"]), tp=np.zeros((1, 9), np.int64), fp=np.zeros((2, 2)),
+            fn=np.zeros((2, 2))),
+        "per-image counts: 3 classes, metrics.json has 2": lambda: np.savez(
+            counts, image_ids=np.array(["a"]), tp=np.zeros((1, 3), np.int64), fp=np.zeros((1, 3)),
+            fn=np.zeros((1, 3))),
+    }
+    for what, damage in damages.items():
+        damage()
+        assert main(["explain", str(run)]) == 1, what
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"segscope: error: {counts}: ") and what in err, (what, err)
