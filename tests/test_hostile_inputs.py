@@ -483,3 +483,28 @@ def test_damaged_per_image_counts_are_one_line_in_every_reader(tiny_run, capsys)
         assert main(["explain", str(run)]) == 1, what
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith(f"segscope: error: {counts}: ") and what in err, (what, err)
+
+
+def test_names_with_newlines_keep_errors_and_warnings_on_one_line(tmp_path, capsys):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+        write_mask(d / "ok.png", np.zeros((4, 4), np.uint8))
+    write_mask(gt / "two\nlines.png", np.zeros((4, 4), np.uint8))
+    out = tmp_path / "out"
+    argv = ["evaluate", str(pred), str(gt), "-n", "2", "-o", str(out), "-q", "-j", "1", "--skip", "boundary",
+            "--skip", "errors", "--skip", "conventions"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"segscope: error: {pred}: 1 GT file(s) have no prediction: two\\x0alines "
+                                "(--allow-missing evaluates the pairs that exist)"]
+    from segscope.cli import _show_warning
+
+    _show_warning("1 GT file(s) have no prediction: two\nlines", UserWarning, "x.py", 1)
+    assert capsys.readouterr().err.splitlines() == ["segscope: warning: 1 GT file(s) have no prediction: two\\x0alines"]
+    write_mask(pred / "two\nlines.png", np.zeros((4, 4), np.uint8))
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["show", "missing", "-r", str(out), "-o", str(tmp_path / "p.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "two\\x0alines" in err
