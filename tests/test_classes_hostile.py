@@ -65,3 +65,20 @@ def test_spec_files(tmp_path):
     path.write_text('classes:\n  - {name: road, color: "# 1 2 3"}\n')
     with pytest.raises(SegscopeError, match=f"{path}: class 'road': colour"):
         load_spec(path)
+
+
+@pytest.mark.parametrize("name, text", [("c.json", '{"classes": ["road", "car"], "ignore_index": 255}'),
+                                        ("c.yaml", "classes: [road, car]\nignore_index: 255\n")])
+def test_spec_files_with_a_byte_order_mark_load(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    spec = load_spec(path)
+    assert spec.names == ("road", "car") and spec.ignore_index == 255
+
+
+def test_mapping_files_with_a_byte_order_mark_load(tmp_path):
+    from segscope.convert import load_mapping
+
+    path = tmp_path / "m.json"
+    path.write_bytes(b'\xef\xbb\xbf{"255": "ignore", "3": 1}')
+    assert load_mapping(path) == {255: None, 3: 1}

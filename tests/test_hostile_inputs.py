@@ -4,6 +4,7 @@ the file and the problem (or, for a negative ignore label, the right numbers).""
 from __future__ import annotations
 
 import csv
+import re
 import time
 import warnings
 
@@ -175,6 +176,15 @@ def test_bad_float_npy_names_the_value_kind(tmp_path, values, kind):
     assert "-9223372036854775808" not in str(info.value)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.longdouble])
+def test_whole_float_npy_of_any_width_reads_without_warnings(tmp_path, dtype):
+    path = tmp_path / "f.npy"
+    np.save(path, np.array([[0, 3], [7, 2]], dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float16 cannot hold the int32 bounds: no overflow warning
+        assert read_mask(path).tolist() == [[0, 3], [7, 2]]
+
+
 def test_empty_npy_is_refused_and_convert_writes_nothing(tmp_path, capsys):
     path = tmp_path / "empty.npy"
     np.save(path, np.zeros((0, 5), np.uint8))
@@ -308,3 +318,193 @@ def test_evaluation_csvs_escape_hostile_names(tmp_path):
         for row in csv.reader(f.open()):
             for cell in row:
                 assert not cell.startswith(("=", "+", "@")), (f.name, cell)
+
+
+# ---------------------------------------------------------------------- bands wider than the image
+def test_bands_wider_than_the_image_reach_no_further():
+    """A band or tolerance beyond H + W pixels covers the image from any pixel: the same numbers as
+    one just beyond it, computed as fast (no disk of a billion rows)."""
+    from segscope.metrics.boundary import bf_counts
+    from segscope.metrics.breakdown import error_counts
+
+    rng = np.random.default_rng(3)
+    gt = rng.integers(0, 3, (9, 14))
+    pred = gt.copy()
+    pred[2:6, 3:10] = 1
+    wide = 3 * (9 + 14)
+    assert error_counts(pred, gt, 3, band_px=10**9).tolist() == error_counts(pred, gt, 3, band_px=wide).tolist()
+    assert bf_counts(pred, gt, 3, tolerance=1e300).tolist() == bf_counts(pred, gt, 3, tolerance=wide + 0.5).tolist()
+    config = dict(analyses=("boundary", "errors"), trimap=())
+    huge = evaluate_arrays([pred], [gt], 3, EvalConfig(bf_ratio=1e6, error_band_px=10**9, **config))
+    near = evaluate_arrays([pred], [gt], 3, EvalConfig(bf_ratio=10.0, error_band_px=wide, **config))
+    assert huge["error_breakdown"].pop("band_px") == 10**9 and near["error_breakdown"].pop("band_px") == wide
+    for key in ("mbf_score", "per_class", "error_breakdown"):
+        assert repr(huge[key]) == repr(near[key]), key
+
+
+# ---------------------------------------------------------------------- outputs that cannot be written
+@pytest.fixture
+def tiny_run(tmp_path):
+    """A prediction and GT folder of one 8×8 mask each, and a results folder of them."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+    g = np.zeros((8, 8), np.uint8)
+    g[2:6, 2:6] = 1
+    write_mask(gt / "a.png", g)
+    write_mask(pred / "a.png", np.roll(g, 1, axis=1))
+    argv = ["evaluate", str(pred), str(gt), "-n", "2", "-q", "-j", "1", "--skip", "boundary", "--skip", "errors",
+            "--skip", "conventions", "-o"]
+    assert main(argv + [str(tmp_path / "run")]) == 0
+    return argv, tmp_path / "run"
+
+
+def test_outputs_that_cannot_be_written_are_one_line(tiny_run, tmp_path, capsys):
+    argv, run = tiny_run
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    capsys.readouterr()
+    cases = [
+        (argv + [str(taken / "out")], f"{taken / 'out'}: cannot write the results folder: {taken} is a file, not a folder"),
+        (["stats", str(run.parent / "gt"), "-n", "2", "--json", str(taken / "s.json")],
+         f"{taken / 's.json'}: cannot write the file: {taken} is a file, not a folder"),
+        (["stats", str(run.parent / "gt"), "-n", "2", "--json", str(run)],
+         f"{run}: cannot write the file: a folder stands where the file goes"),
+        (["compare", str(run), str(run), "-o", str(taken), "-j", "1", "--n-boot", "10"],
+         f"{taken}: cannot write the comparison folder: it is a file, not a folder"),
+        (["report", str(run), "-o", str(taken / "r"), "-j", "1"],
+         f"{taken / 'r'}: cannot write the report folder: {taken} is a file, not a folder"),
+    ]
+    for args, line in cases:
+        assert main(args) == 1, args[0]
+        assert capsys.readouterr().err.splitlines()[-1:] == [f"segscope: error: {line}"], args[0]
+    assert taken.read_text() == "a file"
+    assert not [p for p in tmp_path.rglob(".*") if p.name.endswith(".tmp") or "staging" in p.name]
+
+
+def test_other_os_errors_and_failed_allocations_are_one_line(tiny_run, monkeypatch, capsys):
+    import errno
+    import tempfile
+
+    argv, run = tiny_run
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", "/dev/sdz")
+
+    monkeypatch.setattr(tempfile, "mkstemp", broken)
+    capsys.readouterr()
+    assert main(["stats", str(run.parent / "gt"), "-n", "2", "--json", str(run.parent / "s.json")]) == 1
+    assert capsys.readouterr().err.splitlines() == ["segscope: error: /dev/sdz: Input/output error"]
+    monkeypatch.undo()
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 745. GiB for an array")
+
+    import segscope.analysis.compare as compare
+
+    monkeypatch.setattr(compare, "bootstrap_weights", no_memory)
+    assert main(["compare", str(run), str(run), "-o", str(run.parent / "cmp"), "-j", "1", "--n-boot", "10"]) == 1
+    assert capsys.readouterr().err.splitlines() == ["segscope: error: out of memory: Unable to allocate 745. GiB for an array"]
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--n-boot", "100000000000"], r"the number of resamples \(--n-boot\) must lie in 1..1,000,000, got 100000000000"),
+    (["--seed", "-5"], r"the random seed \(--seed\) must be an integer >= 0, got -5"),
+])
+def test_compare_refuses_resamples_it_cannot_hold_and_negative_seeds(tiny_run, tmp_path, capsys, option, message):
+    _, run = tiny_run
+    capsys.readouterr()
+    assert main(["compare", str(run), str(run), "-o", str(tmp_path / "cmp"), "-j", "1"] + option) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_file_names_that_are_not_utf8_are_refused_when_listed(tmp_path, capsys):
+    import os
+
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+        for name in (os.fsdecode(b"bad\xff\xfe.png"), "ok.png"):
+            write_mask(d / name, np.zeros((4, 4), np.uint8))
+    (gt / os.fsdecode(b"notes\xff.txt")).write_text("not a mask: not listed, not refused")
+    with pytest.raises(SegscopeError, match=r"pred: the file name 'bad\\xff\\xfe.png' is not valid UTF-8"):
+        pair_masks(pred, gt)
+    out = tmp_path / "out"
+    assert main(["evaluate", str(pred), str(gt), "-n", "2", "-o", str(out), "-q", "-j", "1"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"segscope: error: {pred}: the file name 'bad\\xff\\xfe.png' is not valid UTF-8; rename the file"]
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+    os.unlink(gt / os.fsdecode(b"bad\xff\xfe.png"))
+    os.unlink(pred / os.fsdecode(b"bad\xff\xfe.png"))
+    assert main(["stats", str(gt), "-n", "2"]) == 0
+
+
+# ---------------------------------------------------------------------- mappings that say two things
+def test_a_value_mapped_twice_is_refused(tmp_path):
+    from segscope.classes import parse_label_map
+    from segscope.convert import load_mapping
+
+    with pytest.raises(SegscopeError, match="--label-map: label_map maps raw value 0 twice: to 1 and to 2"):
+        parse_label_map("0:1,0:2", "--label-map")
+    assert parse_label_map("0:1,0:1,1:0") == {0: 1, 1: 0}  # said twice the same way
+    with pytest.raises(SegscopeError, match="maps raw value 3 twice"):
+        parse_label_map({"3": 0, 3: 1}, "spec.yaml")
+    with pytest.raises(SegscopeError, match=r"mapping: '255' is mapped twice, to '1' and to 'ignore'"):
+        load_mapping("255:1,255:ignore")
+    path = tmp_path / "m.yaml"
+    path.write_text("'7': ignore\n7: 2\n")
+    with pytest.raises(SegscopeError, match=f"{path}: mapping: id 7 is mapped twice, to ignore and to 2"):
+        load_mapping(path)
+    assert load_mapping("255:ignore,255:ignore,3:1") == {255: None, 3: 1}
+
+
+# ---------------------------------------------------------------------- damaged results folders
+def test_damaged_per_image_counts_are_one_line_in_every_reader(tiny_run, capsys):
+    _, run = tiny_run
+    counts = run / "per_image_counts.npz"
+    capsys.readouterr()
+    assert main(["explain", str(run)]) == 0
+    capsys.readouterr()
+    whole = counts.read_bytes()
+    damages = {
+        "cannot read per-image counts: ": lambda: counts.write_bytes(whole[: len(whole) // 2]),
+        "cannot read per-image counts: This file contains pickled": lambda: counts.write_bytes(b"garbage"),
+        "'tp' has shape (1, 9), expected (2, K)": lambda: np.savez(
+            counts, image_ids=np.array(["a", "b"]), tp=np.zeros((1, 9), np.int64), fp=np.zeros((2, 2)),
+            fn=np.zeros((2, 2))),
+        "per-image counts: 3 classes, metrics.json has 2": lambda: np.savez(
+            counts, image_ids=np.array(["a"]), tp=np.zeros((1, 3), np.int64), fp=np.zeros((1, 3)),
+            fn=np.zeros((1, 3))),
+    }
+    for what, damage in damages.items():
+        damage()
+        assert main(["explain", str(run)]) == 1, what
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"segscope: error: {counts}: ") and what in err, (what, err)
+
+
+def test_names_with_newlines_keep_errors_and_warnings_on_one_line(tmp_path, capsys):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for d in (gt, pred):
+        d.mkdir()
+        write_mask(d / "ok.png", np.zeros((4, 4), np.uint8))
+    write_mask(gt / "two\nlines.png", np.zeros((4, 4), np.uint8))
+    out = tmp_path / "out"
+    argv = ["evaluate", str(pred), str(gt), "-n", "2", "-o", str(out), "-q", "-j", "1", "--skip", "boundary",
+            "--skip", "errors", "--skip", "conventions"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"segscope: error: {pred}: 1 GT file(s) have no prediction: two\\x0alines "
+                                "(--allow-missing evaluates the pairs that exist)"]
+    from segscope.cli import _show_warning
+
+    _show_warning("1 GT file(s) have no prediction: two\nlines", UserWarning, "x.py", 1)
+    assert capsys.readouterr().err.splitlines() == ["segscope: warning: 1 GT file(s) have no prediction: two\\x0alines"]
+    write_mask(pred / "two\nlines.png", np.zeros((4, 4), np.uint8))
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["show", "missing", "-r", str(out), "-o", str(tmp_path / "p.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "two\\x0alines" in err

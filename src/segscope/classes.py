@@ -403,6 +403,8 @@ def parse_label_map(value, where: str = "") -> dict[int, int] | None:
                                 "(e.g. 0:1,1:0)", where) from None
         if not 0 <= r <= MAX_ID:
             raise SegscopeError(f"label_map key {r} must lie in 0..{MAX_ID}", where)
+        if out.get(r, c) != c:
+            raise SegscopeError(f"label_map maps raw value {r} twice: to {out[r]} and to {c}", where)
         out[r] = c
     return out
 
@@ -573,7 +575,8 @@ def _load_spec_file(path: Path | str) -> ClassSpec:
             f"no such class spec file (presets are {', '.join(PRESETS)})", path
         )
     try:
-        text = read_bytes(path).decode("utf-8") if url else path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is not part of the text
+        text = read_bytes(path).decode("utf-8-sig") if url else path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SegscopeError(f"no such class spec file (presets are {', '.join(PRESETS)})", path) from None
     except (OSError, UnicodeDecodeError) as exc:

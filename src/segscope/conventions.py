@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .analysis.compare import load_counts
 from .engine.analyzers.conventions import convention_data
 from .engine.evaluation import Evaluation
 from .exceptions import SegscopeError
@@ -49,10 +50,13 @@ def _from_metrics(metrics: dict, counts_file: Path | None) -> ConventionData:
     gt = np.array([int(metrics["per_class"][n]["gt_pixels"]) for n in names], np.int64)
     sums = None
     if counts_file is not None and counts_file.exists():
-        with np.load(counts_file, allow_pickle=False) as z:
-            ids = [str(i) for i in z["image_ids"]]
-            order = np.array(sorted(range(len(ids)), key=ids.__getitem__), np.int64)
-            arrays = [z[key] for key in ("tp", "fp", "fn")]
+        counts = load_counts(counts_file.parent)  # checked: ids and N × K arrays
+        ids = [str(i) for i in counts["image_ids"]]
+        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), np.int64)
+        arrays = [counts[key] for key in ("tp", "fp", "fn")]
+        if arrays[0].shape[1] != len(names):
+            raise SegscopeError(f"per-image counts: {arrays[0].shape[1]} classes, metrics.json has {len(names)}",
+                                counts_file)
         sums = image_sums(((np.asarray(a[block], np.int64) for a in arrays)
                            for block in np.array_split(order, max(1, len(order) // CHUNK))), len(names))
     cfg = metrics.get("config") or {}

@@ -116,7 +116,7 @@ def load_mapping(source: str | Path | Mapping, spec: ClassSpec | None = None) ->
         if path.exists():
             where = path
             try:
-                raw = path.read_text(encoding="utf-8")
+                raw = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no part of the text
                 if path.suffix.lower() == ".json":
                     data = json.loads(raw)
                 else:
@@ -134,8 +134,10 @@ def load_mapping(source: str | Path | Mapping, spec: ClassSpec | None = None) ->
                     continue
                 if part.count(":") != 1:
                     raise SegscopeError(f"mapping: {part!r} is not old:new")
-                k, v = part.split(":")
-                data[k.strip()] = v.strip()
+                k, v = (t.strip() for t in part.split(":"))
+                if data.get(k, v) != v:
+                    raise SegscopeError(f"mapping: {k!r} is mapped twice, to {data[k]!r} and to {v!r}")
+                data[k] = v
         else:
             raise SegscopeError("no such mapping file (an inline mapping looks like '255:1,3:ignore')", path)
     if isinstance(data, dict) and set(data) == {"mapping"}:
@@ -146,9 +148,13 @@ def load_mapping(source: str | Path | Mapping, spec: ClassSpec | None = None) ->
     for k, v in data.items():
         key = _parse_key(k, spec, where)
         if v is None or (isinstance(v, str) and v.strip().lower() in ("ignore", "null", "none", "drop")):
-            out[key] = None
+            new = None
         else:
-            out[key] = _parse_key(v, spec, where)
+            new = _parse_key(v, spec, where)
+        if key in out and out[key] != new:
+            was, now = ("ignore" if x is None else x for x in (out[key], new))
+            raise SegscopeError(f"mapping: id {key} is mapped twice, to {was} and to {now} ({k!r}: {v!r})", where)
+        out[key] = new
         if key < 0 or (out[key] is not None and out[key] < 0):
             raise SegscopeError(f"mapping: ids must be >= 0 ({k!r}: {v!r})", where)
     return out

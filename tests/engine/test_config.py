@@ -19,6 +19,12 @@ from segscope.exceptions import SegscopeError
     ({"boundary_px": 0}, "boundary width must be >= 1"),
     ({"bf_ratio": -0.1}, "boundary F-score ratio must be >= 0"),
     ({"trimap": (0, 2)}, "trimap widths must be >= 1"),
+    ({"boundary_ratio": float("inf")}, "boundary ratio must be > 0 and <= 1"),
+    ({"boundary_ratio": 1e308}, "boundary ratio must be > 0 and <= 1"),
+    ({"bf_ratio": float("inf")}, "boundary F-score ratio must be >= 0 and finite"),
+    ({"boundary_px": 2**31}, r"boundary width must be >= 1 pixel \(at most 2147483647\)"),
+    ({"error_band_px": 2**31}, r"error band must be an integer >= 0 pixels \(at most 2147483647\)"),
+    ({"trimap": (1, 2**40)}, r"trimap widths must be >= 1 pixel \(at most 2147483647\)"),
 ])
 def test_bad_policies_fail_at_construction(kwargs, message):
     with pytest.raises(SegscopeError, match=message):

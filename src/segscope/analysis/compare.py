@@ -26,7 +26,7 @@ import numpy as np
 
 from .._numbers import finite_or_none, is_number, nanmean
 from ..exceptions import SegscopeError
-from ..io.results import write_json
+from ..io.results import make_folder, write_json
 from ..io.tables import round_repr, write_csv
 
 __all__ = [
@@ -100,6 +100,10 @@ def bootstrap_weights(n_images: int, n_boot: int, seed: int = 0, start: int = 0,
     return np.array(rows, dtype=np.int64).reshape(-1, n_images)
 
 
+#: The most bootstrap resamples: their deltas are held in memory, (K + 1) floats each.
+MAX_BOOT = 1_000_000
+
+
 def bootstrap_delta(
     counts_a: Sequence[np.ndarray], counts_b: Sequence[np.ndarray], *, exclude: Sequence[int] = (),
     n_boot: int = 1000, ci: float = 0.95, seed: int = 0, chunk: int = 250,
@@ -125,8 +129,10 @@ def bootstrap_delta(
         raise SegscopeError(f"the two runs' per-image counts differ in shape: {ta.shape} vs {tb.shape}")
     if not 0.0 < ci < 1.0:
         raise SegscopeError(f"the confidence level must lie in (0, 1), got {ci}")
-    if n_boot < 1:
-        raise SegscopeError(f"the number of resamples must be >= 1, got {n_boot}")
+    if not 1 <= n_boot <= MAX_BOOT:
+        raise SegscopeError(f"the number of resamples (--n-boot) must lie in 1..{MAX_BOOT:,}, got {n_boot}")
+    if not 0 <= seed:
+        raise SegscopeError(f"the random seed (--seed) must be an integer >= 0, got {seed}")
     n, k = ta.shape
     keep = np.ones(k, dtype=bool)
     keep[list(exclude)] = False
@@ -247,8 +253,7 @@ def compare_runs(
 
 def write_comparison(result: dict, out_dir: str | Path) -> list[Path]:
     """Write ``compare.json``, ``per_class_deltas.csv`` and ``per_image_deltas.csv``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir, "comparison folder")
     write_json(out_dir / "compare.json", result)
     metrics = []
     for row in result["per_class"].values():

@@ -63,8 +63,16 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _one_line(text: str) -> str:
+    """A message as one line: control characters of the names in it (a file called "a\\nb")
+    written as escapes."""
+    from ..io.files import printable
+
+    return printable(text)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"segscope: warning: {message}", file=sys.stderr)
+    print(f"segscope: warning: {_one_line(str(message))}", file=sys.stderr)
 
 
 #: the exit code of a run stopped by Ctrl-C (128 + SIGINT)
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         with _sigterm_unwinds(ending=argv is None):
             result = app(args=argv, prog_name="segscope", standalone_mode=False)
     except SegscopeError as exc:
-        print(f"segscope: error: {exc}", file=sys.stderr)
+        print(f"segscope: error: {_one_line(str(exc))}", file=sys.stderr)
         return _exit(1, argv)
     except click.exceptions.UsageError as exc:
         exc.show()
@@ -190,10 +198,24 @@ def main(argv: list[str] | None = None) -> int:
         return _exit(TERMINATED, argv)
     except BrokenPipeError:
         return _exit(0, argv)
+    except (OSError, MemoryError) as exc:  # what no reader or writer turned into its own line
+        print(f"segscope: error: {_one_line(_environment_error(exc))}", file=sys.stderr)
+        return _exit(1, argv)
     code = result if isinstance(result, int) else 0
     if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
         print("segscope: interrupted", file=sys.stderr)
     return _exit(code, argv)
+
+
+def _environment_error(exc: BaseException) -> str:
+    """One line for an operating-system error or a failed allocation."""
+    if isinstance(exc, MemoryError):
+        return f"out of memory: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'an allocation failed'}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return f"{where}{exc.strerror}"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _exit(code: int, argv) -> int:

@@ -29,7 +29,7 @@ from ..exceptions import SegscopeError
 from ..io.files import Pair
 from ..io.masks import read_pair
 from ..io.tables import round_repr, write_csv
-from ..io.results import write_json
+from ..io.results import make_folder, write_json
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
 from .sinks import DiskSink, MemorySink, Sink
@@ -244,9 +244,8 @@ class Evaluation:
         With a :class:`~segscope.engine.sinks.DiskSink` in ``out_dir``, this completes that
         folder: the record files move out of it once the outputs are written.
         """
-        out_dir = Path(out_dir)
         metrics = metrics if metrics is not None else self.compute()
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = make_folder(out_dir, "results folder")
         for analyzer in self.analyzers:
             analyzer.write(self._states_for(analyzer), metrics, self.sink, out_dir)
         write_per_image_csv(out_dir / "per_image.csv", self.sink.view("rows", "sorted"))

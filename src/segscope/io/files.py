@@ -142,6 +142,7 @@ def list_files(
                 return
             stem = stem[: -len(suffix)]
         key = _strip_known(f"{parent}/{stem}" if parent else stem, strip)
+        _check_utf8(f"{parent}/{name}" if parent else name, folder)
         if key in found:
             if duplicates == "first":
                 return
@@ -172,6 +173,16 @@ def list_files(
         ending = f" ending in {suffix!r}" if suffix else ""
         raise SegscopeError(f"no {what}{ending} ({', '.join(extensions)}) found", folder)
     return found
+
+
+def _check_utf8(name: str, folder) -> None:
+    """Refuse a file name that is not UTF-8 (its undecodable bytes arrive as surrogates): image ids
+    go into UTF-8 CSV, JSON and HTML."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        raise SegscopeError(f"the file name '{printable(shown)}' is not valid UTF-8; rename the file", folder) from None
 
 
 def _name(f: Path | str) -> str:

@@ -448,7 +448,7 @@ def npy_labels(arr: np.ndarray, path: str | Path | None, allow_integral_floats: 
             f"whole numbers (e.g. {bad!r})", path,
         )
     lo, hi = _FLOAT_ID_RANGE
-    outside = (arr < lo) | (arr > hi)
+    outside = (arr < np.float64(lo)) | (arr > np.float64(hi))  # float64 bounds: float16 cannot hold them
     if outside.any():
         bad = float(arr[outside].flat[0])
         raise SegscopeError(

@@ -34,7 +34,9 @@ __all__ = [
     "RESUME_DIR",
     "complete_remote",
     "atomic_write",
+    "cannot_write",
     "clean_json",
+    "make_folder",
     "read_manifest",
     "staged_results",
     "write_json",
@@ -48,17 +50,70 @@ RESUME_DIR = ".segscope-resume"
 
 
 # ---------------------------------------------------------------------- safe output
+#: what an output path that cannot be made gives (a full disk is not one: see ``_full_disk``)
+_PATH_ERRNOS = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS,
+                          errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT})
+
+
+@contextlib.contextmanager
+def cannot_write(path: str | Path, what: str = "output") -> Iterator[None]:
+    """Turn an output path that cannot be made into a one-line :class:`SegscopeError` naming
+    ``path``: a file where a folder must be, a folder where the file goes, no permission, a
+    read-only disk, a name too long. Other errors (a full disk) pass unchanged.
+
+    >>> import tempfile
+    >>> blocker = Path(tempfile.mkdtemp()) / "taken"
+    >>> _ = blocker.write_text("")
+    >>> with cannot_write(blocker / "out", "results folder"):
+    ...     (blocker / "out").mkdir(parents=True, exist_ok=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segscope.exceptions.SegscopeError: .../taken/out: cannot write the results folder: .../taken is a file, not a folder
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _PATH_ERRNOS:
+            raise
+        raise SegscopeError(f"cannot write the {what}: {_why_not(Path(path), exc)}", path) from None
+
+
+def _why_not(path: Path, exc: OSError) -> str:
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.ENOENT):
+        for folder in (*reversed(path.parents), path):
+            if not folder.exists():
+                break
+            if not folder.is_dir():
+                return "it is a file, not a folder" if folder == path else f"{folder} is a file, not a folder"
+    if exc.errno == errno.EISDIR:
+        return "a folder stands where the file goes"
+    return exc.strerror or str(exc)
+
+
+def make_folder(path: str | Path, what: str = "output folder") -> Path:
+    """``mkdir -p path``, or a one-line :class:`SegscopeError` naming it (:func:`cannot_write`)."""
+    path = Path(path)
+    with cannot_write(path, what):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator:
-    """Open a temporary file beside ``path`` and move it into place only on success."""
+    """Open a temporary file beside ``path`` and move it into place only on success (a path that
+    cannot be written: one line, :func:`cannot_write`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with cannot_write(path, "file"):
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs follow the umask
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
-        os.replace(tmp, path)
+        with cannot_write(path, "file"):
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -201,15 +256,11 @@ def staged_results(out: str | Path, inputs: Mapping[str, str | Path | None] | No
         out = out.resolve()
     _check_target(out, shown, inputs or {})
     with _full_disk(shown), contextlib.ExitStack() as held:
-        try:
+        with cannot_write(shown, "results folder"):
             held.enter_context(_lock(out, shown))
             stage = _recover(out, resume)
             if stage is None:
                 stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise SegscopeError(f"cannot write the results folder: {exc.strerror}", shown) from None
-            raise
         try:
             _check_target(out, shown, inputs)
             os.chmod(stage, 0o777 & ~_umask())

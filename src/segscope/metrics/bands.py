@@ -20,6 +20,21 @@ def diagonal(shape: Sequence[int]) -> float:
     return math.sqrt(float(h * h + w * w))
 
 
+#: The widest band in pixels (``--boundary-px``, ``--error-band-px``, ``--trimap``): squared
+#: widths stay well inside int64 in the kernels.
+MAX_BAND_PX = (1 << 31) - 1
+
+
+def covering_radius(shape: Sequence[int]) -> int:
+    """``H + W``: a disk of this radius around any pixel of an H×W image covers the whole image, so
+    a wider band or tolerance reaches no further (wider ones are computed at this radius).
+
+    >>> covering_radius((30, 40))
+    70
+    """
+    return int(shape[0]) + int(shape[1])
+
+
 def ratio_width(shape: Sequence[int], ratio: float) -> int:
     """``round(ratio × sqrt(H² + W²))`` pixels, rounded half to even (Python's ``round``), with no
     minimum; callers validate ``ratio`` and apply their own floor.
@@ -40,8 +55,8 @@ def band_width(shape, band_px: int | None = None, band_ratio: float = 0.01) -> i
     (23, 0, 2)
     """
     if band_px is not None:
-        if isinstance(band_px, bool) or int(band_px) != band_px or band_px < 0:
-            raise SegscopeError(f"the error band must be an integer >= 0 pixels, got {band_px!r}")
+        if isinstance(band_px, bool) or int(band_px) != band_px or not 0 <= band_px <= MAX_BAND_PX:
+            raise SegscopeError(f"the error band must be an integer >= 0 pixels (at most {MAX_BAND_PX}), got {band_px!r}")
         return int(band_px)
     ratio = float(band_ratio)
     if not 0.0 < ratio < 1.0:

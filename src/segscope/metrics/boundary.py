@@ -64,7 +64,7 @@ import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
 from ..exceptions import SegscopeError
-from .bands import diagonal, ratio_width
+from .bands import MAX_BAND_PX, covering_radius, diagonal, ratio_width
 from .confusion import PairCounts
 from .region import summary_metrics
 
@@ -150,11 +150,11 @@ def boundary_width(shape: Sequence[int], ratio: float = 0.02, px: int | None = N
     (11, 3)
     """
     if px is not None:
-        if int(px) < 1:
-            raise SegscopeError(f"boundary width must be >= 1 pixel, got {px}")
+        if not 1 <= int(px) <= MAX_BAND_PX:
+            raise SegscopeError(f"boundary width must be >= 1 pixel (at most {MAX_BAND_PX}), got {px}")
         return int(px)
-    if not ratio > 0:
-        raise SegscopeError(f"boundary ratio must be > 0, got {ratio}")
+    if not 0 < ratio <= 1:
+        raise SegscopeError(f"boundary ratio must be > 0 and <= 1 (a share of the image diagonal), got {ratio}")
     h, w = (shape[0], shape[1]) if len(shape) > 1 else (1, shape[0])
     return max(1, ratio_width((h, w), ratio))
 
@@ -165,8 +165,8 @@ def bf_tolerance(shape: Sequence[int], ratio: float = 0.0075) -> float:
     >>> round(bf_tolerance((1024, 2048)), 3)
     17.173
     """
-    if not ratio >= 0:
-        raise SegscopeError(f"boundary F-score ratio must be >= 0, got {ratio}")
+    if not 0 <= ratio < math.inf:
+        raise SegscopeError(f"boundary F-score ratio must be >= 0 and finite, got {ratio}")
     h, w = (shape[0], shape[1]) if len(shape) > 1 else (1, shape[0])
     return float(ratio * diagonal((h, w)))
 
@@ -341,7 +341,7 @@ def bf_counts(
     theta = float(tolerance) if tolerance is not None else bf_tolerance(gt.shape, ratio)
     out = np.zeros((int(num_classes), 4), np.int64)
     if gt.size:
-        _kernels.bf_kernel(pred, gt, int(num_classes), disk_half_widths(theta), out)
+        _kernels.bf_kernel(pred, gt, int(num_classes), disk_half_widths(min(theta, covering_radius(gt.shape))), out)
     return out
 
 
@@ -423,8 +423,8 @@ def trimap_distance(gt, max_width: int = 64) -> np.ndarray:
 def trimap_widths(widths) -> np.ndarray:
     """The trimap widths, sorted and unique, as int64; widths below 1 pixel are an error."""
     ws = sorted({int(w) for w in widths})
-    if not ws or ws[0] < 1:
-        raise SegscopeError(f"trimap widths must be >= 1 pixel, got {list(widths)}")
+    if not ws or ws[0] < 1 or ws[-1] > MAX_BAND_PX:
+        raise SegscopeError(f"trimap widths must be >= 1 pixel (at most {MAX_BAND_PX}), got {list(widths)}")
     return np.asarray(ws, dtype=np.int64)
 
 

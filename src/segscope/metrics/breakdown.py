@@ -40,7 +40,7 @@ import numpy as np
 from .._lazy import kernels as _lazy_kernels
 from .._numbers import nanmean, ratio
 from ..exceptions import SegscopeError
-from .bands import band_width
+from .bands import band_width, covering_radius
 
 __all__ = [
     "COUNT_KEYS",
@@ -223,7 +223,7 @@ def analyze_image(p: np.ndarray, g: np.ndarray, num_classes: int, band_px: int, 
     mark = np.zeros((h, w), np.uint8)
     sliver = np.zeros(k, np.int64)
     if d > 0 and tp_runs.shape[1]:
-        dys, wds = _row_widths(d)
+        dys, wds = _row_widths(min(d, covering_radius((h, w))))
         tp_off, tp_s, tp_e = _kernels.csr(tp_runs, k, h)
         cv_off, cv_s, cv_e = _kernels.csr(cv_runs, k, h)
         sw = min(SLIVER_MAX_WIDTH, d)

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .. import schema
 from .._version import __version__
 from ..exceptions import SegscopeError
-from ..io.results import atomic_write, read_manifest, write_manifest
+from ..io.results import atomic_write, make_folder, read_manifest, write_manifest
 from .data import (
     SEGMENT_KEYS,
     Results,
@@ -361,8 +361,7 @@ def build_report(
     if worst_k < 0 or max_panels < 0:
         raise SegscopeError("--worst-k and --max-panels must be >= 0")
     res = load_results(results_dir)
-    out_dir = Path(out) if out is not None else res.dir / "report"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(Path(out) if out is not None else res.dir / "report", "report folder")
     _clear_own_files(out_dir)
     m = res.metrics
     from .. import viz
@@ -525,8 +524,7 @@ def build_compare_report(
     result, with A | B | GT panels of the images that improved and regressed most."""
     from .panels import CompareJob
 
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out, "report folder")
     _clear_own_files(out_dir)
     ra, rb = load_results(result["a"]), load_results(result["b"])
     shown = list(dict.fromkeys(result["regressed"] + result["improved"]))

@@ -23,6 +23,7 @@ from ...metrics.boundary import (
     bf_tolerance,
     boundary_width,
 )
+from ...metrics.bands import covering_radius
 from ...metrics.confusion import DENSE_STATE_CLASSES, ClassSubset, PairCounts
 from ...metrics.region import nanmean, per_class_metrics
 from .base import register
@@ -119,7 +120,7 @@ class BoundaryAnalyzer:
                 # analyses of this image get the memory back
                 self._local.masks = scratch if gt.size <= _KEEP_SCRATCH_PIXELS else None
             boundary_raw(pred, gt, k, d, self.widths * self.widths, inter, gband, pband, valid, tri, scratch)
-            _kernels.bf_kernel(pred, gt, k, self._half(theta), bf)
+            _kernels.bf_kernel(pred, gt, k, self._half(min(theta, covering_radius(gt.shape))), bf)
         union = gband + pband - inter
         bf_image = bf_from_counts(bf)
         defined = np.isfinite(bf_image)
