@@ -209,12 +209,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _environment_error(exc: BaseException) -> str:
     """One line for an operating-system error or a failed allocation."""
+    text = str(exc).strip().splitlines()
     if isinstance(exc, MemoryError):
-        return f"out of memory: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'an allocation failed'}"
-    if isinstance(exc, OSError) and exc.strerror:
+        return f"out of memory: {text[0] if text else 'an allocation failed'}"
+    if exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         return f"{where}{exc.strerror}"
-    text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
