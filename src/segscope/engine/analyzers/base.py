@@ -17,6 +17,7 @@ import numpy as np
 
 from ...classes import ClassSpec
 from ...exceptions import SegscopeError
+from ...metrics.confusion import ClassSubset
 from ..config import EvalConfig
 
 if TYPE_CHECKING:
@@ -47,6 +48,20 @@ class ImageContext:
     gt_path: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     states: dict[str, dict] = field(default_factory=dict)
+    _present: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def classes_present(self, pred: np.ndarray, gt: np.ndarray) -> tuple[ClassSubset, np.ndarray, np.ndarray]:
+        """The classes of this image (:class:`~segscope.metrics.confusion.ClassSubset`) and its
+        two masks recoded to them (read-only), made once per image for every analyzer that runs
+        on the classes present (specs of more than ``DENSE_STATE_CLASSES`` classes)."""
+        got = self._present
+        if got is None or got[0] is not pred or got[1] is not gt:
+            sub = ClassSubset.of((pred, gt), self.spec.num_classes)
+            ign = self.spec.index_ignore
+            p, g = sub.recode(pred, ign), sub.recode(gt, ign)
+            p.flags.writeable = g.flags.writeable = False
+            got = self._present = (pred, gt, sub, p, g)
+        return got[2:]
 
 
 @runtime_checkable

@@ -98,9 +98,7 @@ class BoundaryAnalyzer:
         exclude = list(self.exclude)
         sub = None
         if self.sparse:
-            sub = ClassSubset.of((pred, gt), k)
-            ign = self.spec.index_ignore
-            pred, gt = sub.recode(pred, ign), sub.recode(gt, ign)
+            sub, pred, gt = ctx.classes_present(pred, gt)
             k = sub.m
             exclude = [int(c) for c in sub.compact(exclude) if c >= 0]
         d = boundary_width(gt.shape, self.config.boundary_ratio, self.config.boundary_px)

@@ -70,9 +70,8 @@ class CoreAnalyzer:
     def image(self, pred: np.ndarray, gt: np.ndarray, ctx: ImageContext) -> tuple[dict, dict, dict]:
         spec = self.spec
         if self.sparse:
-            sub = ClassSubset.of((pred, gt), spec.num_classes)
-            ign = spec.index_ignore
-            ext = confusion_counts(sub.recode(pred, ign), sub.recode(gt, ign), sub.m, sub.ignore)
+            sub, p, g = ctx.classes_present(pred, gt)
+            ext = confusion_counts(p, g, sub.m, sub.ignore)
             self._check(ext, pred, gt, ctx)
             ext = sub.sparse(ext, (0, 1))
         else:

@@ -132,10 +132,13 @@ class ErrorAnalyzer:
         sub = None
         if self.sparse:
             # the kernels see only the classes of this image (its masks and instances)
-            extra = self._class_of_label(np.unique(inst[inst >= 1000]) // 1000) if inst is not None else ()
-            sub = ClassSubset.of((pred, gt) if raw2 is None else (pred, gt, raw2), k, extra)
-            pred, gt = sub.recode(pred, ign), sub.recode(gt, ign)
-            raw2 = None if raw2 is None else sub.recode(raw2, ign)
+            if inst is None and raw2 is None:
+                sub, pred, gt = ctx.classes_present(pred, gt)
+            else:
+                extra = self._class_of_label(np.unique(inst[inst >= 1000]) // 1000) if inst is not None else ()
+                sub = ClassSubset.of((pred, gt) if raw2 is None else (pred, gt, raw2), k, extra)
+                pred, gt = sub.recode(pred, ign), sub.recode(gt, ign)
+                raw2 = None if raw2 is None else sub.recode(raw2, ign)
             k, ign = sub.m, sub.ignore
 
             def class_of_label(lids):
