@@ -91,6 +91,7 @@ def test_the_golden_runs_use_the_schema_blocks():
         "segscope_version", "config.pred_dir", "config.gt_dir", "config.images_dir", "config.instances_dir", "config.gt2_dir",
         "config.probs_dir", "config.predictions", "config.checkpoint_epoch",
         *(f"confusion_matrix_sparse{s}" for s in ("", ".num_classes", ".gt", ".pred", ".pixels")),
+        "per_class_omitted", "conventions.<convention>.per_class_iou_omitted",
         # the cityscapes block's own scores: the golden runs are not Cityscapes (tests/metrics/test_conventions.py)
         *(f"conventions.<convention>.{key}{s}" for key, s in (
             ("per_category_iou", ""), ("per_category_iou", ".<category>"), ("per_class_iiou", ""),

@@ -47,7 +47,8 @@ def _from_metrics(metrics: dict, counts_file: Path | None) -> ConventionData:
     cm = matrix_from_json(metrics)
     if cm is None or cm.shape != (len(names), len(names)):
         raise SegscopeError("metrics.json has no K × K confusion matrix to compute conventions from")
-    gt = np.array([int(metrics["per_class"][n]["gt_pixels"]) for n in names], np.int64)
+    per_class = metrics["per_class"]  # beyond 256 classes: no entry for a class without pixels
+    gt = np.array([int((per_class.get(n) or {}).get("gt_pixels", 0)) for n in names], np.int64)
     sums = None
     if counts_file is not None and counts_file.exists():
         counts = load_counts(counts_file.parent)  # checked: ids and N × K arrays

@@ -119,13 +119,20 @@ def test_ten_thousand_classes_match_a_dense_run_at_the_classes_present(tmp_path)
     config = EvalConfig(trimap=(2,))
     ev = _evaluate(big, pairs, config)
     a = ev.save(tmp_path / "big")
-    b = _evaluate(small, [(lut[p], lut[g]) for p, g in pairs], config).compute()
+    ev_small = _evaluate(small, [(lut[p], lut[g]) for p, g in pairs], config)
+    b = ev_small.compute()
     for name in names:
         ea = {key: v for key, v in a["per_class"][name].items() if key != "id"}
         eb = {key: v for key, v in b["per_class"][name].items() if key != "id"}
         assert _json(ea) == _json(eb), name
-    absent = a["per_class"]["0" if 0 not in present else "1" if 1 not in present else "2"]
-    assert absent["iou"] is None and absent["gt_pixels"] == 0 and absent["confused_with"] == []
+    # a class without pixels has no entry: per_class and the convention blocks follow the classes present
+    absent = "0" if 0 not in present else "1" if 1 not in present else "2"
+    assert absent not in a["per_class"] and sorted(a["per_class"], key=int) == list(names)
+    assert a["per_class_omitted"] == k - len(present)
+    for block in a["conventions"].values():
+        assert sorted(block["per_class_iou"], key=int) == list(names)
+    assert a["conventions"]["mmseg"]["per_class_iou_omitted"] is None
+    assert a["conventions"]["torchmetrics-meaniou"]["per_class_iou_omitted"] == -1.0
     same = ("miou", "pixel_accuracy", "mean_accuracy", "fwiou", "miou_image", "mboundary_iou", "mbf_score", "trimap",
             "error_breakdown", "confusion_pairs", "segments", "improvements", "failure_cases", "worst_images")
     for key in same:
@@ -141,7 +148,8 @@ def test_ten_thousand_classes_match_a_dense_run_at_the_classes_present(tmp_path)
     assert len(json.dumps(a["confusion_matrix_sparse"])) < 20_000
     for f in ("confusion_matrix.csv", "confusion_by_type.npz"):
         assert (tmp_path / "big" / f).stat().st_size < 100_000, f
-    assert (tmp_path / "big" / "metrics.json").stat().st_size < 4_000 * k
+    # what stays K long: the class names (classes, absent_classes) and config.class_ids
+    assert (tmp_path / "big" / "metrics.json").stat().st_size < 50 * k
     header = (tmp_path / "big" / "confusion_matrix.csv").read_text().splitlines()[0].split(",")
     assert header[1:] == list(names)
     z = np.load(tmp_path / "big" / "confusion_by_type.npz")
@@ -150,3 +158,13 @@ def test_ten_thousand_classes_match_a_dense_run_at_the_classes_present(tmp_path)
     assert matrix_from_json(loaded.metrics).values.tolist() == cm.values.tolist()
     rows_b = confusion_pair_rows(b)
     assert confusion_pair_rows(loaded.metrics) == rows_b and rows_b
+    # the readers of a folder without entries for the empty classes: the conventions table, a
+    # convention computed afresh, and the report's class table hold the classes present
+    from segscope import conventions
+    from segscope.report.build import _class_table
+
+    assert [r["miou"] for r in conventions.explain_rows(loaded)] == [r["miou"] for r in conventions.explain_rows(ev)]
+    fresh = conventions.compute(loaded, "mmseg:nan_to_num=0")["per_class_iou"]
+    assert fresh == conventions.compute(ev, "mmseg:nan_to_num=0")["per_class_iou"]
+    assert {n: fresh[n] for n in names} == conventions.compute(ev_small, "mmseg:nan_to_num=0")["per_class_iou"]
+    assert [row["name"] for row in _class_table(loaded)["rows"]] == list(names)

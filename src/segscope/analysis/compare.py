@@ -203,7 +203,9 @@ def compare_runs(
         if key in sa and key in sb:
             summary[key] = {"a": sa[key], "b": sb[key], "delta": sb[key] - sa[key]}
     per_class = {}
-    for name in ra.names:
+    # beyond 256 classes a class without pixels has no entry (per_class_omitted): nor here
+    kept = [n for n in ra.names if n in ma["per_class"] or n in mb["per_class"]]
+    for name in kept:
         ea = ma["per_class"].get(name) or {}
         eb = mb["per_class"].get(name) or {}
         keys = [k for k in ea if k in eb and k != "id"]
@@ -229,7 +231,7 @@ def compare_runs(
         (ca["tp"][ja], ca["fp"][ja], ca["fn"][ja]), (cb["tp"][jb], cb["fp"][jb], cb["fn"][jb]),
         exclude=exclude, n_boot=n_boot, ci=ci, seed=seed,
     )
-    boot["per_class"] = dict(zip(ra.names, boot["per_class"]))
+    boot["per_class"] = {n: s for n, s in zip(ra.names, boot["per_class"]) if n in per_class}
     boot["only_in_a"] = len(ids_a) - len(common)
     boot["only_in_b"] = len(ids_b) - len(common)
     rows_a, rows_b = ra.row_by_id(), rb.row_by_id()

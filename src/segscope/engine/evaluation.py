@@ -30,6 +30,7 @@ from ..io.files import Pair
 from ..io.masks import read_pair
 from ..io.tables import round_repr, write_csv
 from ..io.results import make_folder, write_json
+from ..metrics.confusion import DENSE_MATRIX_CLASSES
 from .analyzers.base import ImageContext, make_analyzers
 from .config import EvalConfig
 from .sinks import DiskSink, MemorySink, Sink
@@ -232,6 +233,8 @@ class Evaluation:
             "analyses": [a.name for a in self.analyzers],
             **metrics.get("config", {}),
         }
+        if self.spec.num_classes > DENSE_MATRIX_CLASSES:
+            _leave_out_empty_classes(metrics)
         return metrics
 
     def per_image_rows(self) -> list[dict]:
@@ -256,6 +259,28 @@ class Evaluation:
         if isinstance(self.sink, DiskSink) and self.sink.folder.resolve() == out_dir.resolve():
             self.sink.release()
         return metrics
+
+
+def _leave_out_empty_classes(metrics: dict) -> None:
+    """Beyond ``DENSE_MATRIX_CLASSES`` classes, ``metrics.json`` follows the classes present: a
+    class that no pixel of the GT or of the predictions has (and that is not excluded) gets no
+    ``per_class`` entry, nor a ``per_class_iou`` entry in the convention blocks, whose IoU of
+    every such class (all its counts are 0, so one value per convention) is ``per_class_iou_omitted``."""
+    per_class = metrics["per_class"]
+    empty = [name for name, e in per_class.items()
+             if not e.get("gt_pixels") and not e.get("pred_pixels") and not e.get("excluded")]
+    for name in empty:
+        del per_class[name]
+    metrics["per_class_omitted"] = len(empty)
+    for block in (metrics.get("conventions") or {}).values():
+        ious = block.get("per_class_iou")
+        if not isinstance(ious, dict) or not empty:
+            continue
+        values = {ious.get(name) for name in empty}
+        if len(values) == 1:
+            for name in empty:
+                ious.pop(name, None)
+            block["per_class_iou_omitted"] = values.pop()
 
 
 def _merge_part(metrics: dict, part: dict) -> None:

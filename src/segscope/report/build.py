@@ -181,7 +181,9 @@ def _class_table(res: Results) -> dict:
     from ..viz.plots import error_shares
 
     pc = res.metrics["per_class"]
-    entries = [(n, pc.get(n) if isinstance(pc.get(n), dict) else {}) for n in res.names]
+    # beyond DENSE_MATRIX_CLASSES classes, per_class holds only the classes with pixels
+    names = res.names if not res.metrics.get("per_class_omitted") else [n for n in res.names if n in pc]
+    entries = [(n, pc.get(n) if isinstance(pc.get(n), dict) else {}) for n in names]
     has_b = any("boundary_iou" in e for _, e in entries)
     has_bf = any("bf_score" in e for _, e in entries)
     shares = {n: error_shares(e) for n, e in entries}
@@ -559,8 +561,7 @@ def build_compare_report(
                 metric_keys.append(k)
     shown_keys = [k for k in ("dice", "precision", "recall", "boundary_iou", "bf_score", "gt_share")
                   if k in metric_keys]
-    for name in result["classes"]:
-        b = boot["per_class"][name]
+    for name, b in boot["per_class"].items():  # in the order of classes; only those with pixels beyond 256
         row = result["per_class"].get(name, {})
         pc_rows.append({
             "name": name, "color": ra.colors.get(name), "a": b["a"], "b": b["b"], "delta": b["delta"],

@@ -74,7 +74,13 @@ _SUMMARY = _section(
         ("confusion_matrix_sparse.pred", "list[int]", "count", "predicted class",
          "the predicted class of each cell, as its place in classes (from 0)"),
         ("confusion_matrix_sparse.pixels", "list[int]", "pixels", "pixels", "the pixels of each cell (never 0)"),
-        ("per_class", "object", "-", "per-class results", "class name → its entry (see *Per class*)"),
+        ("per_class", "object", "-", "per-class results",
+         f"class name → its entry (see *Per class*); with more than {DENSE_MATRIX_CLASSES} classes only the "
+         "classes with pixels in the GT or the predictions (or excluded) have one"),
+        ("per_class_omitted", "int", "count", "classes without an entry",
+         f"with more than {DENSE_MATRIX_CLASSES} classes: the classes left out of per_class (and of each "
+         "convention's per_class_iou) because no pixel of the GT or the predictions has them; all their "
+         "counts are 0 and their ratios null"),
     ])
 
 _PER_CLASS = _section(
@@ -399,6 +405,9 @@ _CONVENTIONS = _section(
         ("<convention>.per_class_iou", "object", "-", "per-class IoU", "class name → IoU as the convention gives it"),
         ("<convention>.per_class_iou.<class>", "float", "fraction", "IoU of <class>",
          "the class's IoU in that convention; null when it leaves it undefined"),
+        ("<convention>.per_class_iou_omitted", "float", "fraction", "IoU of a class without pixels",
+         "with more than " f"{DENSE_MATRIX_CLASSES}" " classes: the IoU the convention gives each class left out of "
+         "per_class_iou (see per_class_omitted); null when it leaves it undefined"),
         ("<convention>.per_category_iou", "object", "-", "per-category IoU",
          "cityscapes only: category → the evaluator's category IoU (its categoryScores)"),
         ("<convention>.per_category_iou.<category>", "float", "fraction", "IoU of <category>",

@@ -45,8 +45,7 @@ def compare(
                   title_justify="left")
     for col in ("class", "IoU A", "IoU B", "delta", f"{100 * ci:g}% CI"):
         table.add_column(col, justify="left" if col == "class" else "right")
-    for name in result["classes"]:
-        s = boot["per_class"][name]
+    for name, s in boot["per_class"].items():  # in the order of classes; only those with pixels beyond 256
         sig = s["ci_low"] is not None and (s["ci_low"] > 0 or s["ci_high"] < 0)
         style = None if not sig else ("green" if s["delta"] > 0 else "red")
         table.add_row(name, fmt(s["a"]), fmt(s["b"]), _signed(s["delta"]),
