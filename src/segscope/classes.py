@@ -8,6 +8,7 @@ mask is used as it is (no copy).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -243,7 +244,7 @@ class ClassSpec:
     def num_classes(self) -> int:
         return len(self.names)
 
-    @property
+    @functools.cached_property  # asked per image and mask; a spec is frozen
     def is_identity(self) -> bool:
         """True when raw masks already hold class indices (no lookup needed)."""
         return (
