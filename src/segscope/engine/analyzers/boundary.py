@@ -24,7 +24,7 @@ from ...metrics.boundary import (
     boundary_width,
 )
 from ...metrics.bands import covering_radius
-from ...metrics.confusion import DENSE_STATE_CLASSES, ClassSubset, PairCounts
+from ...metrics.confusion import DENSE_STATE_CLASSES, PairCounts
 from ...metrics.region import nanmean, per_class_metrics
 from .base import register
 
