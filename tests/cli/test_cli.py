@@ -198,3 +198,18 @@ def _reads_masks(pid: int, folder: Path) -> bool:
         except OSError:
             continue
     return False
+
+
+def test_help_lists_each_command_by_its_summary():
+    from typer.main import get_command
+
+    from segscope.cli import app
+
+    group = get_command(app)
+    for name, command in group.commands.items():
+        summary = command.short_help
+        assert summary and "\n" not in summary and "  " not in summary, name
+        assert "Example" not in summary, name
+        assert command.help.startswith(summary[:40]), name
+        page = command.help.split("\n\n")
+        assert all(not line.startswith(" ") for line in page[0].splitlines()), name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -32,6 +34,15 @@ MaxPixelsOpt = typer.Option(
          "or SEGSCOPE_MAX_PIXELS; 0 or 'none': no limit).",
     metavar="N",
 )
+
+
+def add_command(app: typer.Typer, func, example: str = "") -> None:
+    """Register ``func`` as a command: its docstring, dedented, then ``example`` as the help page,
+    and the docstring's first paragraph, on one line, in the list of ``segscope --help``."""
+    doc = inspect.cleandoc(func.__doc__ or "")
+    parts = [doc, inspect.cleandoc(example)] if example.strip() else [doc]
+    summary = re.sub(r"\s+", " ", doc.split("\n\n")[0]).strip()
+    app.command(help="\n\n".join(parts), short_help=summary)(func)
 
 
 def parse_ignore(value: Optional[str]):

@@ -15,6 +15,7 @@ from .._common import (
     JobsOpt,
     MaxPixelsOpt,
     NumClassesOpt,
+    add_command,
     apply_max_pixels,
     err_console,
     out_console,
@@ -128,6 +129,4 @@ def print_report(report, quiet: bool = False, strict: bool = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    import inspect
-
-    app.command(help=inspect.cleandoc(check.__doc__ or "") + "\n" + EXAMPLE)(check)
+    add_command(app, check, EXAMPLE)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .._common import JobsOpt, err_console, fmt, out_console
+from .._common import JobsOpt, add_command, err_console, fmt, out_console
 
 
 def _signed(x) -> str:
@@ -66,4 +66,4 @@ def compare(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(compare)
+    add_command(app, compare)

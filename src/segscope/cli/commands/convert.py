@@ -14,6 +14,7 @@ from .._common import (
     IgnoreOpt,
     JobsOpt,
     MaxPixelsOpt,
+    add_command,
     apply_max_pixels,
     err_console,
     out_console,
@@ -119,6 +120,4 @@ def print_plan(plan, limit: int = 40) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    import inspect
-
-    app.command(help=inspect.cleandoc(convert.__doc__ or "") + "\n" + EXAMPLE)(convert)
+    add_command(app, convert, EXAMPLE)

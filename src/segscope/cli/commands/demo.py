@@ -26,7 +26,7 @@ from ...classes import load_spec
 from ...engine.config import EvalConfig
 from ...engine.runners import run_evaluation
 from ...io.files import pair_masks
-from .._common import JobsOpt, err_console, progress
+from .._common import JobsOpt, add_command, err_console, progress
 from ..summary import print_summary
 
 #: training settings of the demo: (training scenes, epochs, steps per epoch)
@@ -164,4 +164,4 @@ def _report(results: Path):
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(demo)
+    add_command(app, demo)

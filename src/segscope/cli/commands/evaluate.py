@@ -19,6 +19,7 @@ from .._common import (
     MaxPixelsOpt,
     NumClassesOpt,
     PredIdsOpt,
+    add_command,
     apply_max_pixels,
     err_console,
     existing_dir,
@@ -205,4 +206,4 @@ class _ProgressBar(contextlib.ExitStack):
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=(evaluate.__doc__ or "") + EXAMPLE)(evaluate)
+    add_command(app, evaluate, EXAMPLE)

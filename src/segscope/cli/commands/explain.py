@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ...conventions import explain_rows
-from .._common import out_console
+from .._common import add_command, out_console
 
 
 def explain(
@@ -40,4 +40,4 @@ def explain(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(explain)
+    add_command(app, explain)

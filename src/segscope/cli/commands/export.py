@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .._common import err_console
+from .._common import add_command, err_console
 
 EXAMPLE = """
 Example:
@@ -41,4 +41,4 @@ def export(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=(export.__doc__ or "") + EXAMPLE)(export)
+    add_command(app, export, EXAMPLE)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .._common import err_console, existing_dir, progress
+from .._common import add_command, err_console, existing_dir, progress
 
 EXAMPLE = """
 Example:
@@ -53,4 +53,4 @@ def predict(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=(predict.__doc__ or "") + EXAMPLE)(predict)
+    add_command(app, predict, EXAMPLE)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .._common import JobsOpt, MaxPixelsOpt, apply_max_pixels, err_console
+from .._common import JobsOpt, MaxPixelsOpt, add_command, apply_max_pixels, err_console
 
 
 def report(
@@ -37,4 +37,4 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(report)
+    add_command(app, report)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .._common import MaxPixelsOpt, apply_max_pixels, err_console
+from .._common import MaxPixelsOpt, add_command, apply_max_pixels, err_console
 
 
 def show(
@@ -57,4 +57,4 @@ def show(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(show)
+    add_command(app, show)

@@ -19,6 +19,7 @@ from .._common import (
     IgnoreOpt,
     MaxPixelsOpt,
     NumClassesOpt,
+    add_command,
     apply_max_pixels,
     err_console,
     existing_dir,
@@ -127,4 +128,4 @@ def stats(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(stats)
+    add_command(app, stats)

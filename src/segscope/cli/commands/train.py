@@ -14,6 +14,7 @@ from .._common import (
     IgnoreOpt,
     NumClassesOpt,
     PredIdsOpt,
+    add_command,
     err_console,
     parse_ignore,
 )
@@ -172,4 +173,4 @@ def train(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=(train.__doc__ or "") + EXAMPLE)(train)
+    add_command(app, train, EXAMPLE)
