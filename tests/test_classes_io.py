@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from segscope import SegscopeError
@@ -247,3 +249,31 @@ def test_bad_label_maps_are_one_line_errors(bad, message):
 
     with pytest.raises(SegscopeError, match=message):
         ClassSpec.from_dict({"classes": ["a", "b"], **bad})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    "id": st.one_of(st.integers(-3, 70000), st.floats(allow_nan=False), st.booleans(), st.text(max_size=4)),
+    "name": st.text(max_size=12),
+    "color": st.one_of(st.none(), st.lists(st.integers(-1, 300), max_size=4), st.text(max_size=8)),
+}), max_size=6), st.one_of(st.none(), st.integers(-2, 70000), st.text(max_size=3)))
+def test_spec_yaml_parses_as_pyyaml_safe_load(classes, ignore):
+    import yaml
+
+    from segscope._yaml import safe_load
+
+    text = yaml.safe_dump({"ignore_index": ignore, "classes": classes}, allow_unicode=True)
+    assert safe_load(text) == yaml.safe_load(text)
+
+
+def test_large_specs_keep_their_duplicate_checks(tmp_path):
+    k = 20000
+    entries = "".join(f"  - {{id: {i}, name: c{i}}}\n" for i in range(k))
+    spec = load_spec(write_yaml(tmp_path / "c.yaml", f"classes:\n{entries}"))
+    assert spec.num_classes == k and len(set(spec.colors)) == k
+    for extra, message in (("  - {id: 7, name: again}\n", r"duplicate class id\(s\) \[7\]"),
+                           (f"  - {{id: {k}, name: c3}}\n", r"duplicate class name\(s\) \['c3'\]"),
+                           (f"  - {{id: {k}, name: x, color: '#123456'}}\n  - {{id: {k + 1}, name: y, color: '#123456'}}\n",
+                            r"duplicate class colour\(s\) \[\(18, 52, 86\)\]")):
+        with pytest.raises(SegscopeError, match=message):
+            load_spec(write_yaml(tmp_path / "d.yaml", f"classes:\n{entries}{extra}"))

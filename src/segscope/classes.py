@@ -12,12 +12,14 @@ import functools
 import json
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from ._yaml import safe_load
 from .exceptions import SegscopeError
 
 Color = tuple[int, int, int]
@@ -147,10 +149,10 @@ class ClassSpec:
             )
         if self.transparent not in (None, "ignore"):
             raise SegscopeError(f"transparent must be 'ignore' or absent, got {self.transparent!r}", where)
-        dup_ids = sorted({i for i in self.ids if self.ids.count(i) > 1})
+        dup_ids = sorted(i for i, n in Counter(self.ids).items() if n > 1)
         if dup_ids:
             raise SegscopeError(f"duplicate class id(s) {dup_ids}", where)
-        dup_names = sorted({n for n in self.names if self.names.count(n) > 1})
+        dup_names = sorted(name for name, n in Counter(self.names).items() if n > 1)
         if dup_names:
             raise SegscopeError(f"duplicate class name(s) {dup_names}", where)
         if any(i < 0 for i in self.ids):
@@ -218,7 +220,7 @@ class ClassSpec:
         used = {c for c in colours if c is not None}
         fresh = (c for c in generate_palette(len(colours) + len(used) + 1)[1:] if c not in used)
         colours = [c if c is not None else next(fresh) for c in colours]
-        dup_colours = sorted({c for c in colours if colours.count(c) > 1})
+        dup_colours = sorted(c for c, n in Counter(colours).items() if n > 1)
         if dup_colours:
             raise SegscopeError(f"duplicate class colour(s) {dup_colours}", name)
         ignore = data.get("ignore_index", data.get("ignore_label"))
@@ -586,9 +588,7 @@ def _load_spec_file(path: Path | str) -> ClassSpec:
         if str(path).lower().endswith(".json"):
             data = json.loads(text)
         else:
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = safe_load(text)
     except Exception as exc:  # yaml and json raise several types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SegscopeError(f"not valid YAML/JSON: {first}", path) from None

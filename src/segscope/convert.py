@@ -43,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 from ._numbers import compact_labels
+from ._yaml import safe_load
 from .classes import CITYSCAPES_LABEL_TO_TRAIN, ClassSpec
 from .exceptions import SegscopeError
 from .io.files import JPEG_SUFFIXES, MASK_SUFFIXES, list_files
@@ -120,9 +121,7 @@ def load_mapping(source: str | Path | Mapping, spec: ClassSpec | None = None) ->
                 if path.suffix.lower() == ".json":
                     data = json.loads(raw)
                 else:
-                    import yaml
-
-                    data = yaml.safe_load(raw)
+                    data = safe_load(raw)
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 raise SegscopeError(f"cannot read mapping: {str(exc).splitlines()[0]}", path) from None
             except Exception as exc:  # yaml errors

@@ -168,3 +168,15 @@ def test_ten_thousand_classes_match_a_dense_run_at_the_classes_present(tmp_path)
     assert fresh == conventions.compute(ev, "mmseg:nan_to_num=0")["per_class_iou"]
     assert {n: fresh[n] for n in names} == conventions.compute(ev_small, "mmseg:nan_to_num=0")["per_class_iou"]
     assert [row["name"] for row in _class_table(loaded)["rows"]] == list(names)
+    # the terminal names the first absent classes and counts the rest
+    from io import StringIO
+
+    from rich.console import Console
+
+    from segscope.cli.summary import print_summary
+    from segscope.io.files import LISTED_NAMES
+
+    out = StringIO()
+    print_summary(a, Console(file=out, width=100))
+    assert f"and {k - len(present) - LISTED_NAMES:,} more" in " ".join(out.getvalue().split())
+    assert len(out.getvalue()) < 5_000

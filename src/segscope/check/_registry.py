@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..classes import ClassSpec
+from ..io.files import some_names
 from ..stats import ClassCountState
 from ._profile import CheckOptions, MaskProfile
 
@@ -176,9 +177,7 @@ def some(names: Iterable[str], limit: int = 3) -> str:
     >>> some(["a", "b", "c", "d", "e"])
     'a, b, c and 2 more'
     """
-    names = list(names)
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return some_names(list(names), limit)
 
 
 def px(n: int) -> str:

@@ -9,6 +9,7 @@ from rich.table import Table
 import numpy as np
 
 from ..classes import CITYSCAPES, ClassSpec
+from ..io.files import LISTED_NAMES, some_names
 from ..metrics.confusion import matrix_from_json
 from ._common import fmt, out_console
 
@@ -53,7 +54,8 @@ def print_summary(metrics: dict, console=None) -> None:
     if gap:
         console.print(f"[bold yellow]note:[/] {gap}")
     if metrics.get("absent_classes"):
-        console.print(f"absent (no GT, no prediction; left out of the means): {', '.join(metrics['absent_classes'])}")
+        absent = metrics["absent_classes"]
+        console.print(f"absent (no GT, no prediction; left out of the means): {some_names(absent, LISTED_NAMES)}")
 
 
 def hidden_failure(metrics: dict) -> str | None:

@@ -378,7 +378,11 @@ def some_names(names: Sequence[str], limit: int = 5) -> str:
     'a, b and 1 more'
     """
     shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
+#: how many class names a terminal line lists before "and N more"
+LISTED_NAMES = 20
 
 
 class AuxIndex:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ...exceptions import SegscopeError
-from ...io.files import list_masks
+from ...io.files import LISTED_NAMES, list_masks, some_names
 from ...io.masks import read_mask
 from ...io.results import write_json
 from ...stats import ClassCountState
@@ -124,7 +124,7 @@ def stats(
     )
     out_console.print(f"ignored pixels: {result['ignore_pixels']:,}")
     if result["absent_classes"]:
-        out_console.print(f"classes that never occur: {', '.join(result['absent_classes'])}")
+        out_console.print(f"classes that never occur: {some_names(result['absent_classes'], LISTED_NAMES)}")
 
 
 def register(app: typer.Typer) -> None:
