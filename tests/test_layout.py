@@ -15,7 +15,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 
 #: layers from left to right; a module may import only from its own layer or those to its left
 LAYERS = [
-    {"_version", "_lazy", "_jit", "_numbers", "_progress", "_storage", "exceptions"},
+    {"_version", "_lazy", "_jit", "_numbers", "_progress", "_storage", "_yaml", "exceptions"},
     {"classes"},
     {"io"},
     {"metrics"},
