@@ -182,3 +182,27 @@ def test_compare_bad_input(runs, tmp_path, capsys):
     (other / "per_image_counts.npz").unlink()
     assert main(["compare", str(runs["a"]), str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 1
     assert main(["compare", str(runs["a"]), str(runs["b"]), "--ci", "2", "--out", str(tmp_path / "x")]) == 1
+
+
+def test_a_comparison_cut_short_keeps_the_previous_files(runs, tmp_path, monkeypatch):
+    import segscope.io.tables as tables
+    from segscope.analysis import compare as compare_mod
+
+    out = tmp_path / "cmp"
+    assert main([str(x) for x in ("compare", runs["a"], runs["b"], "--out", out, "--n-boot", "20")]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(before) == {"compare.json", "per_class_deltas.csv", "per_image_deltas.csv"}
+    written = []
+
+    def second_table_fails(path, *args, **kwargs):  # compare.json and the first table are written by then
+        written.append(path)
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        return tables.write_csv(path, *args, **kwargs)
+
+    monkeypatch.setattr(compare_mod, "write_csv", second_table_fails)
+    with pytest.raises(OSError):
+        compare_mod.write_comparison(compare_runs(runs["b"], runs["a"], n_boot=30), out)
+    assert len(written) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["cmp"]

@@ -280,6 +280,26 @@ def test_report_out_keeps_the_users_files(data, refs, tmp_path, capsys):
     assert (folder / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("cut_at", ["render_all", "render_page"])
+def test_a_report_cut_short_keeps_the_previous_report(refs, tmp_path, monkeypatch, cut_at):
+    from segscope.report import build as build_mod
+
+    run = tmp_path / "run"
+    shutil.copytree(refs["full"], run)
+    assert main(["report", str(run), "--jobs", "1"]) == 0
+    before = snapshot(run / "report")
+    assert "index.html" in before and any(name.startswith("panels/") for name in before)
+
+    def cut(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_mod, cut_at, cut)
+    with pytest.raises(KeyboardInterrupt):
+        build_mod.build_report(run, jobs=1, max_panels=1, worst_k=0)
+    assert snapshot(run / "report") == before
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]
+
+
 def test_ctrl_c_keeps_the_old_run(data, refs, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(refs["full"], out)

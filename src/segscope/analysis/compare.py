@@ -26,7 +26,7 @@ import numpy as np
 
 from .._numbers import finite_or_none, is_number, nanmean
 from ..exceptions import SegscopeError
-from ..io.results import make_folder, write_json
+from ..io.results import make_folder, staged_files, write_json
 from ..io.tables import round_repr, write_csv
 
 __all__ = [
@@ -254,8 +254,15 @@ def compare_runs(
 
 
 def write_comparison(result: dict, out_dir: str | Path) -> list[Path]:
-    """Write ``compare.json``, ``per_class_deltas.csv`` and ``per_image_deltas.csv``."""
+    """Write ``compare.json``, ``per_class_deltas.csv`` and ``per_image_deltas.csv`` (all three
+    or none: they are moved into ``out_dir`` together, :func:`~segscope.io.results.staged_files`)."""
     out_dir = make_folder(out_dir, "comparison folder")
+    with staged_files(out_dir, "comparison folder", last="compare.json") as stage:
+        _write_comparison(result, stage)
+    return [out_dir / "compare.json", out_dir / "per_class_deltas.csv", out_dir / "per_image_deltas.csv"]
+
+
+def _write_comparison(result: dict, out_dir: Path) -> None:
     write_json(out_dir / "compare.json", result)
     metrics = []
     for row in result["per_class"].values():
@@ -277,5 +284,4 @@ def write_comparison(result: dict, out_dir: str | Path) -> list[Path]:
     write_csv(out_dir / "per_image_deltas.csv", ["image", "miou_a", "miou_b", "delta"],
               ([r["image"], r["miou_a"], r["miou_b"], r["delta"]] for r in result["images"]),
               number=round_repr(10))
-    return [out_dir / "compare.json", out_dir / "per_class_deltas.csv", out_dir / "per_image_deltas.csv"]
 

@@ -38,6 +38,7 @@ __all__ = [
     "clean_json",
     "make_folder",
     "read_manifest",
+    "staged_files",
     "staged_results",
     "write_json",
     "write_manifest",
@@ -156,6 +157,43 @@ def write_json(path: str | Path, data) -> None:
     with atomic_write(path, "w", encoding="utf-8") as fh:
         json.dump(clean_json(data), fh, indent=2, default=_json_default, allow_nan=False)
         fh.write("\n")
+
+
+
+@contextlib.contextmanager
+def staged_files(folder: str | Path, what: str = "output folder", manifest: str | None = None,
+                 last: str | None = None) -> Iterator[Path]:
+    """Yield a hidden folder beside ``folder`` to write a set of files into; on success move them
+    into ``folder`` (``last`` after the others), so that an error or Ctrl-C before then leaves
+    ``folder`` as it was. Files of ``folder`` this set does not hold are left alone, except, with
+    ``manifest``, those the previous manifest of that name listed: the manifest is rewritten to
+    list this set, and the files only the old one listed are removed.
+
+    >>> import tempfile
+    >>> out = make_folder(Path(tempfile.mkdtemp()) / "report")
+    >>> with staged_files(out, manifest=".made.json") as stage:
+    ...     _ = (stage / "a.txt").write_text("new")
+    >>> sorted(p.name for p in out.iterdir())
+    ['.made.json', 'a.txt']
+    """
+    folder = Path(folder)
+    with cannot_write(folder, what):
+        stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=folder.parent))
+    try:
+        yield stage
+        made = _files_under(stage)
+        old = set(read_manifest(folder, manifest) or ()) - set(made) if manifest else set()
+        with cannot_write(folder, what):
+            for name in sorted(made, key=lambda n: n == last):
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(stage / name, folder / name)
+        if manifest:
+            write_manifest(folder, made, manifest)
+        for name in old:
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- manifests

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .. import schema
 from .._version import __version__
 from ..exceptions import SegscopeError
-from ..io.results import atomic_write, make_folder, read_manifest, write_manifest
+from ..io.results import atomic_write, make_folder, staged_files
 from .data import (
     SEGMENT_KEYS,
     Results,
@@ -152,19 +152,6 @@ def _save_plot(fig, path: Path, rel: str) -> str | None:
 
 #: the manifest of a report folder: the files the report made, the only ones it ever removes
 REPORT_MANIFEST = ".segscope-report.json"
-
-
-def _clear_own_files(folder: Path) -> None:
-    """Remove the files the previous report in ``folder`` listed in its manifest, nothing else."""
-    for name in read_manifest(folder, REPORT_MANIFEST) or ():
-        try:
-            (folder / name).unlink()
-        except OSError:
-            pass
-
-
-def _write_own_files(folder: Path, files) -> None:
-    write_manifest(folder, ["index.html", *(f for f in files if f)], REPORT_MANIFEST)
 
 
 # ---------------------------------------------------------------------- sections
@@ -357,14 +344,22 @@ def build_report(
 
     Notes
     -----
-    The report removes only files it made: those listed in ``.segscope-report.json`` by its
-    previous build in the same folder; other files there are left alone.
+    The report is built in a hidden folder beside ``out`` and moved in when complete, so a build
+    that fails (Ctrl-C, a full disk) leaves the previous report as it was. It removes only files
+    it made: those listed in ``.segscope-report.json`` by its previous build in the same folder;
+    other files there are left alone.
     """
     if worst_k < 0 or max_panels < 0:
         raise SegscopeError("--worst-k and --max-panels must be >= 0")
     res = load_results(results_dir)
     out_dir = make_folder(Path(out) if out is not None else res.dir / "report", "report folder")
-    _clear_own_files(out_dir)
+    with staged_files(out_dir, "report folder", REPORT_MANIFEST, last="index.html") as stage:
+        _build_report(res, stage, worst_k, max_panels, jobs, progress, shown_as)
+    return out_dir / "index.html"
+
+
+def _build_report(res: Results, out_dir: Path, worst_k: int, max_panels: int, jobs: int | None,
+                  progress: Callable[[int], None] | bool | None, shown_as: str | Path | None) -> None:
     m = res.metrics
     from .. import viz
 
@@ -512,9 +507,7 @@ def build_report(
         "definitions": _definitions(m, shown),
         "config_rows": _config_rows(m),
     }
-    index = render_page("report.html", out_dir / "index.html", **context)
-    _write_own_files(out_dir, [*plots.values(), *panels.values()])
-    return index
+    render_page("report.html", out_dir / "index.html", **context)
 
 
 # ---------------------------------------------------------------------- the comparison page
@@ -524,11 +517,17 @@ def build_compare_report(
 ) -> Path:
     """Write the comparison page (``out/index.html``) of :func:`segscope.analysis.compare.compare_runs`'s
     result, with A | B | GT panels of the images that improved and regressed most."""
+    ra, rb = load_results(result["a"]), load_results(result["b"])
+    out_dir = make_folder(out, "report folder")
+    with staged_files(out_dir, "report folder", REPORT_MANIFEST, last="index.html") as stage:
+        _build_compare_report(result, ra, rb, stage, jobs, progress, label_a, label_b)
+    return out_dir / "index.html"
+
+
+def _build_compare_report(result: dict, ra: Results, rb: Results, out_dir: Path, jobs: int | None,
+                          progress: Callable[[int], None] | bool | None, label_a: str, label_b: str) -> None:
     from .panels import CompareJob
 
-    out_dir = make_folder(out, "report folder")
-    _clear_own_files(out_dir)
-    ra, rb = load_results(result["a"]), load_results(result["b"])
     shown = list(dict.fromkeys(result["regressed"] + result["improved"]))
     src_a = locate_sources(ra.dir, ra.metrics, shown) if ra.spec is not None else Sources(reason=ra.spec_note)
     src_b = locate_sources(rb.dir, rb.metrics, shown) if rb.spec is not None else Sources(reason=rb.spec_note)
@@ -581,7 +580,7 @@ def build_compare_report(
     summary_rows = [(k, v["a"], v["b"], v["delta"]) for k, v in result["summary"].items()]
     sections = [("summary", "Summary"), ("classes", "Classes"), ("gallery", "Changed images"), ("images", "Images"),
                 ("config", "Method")]
-    index = render_page(
+    render_page(
         "compare.html", out_dir / "index.html",
         title=f"segscope comparison · {Path(result['a']).name} → {Path(result['b']).name}",
         results_dir=f"{result['a']} → {result['b']}", r=result, boot=boot, label_a=label_a, label_b=label_b,
@@ -590,5 +589,3 @@ def build_compare_report(
         panel_reason=src_a.reason or src_b.reason, image_json=_json_script(image_table),
         num_rows=len(result["images"]), panel_count=len(panels), max_panels=len(panels),
     )
-    _write_own_files(out_dir, panels.values())
-    return index
