@@ -84,6 +84,22 @@ def test_cityscapes_labelid_predictions_get_a_hint(tmp_path, capsys):
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["miou"] == 1.0
 
 
+def test_one_folder_as_predictions_and_gt_is_warned(seed_dirs, capsys):
+    both = seed_dirs / "both"
+    write_mask(both / "seed_pred.png", SEED_PRED)
+    write_mask(both / "seed_gt.png", SEED_GT)
+    code, _, err = run(["evaluate", both, both, "-n", "2", "--quiet"], capsys)
+    assert code == 0
+    warned = [line for line in err.splitlines() if "as both the prediction and the GT" in line]
+    assert len(warned) == 1 and "2 of 2 pair(s)" in warned[0] and str(both) in warned[0]
+    # one folder holding both, told apart by suffixes: a layout, not a mix-up
+    code, _, err = run(["evaluate", both, both, "-n", "2", "--quiet", "--pred-suffix", "_pred", "--gt-suffix", "_gt"],
+                       capsys)
+    assert code == 0 and "both the prediction and the GT" not in err
+    code, _, err = run(["evaluate", seed_dirs / "pred", seed_dirs / "gt", "-n", "2", "--quiet"], capsys)
+    assert code == 0 and "both the prediction and the GT" not in err
+
+
 def test_exclude_option(seed_dirs, capsys):
     out = seed_dirs / "r"
     code, _, _ = run(["evaluate", seed_dirs / "pred", seed_dirs / "gt", "-n", "2", "--exclude", "0", "--out", out], capsys)

@@ -9,7 +9,7 @@ from rich.table import Table
 import numpy as np
 
 from ..classes import CITYSCAPES, ClassSpec
-from ..io.files import LISTED_NAMES, some_names
+from ..io.files import LISTED_NAMES, printable, some_names
 from ..metrics.confusion import matrix_from_json
 from ._common import fmt, out_console
 
@@ -77,9 +77,14 @@ def hidden_failure(metrics: dict) -> str | None:
     return None
 
 
-def sanity_warnings(metrics: dict, spec: ClassSpec, rows: list[dict]) -> list[str]:
-    """Warnings for the classic mix-ups (Cityscapes labelIds vs trainIds, mostly-ignored GT)."""
+def sanity_warnings(metrics: dict, spec: ClassSpec, rows: list[dict], pairs=None) -> list[str]:
+    """Warnings for the classic mix-ups (Cityscapes labelIds vs trainIds, mostly-ignored GT, one
+    folder given as both the predictions and the GT)."""
     out = []
+    same = pairs.same_files() if pairs is not None else 0
+    if same:
+        out.append(f"{same} of {len(pairs)} pair(s) read one file as both the prediction and the GT "
+                   f"({printable(str(pairs.gt_dir))}): their scores are perfect by construction; check the two folders")
     total = sum(r["height"] * r["width"] for r in rows)
     valid = metrics.get("valid_pixels", 0)
     if total and valid / total < 0.2:

@@ -273,6 +273,23 @@ class PairTable(Sequence):
 
         return PairTable(absolute(self.pred_dir), absolute(self.gt_dir), self._ids, self._pred, self._gt)
 
+    def same_files(self) -> int:
+        """How many pairs name one file as both their prediction and their GT (the two folders
+        are one folder, and the two suffixes strip to the same names).
+
+        >>> PairTable("masks", "masks", ["a", "b"], ["a.png", "b_pred.png"], ["a.png", "b.png"]).same_files()
+        1
+        """
+        a, b = self.pred_dir, self.gt_dir
+        if isinstance(a, str) or isinstance(b, str):
+            one = str(a).rstrip("/") == str(b).rstrip("/")
+        else:
+            try:
+                one = os.path.samefile(a, b)
+            except OSError:
+                one = a == b
+        return int(np.count_nonzero(self._pred == self._gt)) if one else 0
+
     def fingerprint(self) -> str:
         """A digest of the folders, ids and files of the table (equal tables, equal digests)."""
         import hashlib

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ...engine.analyzers.base import optional_analyses
 from ...io.files import is_folder, location, parse_storage_options, set_storage_options
@@ -168,8 +169,8 @@ def evaluate(
             conventions=tuple(convention or ()),
         )
     metrics, ev = run.metrics, run.evaluation
-    for line in sanity_warnings(metrics, spec, ev.rows):
-        err_console.print(f"[yellow]segscope: warning:[/] {line}")
+    for line in sanity_warnings(metrics, spec, ev.rows, run.pairs):
+        err_console.print(f"[yellow]segscope: warning:[/] {escape(line)}", soft_wrap=True)
     if run.report is not None:
         err_console.print(f"report: {run.report}")
     if not quiet:
