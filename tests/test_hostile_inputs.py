@@ -485,6 +485,33 @@ def test_damaged_per_image_counts_are_one_line_in_every_reader(tiny_run, capsys)
         assert err.count("\n") == 1 and err.startswith(f"segscope: error: {counts}: ") and what in err, (what, err)
 
 
+def test_a_damaged_per_image_table_is_one_line_in_every_reader(tiny_run, capsys):
+    from segscope.io.run_folder import load_results
+
+    _, run = tiny_run
+    table = run / "per_image.csv"
+    whole = table.read_text(encoding="utf-8")
+    header, line = whole.splitlines()[:2]
+    damages = {
+        "damaged per-image table: line 2 has 3 cells, the header ": header + "\n" + ",".join(line.split(",")[:3]),
+        "damaged per-image table: line 2 has ": header + "\n" + line + ",0.5,7\n",
+        "its header has no 'image' column": whole.replace("image", "picture", 1),
+        "per_image.csv has 2 rows, metrics.json counts 1 images": whole + line + "\n",
+    }
+    for what, text in damages.items():
+        table.write_text(text, encoding="utf-8")
+        with pytest.raises(SegscopeError, match=re.escape(what)):
+            load_results(run)
+        for argv in (["report", str(run)], ["show", "a", "--results", str(run), "--out", str(run.parent / "a.png")]):
+            capsys.readouterr()
+            assert main(argv) == 1, (what, argv)
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith(f"segscope: error: {table}: ") and what in err, (what, err)
+        assert not (run / "report").exists() and not (run.parent / "a.png").exists()
+    table.write_text(whole, encoding="utf-8")
+    assert len(load_results(run).rows) == 1
+
+
 def test_names_with_newlines_keep_errors_and_warnings_on_one_line(tmp_path, capsys):
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     for d in (gt, pred):

@@ -113,14 +113,28 @@ def _parse_cell(v: str):
 
 
 def read_rows(path: Path) -> list[dict]:
-    """``per_image.csv`` as a list of dicts with numbers parsed (empty cells -> None)."""
+    """``per_image.csv`` as a list of dicts with numbers parsed (empty cells -> None).
+
+    A table with no ``image`` column, or a line whose number of cells differs from the header's
+    (a file cut short or edited by hand), is a :class:`SegscopeError` naming the line.
+    """
     if not path.exists():
         return []
     try:
         with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            if "image" not in header:
+                raise SegscopeError("damaged per-image table: its header has no 'image' column", path)
             rows = []
-            for row in csv.DictReader(fh):
-                rows.append({k: (v if k == "image" else _parse_cell(v)) for k, v in row.items() if k is not None})
+            for row in reader:
+                extra = row.pop(None, None) or ()
+                missing = sum(v is None for v in row.values())
+                if extra or missing:
+                    cells = len(header) + len(extra) - missing
+                    raise SegscopeError(f"damaged per-image table: line {reader.line_num} has {cells} cells, "
+                                        f"the header {len(header)}", path)
+                rows.append({k: (v if k == "image" else _parse_cell(v)) for k, v in row.items()})
             return rows
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise SegscopeError(f"cannot read per-image table: {exc}", path) from None
@@ -155,6 +169,10 @@ def load_results(results_dir: str | Path) -> Results:
     names = [str(n) for n in (metrics.get("classes") or list(metrics["per_class"]))]
     metrics.setdefault("classes", names)
     rows = read_rows(d / "per_image.csv")
+    counted = metrics.get("num_images")
+    if rows and isinstance(counted, int) and not isinstance(counted, bool) and len(rows) != counted:
+        raise SegscopeError(f"per_image.csv has {len(rows):,} rows, metrics.json counts {counted:,} images "
+                            "(cut short, or from another run)", d / "per_image.csv")
     spec, note = None, None
     try:
         spec = run_spec(d, metrics)
