@@ -108,3 +108,25 @@ def test_report_image_index_knows_ids_stems_and_cityscapes_names(tmp_path):
     assert sources.image_for("aachen/aachen_000000_000019_leftImg8bit").name == "aachen_000000_000019_leftImg8bit.png"
     assert sources.image_for("aachen_000000_000019").name == "aachen_000000_000019_leftImg8bit.png"
     assert sources.image_for("street") == tmp_path / "img" / "street.jpg"  # the first in sorted order
+
+
+def test_a_mask_name_that_is_not_a_file_is_named(tmp_path):
+    import os
+
+    _touch(tmp_path, "a.png", "city/b.png", "notes/readme.txt")
+    (tmp_path / "folder.png").mkdir()  # a folder named like a mask: searched, not listed
+    assert sorted(list_masks(tmp_path)) == ["a", "city/b"]
+    os.symlink(tmp_path / "a.png", tmp_path / "linked.png")  # a link to a mask is a mask
+    assert sorted(list_masks(tmp_path)) == ["a", "city/b", "linked"]
+    cases = {
+        "a link to nothing": lambda f: os.symlink(tmp_path / "gone.png", f),
+        "a link in a loop": lambda f: os.symlink(f, f),
+        "a named pipe": os.mkfifo,
+    }
+    for what, make in cases.items():
+        bad = tmp_path / "city" / "c.png"
+        make(bad)
+        with pytest.raises(SegscopeError, match=rf"^{tmp_path}: 'city/c.png' is {what}, not one of the mask files"):
+            list_masks(tmp_path)
+        bad.unlink()
+    assert list(list_files(tmp_path / "notes", (".txt",))) == ["readme"]

@@ -3,6 +3,7 @@ an fsspec URL (the locations of :mod:`segscope._storage`, re-exported here)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import unicodedata
 import warnings
@@ -165,14 +166,35 @@ def list_files(
             raise SegscopeError("not a folder", folder)
         files = folder.rglob("*") if recursive else folder.iterdir()
         for f in sorted(files):
-            if not f.is_file() or f.suffix.lower() not in extensions or f.name.startswith("."):
+            if f.suffix.lower() not in extensions or f.name.startswith(".") or f.is_dir():
                 continue
+            if not f.is_file():
+                shown = printable(f.relative_to(folder).as_posix())
+                raise SegscopeError(f"'{shown}' is {_not_a_file(f)}, not one of the {what}; remove or replace it",
+                                    folder)
             parent = f.parent.relative_to(folder)
             add(parent.as_posix() if parent != Path(".") else "", f.name, f.suffix, f)
     if not found and not allow_empty:
         ending = f" ending in {suffix!r}" if suffix else ""
         raise SegscopeError(f"no {what}{ending} ({', '.join(extensions)}) found", folder)
     return found
+
+
+def _not_a_file(f: Path) -> str:
+    """What stands at ``f``, a path named like a file that is not a regular file."""
+    import stat
+
+    try:
+        mode = f.stat().st_mode
+    except OSError as exc:
+        if f.is_symlink():
+            return "a link in a loop" if exc.errno == errno.ELOOP else "a link to nothing"
+        return f"unreadable ({exc.strerror or exc})"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
 
 
 def _check_utf8(name: str, folder) -> None:
