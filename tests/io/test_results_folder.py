@@ -328,3 +328,33 @@ def test_a_folder_that_cannot_be_written_is_one_line(data, refs, tmp_path, monke
     assert capsys.readouterr().err.splitlines() == [
         f"segscope: error: {out}: cannot write the results folder: {os.strerror(errno.EROFS)}"]
     assert snapshot(out) == refs["snap"]["full"] and _leftovers(out) == []
+
+
+def test_outputs_to_a_pipe_or_a_device_are_written_through(tmp_path, capsys):
+    import stat
+    import threading
+
+    from segscope.exceptions import SegscopeError
+    from segscope.io.results import write_json
+
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_text()), daemon=True)
+    reader.start()
+    write_json(pipe, {"miou": 0.5})
+    reader.join(10)
+    assert got and '"miou": 0.5' in got[0]
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)  # not replaced by a file
+    assert os.listdir(tmp_path) == ["pipe.json"]
+    if os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode):
+        with pytest.raises(SegscopeError, match="^/dev/full: cannot write: No space left on device"):
+            write_json("/dev/full", {"miou": 0.5})
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+        from segscope.io.masks import write_mask
+
+        write_mask(tmp_path / "masks" / "a.png", np.zeros((4, 4), np.uint8))
+        assert main(["check", str(tmp_path / "masks"), "-n", "2", "--json", "/dev/full"]) == 1
+        assert capsys.readouterr().err.splitlines()[-1] == ("segscope: error: /dev/full: cannot write: "
+                                                            "No space left on device")
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)

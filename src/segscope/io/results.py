@@ -102,8 +102,20 @@ def make_folder(path: str | Path, what: str = "output folder") -> Path:
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator:
     """Open a temporary file beside ``path`` and move it into place only on success (a path that
-    cannot be written: one line, :func:`cannot_write`)."""
+    cannot be written: one line, :func:`cannot_write`). A path that is not a regular file, such
+    as ``/dev/stdout``, a named pipe or a device, is written through, never replaced."""
     path = Path(path)
+    if _written_through(path):
+        with cannot_write(path, "file"):
+            fh = open(path, mode, **kwargs)
+        try:
+            with fh:
+                yield fh
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            raise SegscopeError(f"cannot write: {exc.strerror or exc}", path) from None
+        return
     with cannot_write(path, "file"):
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
@@ -119,6 +131,18 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _written_through(path: Path) -> bool:
+    """Whether ``path`` (its link followed) is a device, a pipe or a socket: output that goes
+    somewhere, not a file to swap."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _umask() -> int:
