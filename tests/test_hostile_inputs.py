@@ -535,3 +535,14 @@ def test_names_with_newlines_keep_errors_and_warnings_on_one_line(tmp_path, caps
     assert main(["show", "missing", "-r", str(out), "-o", str(tmp_path / "p.png")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "two\\x0alines" in err
+
+
+def test_the_report_of_one_pixel_masks(tmp_path, capsys):
+    for d in ("gt", "pred"):
+        write_mask(tmp_path / d / "a.png", np.zeros((1, 1), np.uint8))
+    run = tmp_path / "run"
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "-n", "2", "-o", str(run), "-q",
+                 "-j", "1"]) == 0
+    assert main(["report", str(run), "-j", "1"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert (run / "report" / "index.html").is_file() and not (run / "report" / "img" / "trimap.png").exists()

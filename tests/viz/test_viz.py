@@ -211,6 +211,10 @@ def test_plots_render_with_their_keys_and_skip_without():
     bare = {"classes": ["a"], "per_class": {"a": {"iou": 0.5}}}
     assert viz.plot_error_breakdown(bare) is None
     assert viz.plot_trimap(bare) is None
+    empty = {"1": {"miou": None, "pixel_accuracy": None, "pixels": 0}, "4": {"miou": None, "pixel_accuracy": None}}
+    assert viz.plot_trimap({**METRICS, "trimap": empty}) is None  # no pixel near a GT boundary (a 1×1 image)
+    half = {**empty, "8": {"miou": 0.5, "pixel_accuracy": None}}
+    assert viz.figure_rgb(viz.plot_trimap({**METRICS, "trimap": half})).size > 0
     assert viz.plot_confusion(bare) is None
     assert viz.plot_segment_recall(None) is None
     table = {"bins": ["<0.1%", ">0.1%"], "classes": {"a": {"recall": [0.2, 0.9]}}}

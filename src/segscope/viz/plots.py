@@ -257,7 +257,8 @@ def plot_segment_recall(table: dict):
 
 def plot_trimap(metrics: dict):
     """mIoU and pixel accuracy within ``w`` px of a GT label change (the trimap), with the
-    whole-image values as dashed lines. Returns None without ``trimap``."""
+    whole-image values as dashed lines. Returns None without ``trimap``, or when no width holds a
+    pixel."""
     tri = metrics.get("trimap")
     if not isinstance(tri, dict) or not tri:
         return None
@@ -267,10 +268,10 @@ def plot_trimap(metrics: dict):
             wi = float(w)
         except (TypeError, ValueError):
             continue
-        if isinstance(v, dict):
+        if isinstance(v, dict) and wi > 0 and (is_number(v.get("miou")) or is_number(v.get("pixel_accuracy"))):
             pts.append((wi, v.get("miou"), v.get("pixel_accuracy")))
     pts.sort()
-    if not pts:
+    if not pts:  # no pixel lies within any width of a GT boundary
         return None
     fig = _figure(6.5, 3.4)
     ax = fig.add_axes([0.11, 0.16, 0.6, 0.74])
