@@ -63,6 +63,19 @@ def test_stats_worked_example(tmp_path, capsys):
         assert key in s
 
 
+def test_stats_of_a_large_spec_lists_the_classes_that_occur(tmp_path, capsys):
+    write_mask(tmp_path / "gts" / "m.png", np.array([[0, 0, 1, 7]], dtype=np.uint8))
+    code, out, _ = run(["stats", tmp_path / "gts", "--num-classes", "500"], capsys)
+    assert code == 0
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") == 6]
+    assert rows == ["0", "1", "7"]  # only the classes that occur
+    assert "classes that never occur (left out of the table): 2, 3, 4, 5, 6, 8," in out and "and 477 more" in out
+    code, out, _ = run(["stats", tmp_path / "gts", "--num-classes", "9"], capsys)
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") == 6]
+    assert code == 0 and sorted(rows) == [str(c) for c in range(9)]  # few: every class, zeros included
+    assert "classes that never occur: 2, 3, 4, 5, 6, 8" in out
+
+
 def test_stats_cityscapes_labelids(tmp_path, capsys):
     write_mask(tmp_path / "gts" / "a_gtFine_labelIds.png", np.array([[7, 7, 26, 0]], dtype=np.uint8))
     code, _, _ = run(["stats", tmp_path / "gts", "--classes", "cityscapes", "--json", tmp_path / "s.json"], capsys)

@@ -109,10 +109,15 @@ def stats(
     if json_out is not None:
         write_json(json_out, result)
         err_console.print(f"wrote {json_out}")
+    absent = result["absent_classes"]
+    shown = result["classes"]
+    left_out = len(absent) > LISTED_NAMES  # thousands of empty rows would hide the classes that occur
+    if left_out:
+        shown = [c for c in shown if c not in set(absent)]
     table = Table(title=f"class statistics ({result['num_images']} masks)", title_justify="left")
     for col in ("class", "pixels", "frequency", "images", "median-freq weight"):
         table.add_column(col, justify="left" if col == "class" else "right")
-    for name in sorted(result["classes"], key=lambda c: -result["class_counts"][c]):
+    for name in sorted(shown, key=lambda c: -result["class_counts"][c]):
         table.add_row(
             name, f"{result['class_counts'][name]:,}", f"{100 * result['frequency'][name]:.3f}%",
             str(result["images_with_class"][name]), f"{result['median_frequency_weights'][name]:.3f}",
@@ -123,8 +128,9 @@ def stats(
         f"imbalance ratio (largest / smallest non-zero class): {ratio:,.1f}" if ratio else "no labelled pixels"
     )
     out_console.print(f"ignored pixels: {result['ignore_pixels']:,}")
-    if result["absent_classes"]:
-        out_console.print(f"classes that never occur: {some_names(result['absent_classes'], LISTED_NAMES)}")
+    if absent:
+        where = " (left out of the table)" if left_out else ""
+        out_console.print(f"classes that never occur{where}: {some_names(absent, LISTED_NAMES)}")
 
 
 def register(app: typer.Typer) -> None:
