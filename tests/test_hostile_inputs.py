@@ -546,3 +546,39 @@ def test_the_report_of_one_pixel_masks(tmp_path, capsys):
     assert main(["report", str(run), "-j", "1"]) == 0
     assert "Traceback" not in capsys.readouterr().err
     assert (run / "report" / "index.html").is_file() and not (run / "report" / "img" / "trimap.png").exists()
+
+
+# ---------------------------------------------------------------------- arguments of the Python API
+def test_a_class_count_that_is_not_a_positive_integer_is_one_error_everywhere():
+    import segscope
+    from segscope.metrics.boundary import boundary_bands, contours
+    from segscope.metrics.confusion import ConfusionState
+
+    mask = np.zeros((3, 3), np.uint8)
+    calls = {
+        "confusion_matrix": lambda k: segscope.confusion_matrix(mask, mask, k),
+        "iou_per_class": lambda k: segscope.iou_per_class(mask, mask, k),
+        "boundary_iou": lambda k: segscope.boundary_iou(mask, mask, k),
+        "bf_score": lambda k: segscope.bf_score(mask, mask, k),
+        "trimap_scores": lambda k: segscope.trimap_scores(mask, mask, k),
+        "error_counts": lambda k: segscope.error_counts(mask, mask, k),
+        "boundary_bands": lambda k: boundary_bands(mask, k, 1),
+        "contours": lambda k: contours(mask, k),
+        "ConfusionState": lambda k: ConfusionState(k),
+    }
+    for name, call in calls.items():
+        for k in (0, -2, 2.5, True, "3", None):
+            with pytest.raises(SegscopeError, match=rf"^num_classes must be an integer >= 1, got {re.escape(repr(k))}$"):
+                call(k)
+        call(np.int64(2))  # numpy integers are integers
+
+
+def test_evaluate_arrays_refuses_lists_of_different_lengths():
+    import segscope
+
+    mask = np.zeros((4, 4), np.uint8)
+    with pytest.raises(SegscopeError, match="^preds and gts hold different numbers of masks: gts ran out after 1$"):
+        segscope.evaluate_arrays([mask, mask], [mask], 2, segscope.EvalConfig(analyses=()))
+    with pytest.raises(SegscopeError, match="^preds and gts hold different numbers of masks: preds ran out after 2$"):
+        segscope.evaluate_arrays(iter([mask, mask]), [mask] * 3, 2, segscope.EvalConfig(analyses=()))
+    assert segscope.evaluate_arrays([mask], [mask], 2, segscope.EvalConfig(analyses=()))["num_images"] == 1

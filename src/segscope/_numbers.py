@@ -1,5 +1,5 @@
 """Small numeric helpers shared across segscope: finite-or-None scalars, safe ratios, NaN means,
-and the distinct values of a label array."""
+the distinct values of a label array, and the check of a class count argument."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import math
 
 import numpy as np
 
-__all__ = ["finite_or_none", "is_number", "number_or_none", "share", "ratio", "nanmean", "compact_labels"]
+from .exceptions import SegscopeError
+
+__all__ = ["finite_or_none", "is_number", "number_or_none", "share", "ratio", "nanmean", "compact_labels",
+           "class_count"]
 
 
 def finite_or_none(x) -> float | None:
@@ -92,3 +95,20 @@ def compact_labels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return values.astype(np.int64), lut[mask]
     values, inverse = np.unique(mask, return_inverse=True)
     return values.astype(np.int64), inverse.reshape(mask.shape).astype(np.int32)
+
+
+def class_count(num_classes, name: str = "num_classes") -> int:
+    """``num_classes`` as an int, or a one-line :class:`SegscopeError` when it is not an integer
+    >= 1 (a bool, a float, 0 or a negative number).
+
+    >>> class_count(np.int64(3)), class_count(19)
+    (3, 19)
+    >>> class_count(2.5)
+    Traceback (most recent call last):
+    ...
+    segscope.exceptions.SegscopeError: num_classes must be an integer >= 1, got 2.5
+    """
+    if (isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer))
+            or num_classes < 1):
+        raise SegscopeError(f"{name} must be an integer >= 1, got {num_classes!r}")
+    return int(num_classes)

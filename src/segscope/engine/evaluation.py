@@ -313,8 +313,20 @@ def evaluate_arrays(
     preds: Iterable, gts: Iterable, spec: ClassSpec | int, config: EvalConfig | None = None,
     ignore_index: int | None = None,
 ) -> dict:
-    """Evaluate in-memory masks (raw ids) and return the metrics dict."""
+    """Evaluate in-memory masks (raw ids) and return the metrics dict; ``preds`` and ``gts`` must
+    hold as many masks each (else a :class:`SegscopeError`, not a silently shorter run)."""
     ev = Evaluation(spec, config, ignore_index=ignore_index)
-    for i, (p, g) in enumerate(zip(preds, gts)):
+    pairs = enumerate(zip(preds, gts, strict=True))
+    while True:
+        try:
+            i, (p, g) = next(pairs)
+        except StopIteration:
+            break
+        except ValueError as exc:
+            if not str(exc).startswith("zip() argument 2 is"):
+                raise
+            shorter = "gts" if "shorter" in str(exc) else "preds"
+            raise SegscopeError(f"preds and gts hold different numbers of masks: {shorter} ran out after "
+                                f"{len(ev.sink):,}") from None
         ev.update(p, g, image_id=f"image_{i:05d}")
     return ev.compute()

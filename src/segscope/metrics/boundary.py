@@ -63,6 +63,7 @@ from typing import Sequence
 import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
+from .._numbers import class_count
 from ..exceptions import SegscopeError
 from .bands import MAX_BAND_PX, covering_radius, diagonal, ratio_width
 from .confusion import PairCounts
@@ -131,6 +132,7 @@ def _gt_indices(gt, num_classes: int, ignore_index: int | None) -> np.ndarray:
 
 
 def _pair(pred, gt, num_classes, ignore_index):
+    class_count(num_classes)
     gt = _gt_indices(gt, num_classes, ignore_index)
     pred = as_labels(pred, "pred")
     if pred.shape != gt.shape:
@@ -229,7 +231,7 @@ def boundary_bands(labels, num_classes: int, width: int) -> np.ndarray:
         raise SegscopeError(f"boundary width must be >= 1 pixel, got {width}")
     out = np.empty(lab.shape, np.uint8)
     if lab.size:
-        _kernels.band_kernel(lab, int(num_classes), width - 1, out, np.empty(lab.shape, np.uint8))
+        _kernels.band_kernel(lab, class_count(num_classes), width - 1, out, np.empty(lab.shape, np.uint8))
     return out.view(bool)
 
 
@@ -318,9 +320,10 @@ def contours(labels, num_classes: int) -> np.ndarray:
            [1, 1, 1]])
     """
     lab = as_labels(labels, "labels")
+    k = class_count(num_classes)
     out = np.zeros(lab.shape, np.uint8)
     if lab.size:
-        _kernels.contour_map(lab, int(num_classes), out)
+        _kernels.contour_map(lab, k, out)
     return out.view(bool)
 
 

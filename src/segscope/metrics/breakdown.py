@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._lazy import kernels as _lazy_kernels
-from .._numbers import nanmean, ratio
+from .._numbers import class_count, nanmean, ratio
 from ..exceptions import SegscopeError
 from .bands import band_width, covering_radius
 
@@ -186,8 +186,7 @@ def to_codes(pred, gt, num_classes: int, ignore_index, allow_unknown_pred: bool,
     for name, a in (("prediction", pred), ("GT", gt)):
         if a.dtype.kind not in "uib":
             raise SegscopeError(f"{name} must hold integer labels, got dtype {a.dtype}")
-    if num_classes < 1:
-        raise SegscopeError(f"num_classes must be >= 1, got {num_classes}")
+    num_classes = class_count(num_classes)
     code = np.int8 if num_classes < 2**7 else np.int16 if num_classes < 2**15 else np.int32
     p = np.empty(pred.shape, code)
     g = np.empty(gt.shape, code)

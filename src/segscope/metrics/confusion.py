@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._numbers import class_count
 from ..exceptions import SegscopeError
 
 __all__ = [
@@ -137,9 +138,10 @@ def confusion_matrix(
     array([[4, 0],
            [1, 4]])
     """
-    ext = confusion_counts(pred, gt, num_classes, ignore_index)
+    k = class_count(num_classes)
+    ext = confusion_counts(pred, gt, k, ignore_index)
     check_ids(ext)
-    return ext[:num_classes, :num_classes].copy()
+    return ext[:k, :k].copy()
 
 
 def check_ids(ext: np.ndarray, allow_unknown_pred: bool = False, where: str | None = None) -> None:
@@ -165,7 +167,7 @@ class ConfusionState:
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None = None):
-        self.num_classes = num_classes
+        self.num_classes = num_classes = class_count(num_classes)
         self.ignore_index = ignore_index
         self.counts = np.zeros((num_classes + 1, num_classes + 2), dtype=np.int64)
 
