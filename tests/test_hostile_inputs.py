@@ -582,3 +582,40 @@ def test_evaluate_arrays_refuses_lists_of_different_lengths():
     with pytest.raises(SegscopeError, match="^preds and gts hold different numbers of masks: preds ran out after 2$"):
         segscope.evaluate_arrays(iter([mask, mask]), [mask] * 3, 2, segscope.EvalConfig(analyses=()))
     assert segscope.evaluate_arrays([mask], [mask], 2, segscope.EvalConfig(analyses=()))["num_images"] == 1
+
+
+def test_evaluation_takes_one_2d_map_per_update_and_a_spec_or_a_count():
+    import segscope
+
+    mask = np.array([[0, 1, 1], [0, 0, 1]], np.uint8)
+    ev = segscope.Evaluation(2, segscope.EvalConfig(analyses=()))
+    with pytest.raises(SegscopeError, match=r"masks must be 2-D \(H×W\) label maps, got prediction shape \(1, 2, 3\)"):
+        ev.update(mask[None], mask[None])
+    assert len(ev) == 0  # nothing half-added
+    assert ev.update(mask[..., None], mask[..., None])["height"] == 2  # H×W×1, as a file would be read
+    assert ev.update(mask[0], mask[0])["height"] == 1  # 1-D: one row
+    assert ev.compute()["num_images"] == 2
+    for spec in ("voc", True, 2.0):
+        with pytest.raises(TypeError, match="spec must be a ClassSpec or an int"):
+            segscope.Evaluation(spec)
+    assert segscope.Evaluation(np.int64(3)).spec.num_classes == 3
+
+
+def test_write_mask_writes_only_what_reads_back(tmp_path):
+    from segscope.io.masks import read_mask
+
+    bad = {
+        "a.jpg": (np.zeros((2, 2), np.uint8), "masks are written as .png or .npy, not .jpg"),
+        "b": (np.zeros((2, 2), np.uint8), "masks are written as .png or .npy, not a name without a suffix"),
+        "c.png": (np.zeros((2, 2)) + 0.5, "float values that are not whole numbers"),
+        "d.png": (np.zeros((2, 2, 2), np.uint8), "a mask must be 2-D"),
+        "e.png": (np.zeros((0, 2), np.uint8), "the mask is empty"),
+        "f.png": (np.array([["a"]]), "a mask must hold integer labels"),
+    }
+    for name, (mask, message) in bad.items():
+        with pytest.raises(SegscopeError, match=re.escape(message)):
+            write_mask(tmp_path / name, mask)
+    assert list(tmp_path.iterdir()) == []
+    for mask, back in ((np.full((2, 2), 3.0), 3), (np.ones((2, 2, 1), bool), 1), (np.full((2, 2), 300), 300)):
+        write_mask(tmp_path / "ok.png", mask)
+        assert read_mask(tmp_path / "ok.png").tolist() == [[back, back], [back, back]]

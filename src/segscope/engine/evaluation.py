@@ -77,7 +77,12 @@ class ImageResult:
 def analyze_arrays(
     pred_idx: np.ndarray, gt_idx: np.ndarray, ctx: ImageContext, analyzers: list
 ) -> ImageResult:
-    """Run every analyzer on one pair of class-index masks (see :func:`run_analyzers`)."""
+    """Run every analyzer on one pair of class-index masks (see :func:`run_analyzers`); a 1-D
+    mask is one row, an H×W×1 mask is H×W, as when masks are read from files."""
+    pred_idx, gt_idx = _label_map(pred_idx), _label_map(gt_idx)
+    if pred_idx.ndim != 2 or gt_idx.ndim != 2:
+        raise SegscopeError(f"masks must be 2-D (H×W) label maps, got prediction shape {pred_idx.shape} and GT "
+                            f"shape {gt_idx.shape}; add a batch one image at a time", ctx.pred_path or ctx.image_id)
     if pred_idx.shape != gt_idx.shape:
         where = ctx.pred_path or ctx.image_id
         raise SegscopeError(
@@ -86,6 +91,12 @@ def analyze_arrays(
             where,
         )
     return run_analyzers(pred_idx, gt_idx, ctx, analyzers)
+
+
+def _label_map(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 1:
+        return a.reshape(1, -1)
+    return a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a
 
 
 def run_analyzers(pred_idx: np.ndarray, gt_idx: np.ndarray, ctx: ImageContext, analyzers: list,
@@ -154,7 +165,12 @@ class Evaluation:
 
     def __init__(self, spec: ClassSpec | int, config: EvalConfig | None = None, ignore_index: int | None = None,
                  sink: Sink | None = None):
-        self.spec = ClassSpec.anonymous(spec, ignore_index) if isinstance(spec, int) else spec
+        if isinstance(spec, (int, np.integer)) and not isinstance(spec, (bool, np.bool_)):
+            spec = ClassSpec.anonymous(int(spec), ignore_index)
+        elif not isinstance(spec, ClassSpec):
+            raise TypeError(f"spec must be a ClassSpec or an int (the number of classes), not {type(spec).__name__}; "
+                            "segscope.load_spec reads presets and spec files")
+        self.spec = spec
         self.config = config or EvalConfig()
         self.analyzers = make_analyzers(self.spec, self.config)
         self.states: dict[str, dict] = {}

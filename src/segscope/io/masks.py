@@ -497,13 +497,20 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def write_mask(path: str | Path, mask: np.ndarray, palette: Sequence[tuple[int, int, int]] | None = None) -> None:
-    """Write a label mask atomically: ``.npy`` as is, PNG as 8-bit (palette when given) or 16-bit."""
+    """Write a label mask atomically: ``.npy`` as is, ``.png`` as 8-bit (palette when given) or
+    16-bit. A PNG mask must be 2-D (H×W×1 squeezed) and hold integers 0..65535 (bool, and floats
+    holding whole numbers, are converted); anything else, or another suffix, is a
+    :class:`SegscopeError` naming ``path``."""
     path = Path(path)
     mask = np.asarray(mask)
-    if path.suffix.lower() == ".npy":
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
         with atomic_write(path, "wb") as fh:
             np.save(fh, mask)
         return
+    if suffix != ".png":
+        raise SegscopeError(f"masks are written as .png or .npy, not {suffix or 'a name without a suffix'}", path)
+    mask = npy_labels(mask, path)
     if mask.min(initial=0) < 0 or mask.max(initial=0) > 65535:
         raise SegscopeError("mask values must lie in 0..65535 to be written as PNG", path)
     if mask.max(initial=0) < 256:
