@@ -568,7 +568,8 @@ def test_a_class_count_that_is_not_a_positive_integer_is_one_error_everywhere():
     }
     for name, call in calls.items():
         for k in (0, -2, 2.5, True, "3", None):
-            with pytest.raises(SegscopeError, match=rf"^num_classes must be an integer >= 1, got {re.escape(repr(k))}$"):
+            message = rf"^num_classes must be an integer >= 1, got {re.escape(repr(k))}$"
+            with pytest.raises(SegscopeError, match=message):
                 call(k)
         call(np.int64(2))  # numpy integers are integers
 

@@ -84,7 +84,8 @@ def sanity_warnings(metrics: dict, spec: ClassSpec, rows: list[dict], pairs=None
     same = pairs.same_files() if pairs is not None else 0
     if same:
         out.append(f"{same} of {len(pairs)} pair(s) read one file as both the prediction and the GT "
-                   f"({printable(str(pairs.gt_dir))}): their scores are perfect by construction; check the two folders")
+                   f"({printable(str(pairs.gt_dir))}): their scores are perfect by construction; "
+                   "check the two folders")
     total = sum(r["height"] * r["width"] for r in rows)
     valid = metrics.get("valid_pixels", 0)
     if total and valid / total < 0.2:

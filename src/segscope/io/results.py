@@ -183,7 +183,6 @@ def write_json(path: str | Path, data) -> None:
         fh.write("\n")
 
 
-
 @contextlib.contextmanager
 def staged_files(folder: str | Path, what: str = "output folder", manifest: str | None = None,
                  last: str | None = None) -> Iterator[Path]:

@@ -113,7 +113,8 @@ def stats(
     shown = result["classes"]
     left_out = len(absent) > LISTED_NAMES  # thousands of empty rows would hide the classes that occur
     if left_out:
-        shown = [c for c in shown if c not in set(absent)]
+        never = set(absent)
+        shown = [c for c in shown if c not in never]
     table = Table(title=f"class statistics ({result['num_images']} masks)", title_justify="left")
     for col in ("class", "pixels", "frequency", "images", "median-freq weight"):
         table.add_column(col, justify="left" if col == "class" else "right")
