@@ -17,6 +17,7 @@ its part of ``metrics.json`` and its files.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -332,17 +333,10 @@ def evaluate_arrays(
     """Evaluate in-memory masks (raw ids) and return the metrics dict; ``preds`` and ``gts`` must
     hold as many masks each (else a :class:`SegscopeError`, not a silently shorter run)."""
     ev = Evaluation(spec, config, ignore_index=ignore_index)
-    pairs = enumerate(zip(preds, gts, strict=True))
-    while True:
-        try:
-            i, (p, g) = next(pairs)
-        except StopIteration:
-            break
-        except ValueError as exc:
-            if not str(exc).startswith("zip() argument 2 is"):
-                raise
-            shorter = "gts" if "shorter" in str(exc) else "preds"
-            raise SegscopeError(f"preds and gts hold different numbers of masks: {shorter} ran out after "
-                                f"{len(ev.sink):,}") from None
+    ran_out = object()
+    for i, (p, g) in enumerate(itertools.zip_longest(preds, gts, fillvalue=ran_out)):
+        if p is ran_out or g is ran_out:
+            raise SegscopeError(f"preds and gts hold different numbers of masks: {'preds' if p is ran_out else 'gts'} "
+                                f"ran out after {i:,}")
         ev.update(p, g, image_id=f"image_{i:05d}")
     return ev.compute()
